@@ -1,0 +1,127 @@
+"""FieldProof: the application factory."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, redirect, request, url_for
+from werkzeug.exceptions import HTTPException, UnsupportedMediaType
+
+from app.config import Config
+from app.errors import DomainError, http_exception_problem, problem
+from app.extensions import UNSAFE_METHODS, db, limiter, login_manager, migrate
+from app.extensions import api as rest_api  # `app.api` is the package of resources
+
+log = logging.getLogger(__name__)
+
+# A strict policy: no inline script or style, nothing from another host.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'; manifest-src 'self'; worker-src 'self'"
+)
+
+# Routes that take multipart uploads or CSV rather than JSON.
+NON_JSON_BODIES: dict[str, tuple[str, ...]] = {
+    "sites.SitesImportViews": ("multipart/form-data", "text/csv"),
+}
+
+
+def create_app(config: Any = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(Path(getattr(config, "INSTANCE_PATH", "") or Config().INSTANCE_PATH).resolve()),
+        static_folder=None,
+    )
+    app.config.from_object(config or Config())
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        timeout = app.config.get("SQLITE_BUSY_TIMEOUT_MS", 15000) / 1000
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": timeout}})
+    else:
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+
+    from app import models  # noqa: F401  (every model registered before migrations look)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # sessions are checked against the database
+    app.config["RATELIMIT_ENABLED"] = True
+    limiter.init_app(app)
+    rest_api.init_app(app)
+
+    from app.api.audit.routes import blp as audit_blp
+    from app.api.auth.routes import blp as auth_blp
+    from app.api.sites.routes import blp as sites_blp
+    from app.api.users.routes import blp as users_blp
+    from app.docs import bp as docs_bp
+
+    for blp in (auth_blp, users_blp, sites_blp, audit_blp):
+        rest_api.register_blueprint(blp)
+    app.register_blueprint(docs_bp)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    _register_hooks(app)
+
+    @app.get("/")
+    def home():
+        """Until the phone app is served here, the root leads to the API documentation."""
+        return redirect(url_for("docs.docs_page"))
+
+    return app
+
+
+def _register_hooks(app: Flask) -> None:
+    @app.before_request
+    def require_known_body_type():
+        if request.method not in UNSAFE_METHODS:
+            return None
+        has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
+            "Transfer-Encoding", ""
+        ).lower()
+        if not has_body:
+            return None
+        allowed = NON_JSON_BODIES.get(request.endpoint or "", ("application/json",))
+        mimetype = request.mimetype or ""
+        if mimetype in allowed or (mimetype.endswith("+json") and "application/json" in allowed):
+            return None
+        raise UnsupportedMediaType(f"Send {' or '.join(allowed)}.")
+
+    @app.after_request
+    def security_headers(response):
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        if request.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        if g.get("touch_session") and response.status_code < 400:
+            # The last-use stamp of a session or token, on a request that wrote nothing else.
+            try:
+                db.session.commit()
+            except Exception:  # a missed stamp must never fail the request
+                db.session.rollback()
+                log.warning("could not record the session's last use", exc_info=True)
+        return response
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        db.session.rollback()
+        return problem(error.status, error.code, error.detail, error.errors, error.headers)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        db.session.rollback()
+        return http_exception_problem(error)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        db.session.rollback()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(500)

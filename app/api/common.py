@@ -1,0 +1,104 @@
+"""What every resource's schemas and routes share: time fields, paging, the envelope."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import marshmallow as ma
+import sqlalchemy as sa
+from marshmallow import fields, validate
+
+from app.extensions import db
+
+
+class Schema(ma.Schema):
+    """Base schema: unknown fields are an error (no mass assignment), order kept."""
+
+    class Meta:
+        unknown = ma.RAISE
+        ordered = True
+
+
+class QueryArgs(ma.Schema):
+    """Query strings may carry cache-busters and the like: unknown keys are ignored."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+        ordered = True
+
+
+class UtcDateTime(fields.DateTime):
+    """ISO 8601 with an offset in, UTC with `Z` out. A time without an offset is refused."""
+
+    default_error_messages = {
+        "naive": "Give the time with an offset, e.g. 2026-11-03T08:15:00Z.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if result.tzinfo is None or result.utcoffset() is None:
+            raise self.make_error("naive")
+        return result.astimezone(UTC)
+
+    def _serialize(self, value: datetime | None, attr, obj, **kwargs) -> str | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+
+
+class CommaList(fields.Field):
+    """`?status=a,b`: one value or several separated by commas, each from `choices`."""
+
+    default_error_messages = {"invalid_choice": "Must be one of: {choices}."}
+
+    def __init__(self, choices: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.choices = choices
+        self.metadata.setdefault("description", "One value or several separated by commas.")
+
+    def _deserialize(self, value, attr, data, **kwargs) -> list[str]:
+        if not isinstance(value, str):
+            raise self.make_error("invalid_choice", choices=", ".join(self.choices))
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        if not items or any(item not in self.choices for item in items):
+            raise self.make_error("invalid_choice", choices=", ".join(self.choices))
+        return items
+
+
+class PageArgs(QueryArgs):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class PageMeta(ma.Schema):
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+
+
+_envelopes: dict[type, type] = {}
+
+
+def envelope(item_schema: type[ma.Schema]) -> type[ma.Schema]:
+    """The list envelope of api.md around `item_schema`."""
+    if item_schema not in _envelopes:
+        name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
+        _envelopes[item_schema] = type(
+            name, (PageMeta,), {"items": fields.List(fields.Nested(item_schema), required=True)}
+        )
+    return _envelopes[item_schema]
+
+
+def paginate(query: sa.Select, args: dict[str, Any], scalars: bool = True) -> dict[str, Any]:
+    """One page of `query` (already ordered) and the total, in two statements."""
+    page, per_page = args["page"], args["per_page"]
+    total = db.session.scalar(
+        sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
+    )
+    page_query = query.limit(per_page).offset((page - 1) * per_page)
+    result = db.session.execute(page_query)
+    items = list(result.scalars() if scalars else result)
+    return {"items": items, "page": page, "per_page": per_page, "total": total}

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from app.api.common import PageArgs, Schema, UtcDateTime
+
+LAT = validate.Range(min=-90, max=90, error="Must be between -90 and 90.")
+LON = validate.Range(min=-180, max=180, error="Must be between -180 and 180.")
+RADIUS = validate.Range(min=20, max=5000, error="Must be between 20 and 5000 metres.")
+
+
+def _text(max_len: int, **kwargs):
+    return fields.String(validate=validate.Length(min=1, max=max_len), **kwargs)
+
+
+class SiteSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String()
+    customer_name = fields.String()
+    address = fields.String()
+    lat = fields.Float()
+    lon = fields.Float()
+    radius_m = fields.Integer()
+    created_at = UtcDateTime()
+
+
+class SiteCreateSchema(Schema):
+    name = _text(200, required=True)
+    customer_name = _text(200, required=True)
+    address = _text(500, required=True)
+    lat = fields.Float(required=True, validate=LAT, allow_nan=False)
+    lon = fields.Float(required=True, validate=LON, allow_nan=False)
+    radius_m = fields.Integer(validate=RADIUS, metadata={"description": "Geofence radius; default 150."})
+
+
+class SitePatchSchema(Schema):
+    name = _text(200)
+    customer_name = _text(200)
+    address = _text(500)
+    lat = fields.Float(validate=LAT, allow_nan=False)
+    lon = fields.Float(validate=LON, allow_nan=False)
+    radius_m = fields.Integer(validate=RADIUS)
+
+
+class SiteListArgs(PageArgs):
+    q = fields.String(validate=validate.Length(min=1, max=100),
+                      metadata={"description": "Part of the name, customer or address."})
+
+
+class SiteImportFileSchema(Schema):
+    file = fields.Raw(metadata={"type": "string", "format": "binary"})
+
+
+class SiteImportResultSchema(Schema):
+    imported = fields.Integer()
+    items = fields.List(fields.Nested(SiteSchema))

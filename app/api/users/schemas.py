@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from app.api.common import PageArgs, Schema, UtcDateTime
+from app.domain.people import role_field_errors
+from app.models.types import LEVELS, ROLES, WORK_TYPES
+
+LOCALES = ("en", "zh-CN")
+PASSWORD = validate.Length(min=10, max=200, error="Use 10 to 200 characters.")
+
+
+class UserSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    email = fields.String()
+    name = fields.String()
+    role = fields.String()
+    level = fields.String(allow_none=True)
+    work_type = fields.String(allow_none=True)
+    supervisor_id = fields.Integer(allow_none=True)
+    locale = fields.String(allow_none=True)
+    active = fields.Boolean()
+    created_at = UtcDateTime()
+
+
+class UserCreateSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    password = fields.String(required=True, load_only=True, validate=PASSWORD)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    level = fields.String(validate=validate.OneOf(LEVELS), allow_none=True)
+    work_type = fields.String(validate=validate.OneOf(WORK_TYPES), allow_none=True)
+    supervisor_id = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    locale = fields.String(validate=validate.OneOf(LOCALES), allow_none=True)
+
+    @validates_schema
+    def engineer_fields(self, data, **kwargs):
+        errors = role_field_errors(data)
+        if errors:
+            raise ValidationError(errors)
+
+
+class UserPatchSchema(Schema):
+    """Admins may change every field; anyone else only their own name, password, locale."""
+
+    email = fields.Email(validate=validate.Length(max=254))
+    name = fields.String(validate=validate.Length(min=1, max=120))
+    password = fields.String(load_only=True, validate=PASSWORD)
+    current_password = fields.String(load_only=True, validate=validate.Length(max=200))
+    role = fields.String(validate=validate.OneOf(ROLES))
+    level = fields.String(validate=validate.OneOf(LEVELS), allow_none=True)
+    work_type = fields.String(validate=validate.OneOf(WORK_TYPES), allow_none=True)
+    supervisor_id = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    locale = fields.String(validate=validate.OneOf(LOCALES), allow_none=True)
+    active = fields.Boolean()
+
+
+class UserListArgs(PageArgs):
+    role = fields.String(validate=validate.OneOf(ROLES))
+    active = fields.Boolean()

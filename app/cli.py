@@ -1,0 +1,85 @@
+"""Command-line tasks: the first admin, the demo organisation, the audit chain check."""
+from __future__ import annotations
+
+import sys
+
+import click
+import sqlalchemy as sa
+from flask import Flask
+
+from app.extensions import db
+from app.models import AuditEntry, User
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(create_admin)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(audit_verify)
+
+
+def _read_password() -> str:
+    """First line of standard input when piped (further lines ignored); a prompt on a terminal."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@click.command("create-admin")
+@click.argument("email")
+@click.option("--name", required=True, help="The admin's display name.")
+def create_admin(email: str, name: str) -> None:
+    """Create an admin account; the password comes from standard input or a prompt."""
+    from marshmallow import ValidationError
+
+    from app.api.users.schemas import UserCreateSchema
+    from app.errors import DomainError
+    from app.services.users import create_user
+
+    password = _read_password()
+    try:
+        data = UserCreateSchema().load(
+            {"email": email, "name": name, "password": password, "role": "admin"}
+        )
+        user = create_user(None, data)
+    except ValidationError as exc:
+        for field, messages in exc.messages.items():
+            click.echo(f"{field}: {' '.join(messages)}", err=True)
+        raise SystemExit(2) from exc
+    except DomainError as exc:
+        click.echo(exc.detail, err=True)
+        raise SystemExit(2) from exc
+    click.echo(f"Admin {user.email} created (id {user.id}).")
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Fill an empty database with a demo organisation around Shanghai."""
+    from app.seed import DEMO_DOMAIN, seed
+
+    if db.session.scalar(sa.select(User.id).where(User.email.like(f"%@{DEMO_DOMAIN}")).limit(1)):
+        click.echo("The demo organisation is already in this database; nothing was changed.")
+        return
+    if db.session.scalar(sa.select(User.id).limit(1)):
+        click.echo("This database already has users; seed-demo fills only an empty one. "
+                   "Nothing was changed.")
+        return
+    for line in seed():
+        click.echo(line)
+
+
+@click.command("audit-verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain; name the first entry that breaks it."""
+    from app.services.audit import verify_chain
+
+    broken = verify_chain()
+    count = db.session.scalar(sa.select(sa.func.count(AuditEntry.id)))
+    if broken is None:
+        click.echo(f"Audit chain intact: {count} entries.")
+        return
+    click.echo(
+        f"Audit chain broken at entry {broken.id} ({broken.action} on "
+        f"{broken.target_type} {broken.target_id}, {broken.at.isoformat()}).",
+        err=True,
+    )
+    raise SystemExit(1)

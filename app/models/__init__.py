@@ -1,0 +1,29 @@
+"""Every model, imported once so that the metadata (and Alembic) sees them all."""
+from app.models.jobs import Category, Complaint, Feedback, FeedbackLink, Job
+from app.models.knowledge import (
+    ComplianceEvent,
+    KnowledgeItem,
+    KnowledgeTag,
+    Training,
+    TrainingAttendee,
+)
+from app.models.performance import (
+    Alert,
+    KpiCard,
+    KpiPeriod,
+    KpiScheme,
+    Review,
+    ReviewActionItem,
+    Setting,
+)
+from app.models.records import AuditEntry, IdempotencyRecord
+from app.models.sites import Site
+from app.models.users import ApiToken, User, UserSession
+from app.models.visits import Photo, Visit
+
+__all__ = [
+    "Alert", "ApiToken", "AuditEntry", "Category", "Complaint", "ComplianceEvent",
+    "Feedback", "FeedbackLink", "IdempotencyRecord", "Job", "KnowledgeItem", "KnowledgeTag",
+    "KpiCard", "KpiPeriod", "KpiScheme", "Photo", "Review", "ReviewActionItem", "Setting",
+    "Site", "Training", "TrainingAttendee", "User", "UserSession", "Visit",
+]

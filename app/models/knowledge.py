@@ -1,0 +1,93 @@
+"""Knowledge cases and documents, trainings and compliance events."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.types import (
+    COMPLIANCE_KINDS,
+    KNOWLEDGE_KINDS,
+    KNOWLEDGE_STATUSES,
+    SEVERITIES,
+    UTCDateTime,
+    enum,
+    utcnow,
+)
+
+
+class KnowledgeItem(db.Model):
+    __tablename__ = "knowledge_items"
+    __table_args__ = (
+        sa.Index("ix_knowledge_author_reviewed", "author_id", "status", "reviewed_at"),
+        sa.Index("ix_knowledge_status_created", "status", "created_at"),
+        sa.CheckConstraint("quality IS NULL OR (quality >= 1 AND quality <= 5)", name="quality_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(enum(*KNOWLEDGE_KINDS, name="knowledge_kind"))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    symptom: Mapped[str | None] = mapped_column(sa.Text)
+    cause: Mapped[str | None] = mapped_column(sa.Text)
+    solution: Mapped[str] = mapped_column(sa.Text)
+    tags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    job_id: Mapped[int | None] = mapped_column(sa.ForeignKey("jobs.id"))
+    status: Mapped[str] = mapped_column(
+        enum(*KNOWLEDGE_STATUSES, name="knowledge_status"), default="submitted"
+    )
+    # Search terms derived from the text (words and character bigrams), kept beside it
+    # so that Chinese written without spaces can be found by an index.
+    search_terms: Mapped[str | None] = mapped_column(sa.Text)
+    quality: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    review_note: Mapped[str | None] = mapped_column(sa.Text)
+    reviewed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class KnowledgeTag(db.Model):
+    __tablename__ = "knowledge_tags"
+
+    item_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("knowledge_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(sa.String(60), primary_key=True, index=True)
+
+
+class Training(db.Model):
+    __tablename__ = "trainings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    hours: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2))
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TrainingAttendee(db.Model):
+    __tablename__ = "training_attendees"
+
+    training_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("trainings.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), primary_key=True, index=True)
+
+
+class ComplianceEvent(db.Model):
+    __tablename__ = "compliance_events"
+    __table_args__ = (sa.Index("ix_compliance_engineer_occurred", "engineer_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    engineer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(enum(*COMPLIANCE_KINDS, name="compliance_kind"))
+    severity: Mapped[str] = mapped_column(enum(*SEVERITIES, name="severity"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(sa.Text)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

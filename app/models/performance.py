@@ -1,0 +1,112 @@
+"""KPI schemes, closed periods with their frozen cards, reviews, alerts and settings."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.types import ALERT_KINDS, UTCDateTime, enum, utcnow
+
+
+class KpiScheme(db.Model):
+    """A scheme changed from its default; an absent row means the default applies."""
+
+    __tablename__ = "kpi_schemes"
+
+    key: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    pass_score: Mapped[float] = mapped_column(sa.Float)
+    metrics: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class KpiPeriod(db.Model):
+    """A closed month (`YYYY-MM`): its cards are frozen from then on."""
+
+    __tablename__ = "kpi_periods"
+
+    period: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    timezone: Mapped[str] = mapped_column(sa.String(64))
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+
+class KpiCard(db.Model):
+    """One engineer's frozen card for a closed month, with the scheme it used."""
+
+    __tablename__ = "kpi_cards"
+    __table_args__ = (sa.UniqueConstraint("period", "engineer_id", name="uq_kpi_cards_period_engineer"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(sa.ForeignKey("kpi_periods.period"))
+    engineer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    scheme_key: Mapped[str] = mapped_column(sa.String(20))
+    scheme: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    card: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    total_score: Mapped[float | None] = mapped_column(sa.Float)
+    meets_target: Mapped[bool] = mapped_column(default=False)
+    rank: Mapped[int | None]
+    bonus_eligible: Mapped[bool] = mapped_column(default=False)
+    streak_months: Mapped[int] = mapped_column(default=0)
+
+
+class Review(db.Model):
+    __tablename__ = "reviews"
+    __table_args__ = (sa.Index("ix_reviews_engineer_period", "engineer_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    engineer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    supervisor_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    period: Mapped[str] = mapped_column(sa.String(7))
+    summary: Mapped[str] = mapped_column(sa.Text)
+    strengths: Mapped[str | None] = mapped_column(sa.Text)
+    improvements: Mapped[str | None] = mapped_column(sa.Text)
+    next_targets: Mapped[dict[str, float] | None] = mapped_column(sa.JSON)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReviewActionItem(db.Model):
+    __tablename__ = "review_action_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("reviews.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(sa.String(200))
+    due_date: Mapped[date] = mapped_column(sa.Date)
+    done: Mapped[bool] = mapped_column(default=False)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+
+class Alert(db.Model):
+    """An early warning; `dedupe_key` makes raising the same alert twice a no-op."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (sa.Index("ix_alerts_engineer_created", "engineer_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(enum(*ALERT_KINDS, name="alert_kind"))
+    engineer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    job_id: Mapped[int | None] = mapped_column(sa.ForeignKey("jobs.id"), index=True)
+    feedback_id: Mapped[int | None] = mapped_column(sa.ForeignKey("feedback.id"))
+    matched: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    detail: Mapped[str] = mapped_column(sa.Text)
+    dedupe_key: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dismissed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+
+class Setting(db.Model):
+    """Organisation-wide settings edited through the API (the alert watch list)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    value: Mapped[Any] = mapped_column(sa.JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,58 @@
+"""Column types shared by the models."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware UTC datetime on every database.
+
+    PostgreSQL stores `timestamptz`; SQLite has no time zones, so the value is stored
+    as naive UTC and made aware again when read. A naive value is a programming error.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def enum(*values: str, name: str) -> sa.Enum:
+    """A VARCHAR with a CHECK constraint: portable, and readable in a SQL shell."""
+    return sa.Enum(*values, name=name, native_enum=False, create_constraint=True, length=32)
+
+
+ROLES = ("engineer", "supervisor", "admin")
+LEVELS = ("junior", "mid", "senior")
+WORK_TYPES = ("field", "remote")
+PRIORITIES = ("low", "normal", "high", "urgent")
+JOB_STATUSES = ("new", "assigned", "in_progress", "closed", "cancelled")
+VISIT_STATUSES = ("verified", "flagged", "approved", "rejected", "disputed")
+PHOTO_KINDS = ("before", "after", "signature", "other")
+KNOWLEDGE_KINDS = ("case", "document")
+KNOWLEDGE_STATUSES = ("submitted", "approved", "rejected")
+COMPLIANCE_KINDS = ("safety_incident", "process_violation")
+SEVERITIES = ("low", "medium", "high")
+ALERT_KINDS = ("NEGATIVE_FEEDBACK", "KEYWORD", "SLA_RISK", "FLAG_PATTERN")

@@ -1,0 +1,232 @@
+"""Sign-in: passwords, browser sessions, personal API tokens, CSRF and login limits."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from functools import wraps
+from typing import Callable
+
+import sqlalchemy as sa
+from flask import current_app, g, request, session
+from flask_login import current_user, login_user, logout_user
+from limits import parse
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.errors import DomainError, Forbidden, Unauthorized
+from app.extensions import UNSAFE_METHODS, db, limiter, login_manager
+from app.models import ApiToken, User, UserSession
+from app.models.types import utcnow
+
+SESSION_TOUCH_INTERVAL = timedelta(minutes=5)
+TOKEN_PREFIX = "fp_"
+
+
+def digest(secret: str) -> str:
+    """Tokens and session ids are 256-bit random values, so one SHA-256 suffices."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+# Checked against when the email is unknown, so that both failures take as long.
+_DUMMY_HASH: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _DUMMY_HASH:
+        _DUMMY_HASH[method] = generate_password_hash(secrets.token_hex(8), method=method)
+    return _DUMMY_HASH[method]
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+# --- login rate limits -------------------------------------------------------------
+
+def _limit_keys(email: str) -> list[tuple[object, str, str]]:
+    cfg = current_app.config
+    return [
+        (parse(cfg["LOGIN_LIMIT_PER_ACCOUNT"]), "login-account", email),
+        (parse(cfg["LOGIN_LIMIT_PER_ADDRESS"]), "login-address", request.remote_addr or "-"),
+    ]
+
+
+def _check_login_limits(email: str) -> None:
+    strategy = limiter.limiter
+    for item, scope, key in _limit_keys(email):
+        if not strategy.test(item, scope, key):
+            reset = strategy.get_window_stats(item, scope, key).reset_time
+            retry = max(1, int(reset - utcnow().timestamp()) + 1)
+            raise DomainError(
+                "Too many failed sign-ins; try again later.",
+                code="RATE_LIMITED",
+                status=429,
+                headers={"Retry-After": str(retry)},
+            )
+
+
+def _count_login_failure(email: str) -> None:
+    for item, scope, key in _limit_keys(email):
+        limiter.limiter.hit(item, scope, key)
+
+
+# --- sign-in and sessions ----------------------------------------------------------
+
+def authenticate(email: str, password: str) -> User:
+    """The user with these credentials; the same 401 for a wrong email or password."""
+    email = normalize_email(email)
+    _check_login_limits(email)
+    user = db.session.scalar(sa.select(User).where(User.email == email))
+    valid = check_password_hash(user.password_hash if user else _dummy_hash(), password)
+    if not (user and valid):
+        _count_login_failure(email)
+        raise Unauthorized("Wrong email or password.", code="INVALID_CREDENTIALS")
+    if not user.active:
+        raise Forbidden("This account is disabled.", code="ACCOUNT_DISABLED")
+    return user
+
+
+def start_session(user: User) -> str:
+    """A fresh session at every sign-in (no fixation); returns the CSRF token."""
+    old_sid = session.get("sid")
+    if old_sid:
+        _end_session_rows(sa.select(UserSession.id).where(UserSession.digest == digest(old_sid)))
+    session.clear()
+    sid = secrets.token_urlsafe(32)
+    db.session.add(
+        UserSession(
+            user_id=user.id,
+            digest=digest(sid),
+            user_agent=(request.user_agent.string or "")[:256] or None,
+        )
+    )
+    session.permanent = True
+    session["sid"] = sid
+    session["csrf"] = secrets.token_urlsafe(32)
+    login_user(user)
+    g.auth_method = "session"
+    return session["csrf"]
+
+
+def end_session() -> None:
+    sid = session.get("sid")
+    if sid:
+        _end_session_rows(sa.select(UserSession.id).where(UserSession.digest == digest(sid)))
+    logout_user()
+    session.clear()
+
+
+def _end_session_rows(ids: sa.Select) -> None:
+    db.session.execute(
+        sa.update(UserSession)
+        .where(UserSession.id.in_(ids), UserSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+
+
+def end_other_sessions_and_tokens(user: User) -> None:
+    """After a password change or a deactivation: every other session ends and every
+    token is revoked, at once (the checks below read the database on each request)."""
+    keep = session.get("sid") if getattr(current_user, "id", None) == user.id else None
+    query = sa.select(UserSession.id).where(UserSession.user_id == user.id)
+    if keep:
+        query = query.where(UserSession.digest != digest(keep))
+    _end_session_rows(query)
+    db.session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def csrf_token() -> str | None:
+    return session.get("csrf") if g.get("auth_method") == "session" else None
+
+
+@login_manager.user_loader
+def load_session_user(user_id: str) -> User | None:
+    sid = session.get("sid")
+    if not sid:
+        return None
+    row = db.session.scalar(sa.select(UserSession).where(UserSession.digest == digest(sid)))
+    now = utcnow()
+    lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"]
+    if row is None or row.ended_at is not None or str(row.user_id) != user_id:
+        return None
+    if now - row.last_seen_at > lifetime:
+        return None
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    if now - row.last_seen_at > SESSION_TOUCH_INTERVAL:
+        row.last_seen_at = now
+        g.touch_session = True
+    g.auth_method = "session"
+    return user
+
+
+@login_manager.request_loader
+def load_token_user(req) -> User | None:
+    header = req.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    row = db.session.scalar(sa.select(ApiToken).where(ApiToken.digest == digest(token.strip())))
+    if row is None or row.revoked_at is not None:
+        return None
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > SESSION_TOUCH_INTERVAL:
+        row.last_used_at = now
+        g.touch_session = True
+    g.auth_method = "token"
+    return user
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    raise Unauthorized("Sign in to use this route.")
+
+
+def require_roles(*roles: str) -> Callable:
+    """Signed in (401), CSRF header on cookie sessions (403), role allowed (403).
+
+    Apply it outermost, above flask-smorest's decorators, so that an anonymous caller
+    gets 401 before the body is read.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                raise Unauthorized("Sign in to use this route.")
+            if g.get("auth_method") == "session" and request.method in UNSAFE_METHODS:
+                sent = request.headers.get("X-CSRF-Token", "")
+                if not hmac.compare_digest(sent.encode(), session.get("csrf", "").encode()) or not sent:
+                    raise Forbidden("Send the X-CSRF-Token header from sign-in.", code="CSRF_FAILED")
+            if roles and current_user.role not in roles:
+                raise Forbidden("Your role may not use this route.")
+            return view(*args, **kwargs)
+
+        wrapper.__dict__.setdefault("_roles", roles)
+        return wrapper
+
+    return decorator
+
+
+# --- personal API tokens -----------------------------------------------------------
+
+def create_token(user: User, name: str) -> tuple[ApiToken, str]:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, name=name, digest=digest(token), prefix=token[:10])
+    db.session.add(row)
+    db.session.flush()
+    return row, token

@@ -1,0 +1,112 @@
+"""Use cases on customer sites, including the all-or-nothing CSV import."""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from marshmallow import ValidationError
+
+from app.errors import Invalid
+from app.extensions import db
+from app.models import Site, User
+
+CSV_COLUMNS = ("name", "customer_name", "address", "lat", "lon", "radius_m")
+REQUIRED_COLUMNS = CSV_COLUMNS[:-1]
+MAX_IMPORT_ROWS = 10_000
+
+
+def create_site(actor: User, data: dict[str, Any]) -> Site:
+    site = _new_site(actor, data)
+    db.session.add(site)
+    db.session.commit()
+    return site
+
+
+def _new_site(actor: User, data: dict[str, Any]) -> Site:
+    radius = data.get("radius_m") or int(current_app.config["GEOFENCE_DEFAULT_RADIUS_M"])
+    return Site(
+        name=data["name"].strip(), customer_name=data["customer_name"].strip(),
+        address=data["address"].strip(), lat=data["lat"], lon=data["lon"],
+        radius_m=radius, created_by_id=actor.id,
+    )
+
+
+def update_site(site: Site, data: dict[str, Any]) -> Site:
+    for name, value in data.items():
+        setattr(site, name, value.strip() if isinstance(value, str) else value)
+    db.session.commit()
+    return site
+
+
+def list_sites(args: dict[str, Any]) -> sa.Select:
+    query = sa.select(Site).order_by(Site.id.desc())
+    if args.get("q"):
+        pattern = "%" + args["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            sa.or_(
+                Site.name.ilike(pattern, escape="\\"),
+                Site.customer_name.ilike(pattern, escape="\\"),
+                Site.address.ilike(pattern, escape="\\"),
+            )
+        )
+    return query
+
+
+def decode_csv(raw: bytes) -> str:
+    """UTF-8 (with or without a byte-order mark), else GB18030 as Excel writes it in China."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise Invalid("The file is neither UTF-8 nor GB18030 text.", {"file": ["Not a text file."]})
+
+
+def import_sites(actor: User, raw: bytes, row_schema) -> list[Site]:
+    """Every row valid, or nothing imported and every bad row reported."""
+    text = decode_csv(raw)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [name.strip() for name in (reader.fieldnames or [])]
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    unknown = [name for name in header if name not in CSV_COLUMNS]
+    if missing or unknown:
+        errors: dict[str, list[str]] = {}
+        if missing:
+            errors["columns"] = [f"Missing column: {name}." for name in missing]
+        if unknown:
+            errors.setdefault("columns", []).extend(f"Unknown column: {name}." for name in unknown)
+        raise Invalid("The CSV header does not match the site columns.", errors)
+    reader.fieldnames = header
+
+    rows: list[dict[str, Any]] = []
+    row_errors: list[dict[str, Any]] = []
+    try:
+        for line_no, row in enumerate(reader, start=2):
+            if len(rows) + len(row_errors) >= MAX_IMPORT_ROWS:
+                raise Invalid(f"At most {MAX_IMPORT_ROWS} rows per file.", {"file": ["Too many rows."]})
+            if None in row:
+                row_errors.append({"row": line_no, "errors": {"row": ["More values than columns."]}})
+                continue
+            values = {k: (v or "").strip() for k, v in row.items()}
+            if not any(values.values()):
+                continue  # blank line
+            if not values.get("radius_m"):
+                values.pop("radius_m", None)
+            try:
+                rows.append(row_schema.load(values))
+            except ValidationError as exc:
+                row_errors.append({"row": line_no, "errors": exc.messages})
+    except csv.Error as exc:
+        raise Invalid("The file is not valid CSV.", {"file": [str(exc)]}) from exc
+    if row_errors:
+        raise Invalid(f"{len(row_errors)} row(s) have errors; nothing was imported.",
+                      {"rows": row_errors})
+    if not rows:
+        raise Invalid("The file has no rows.", {"file": ["No rows to import."]})
+    sites = [_new_site(actor, data) for data in rows]
+    db.session.add_all(sites)
+    db.session.commit()
+    return sites

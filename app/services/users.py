@@ -1,0 +1,142 @@
+"""Use cases on people: create, change, deactivate; every role change audited."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from werkzeug.security import check_password_hash
+
+from app.domain.people import SELF_EDITABLE, role_field_errors
+from app.errors import Conflict, Forbidden, Invalid
+from app.extensions import db
+from app.models import User
+from app.scope import get_visible_user, users_visible
+from app.services import audit
+from app.services.auth import end_other_sessions_and_tokens, hash_password, normalize_email
+
+
+def _check_supervisor(supervisor_id: int | None) -> None:
+    if supervisor_id is None:
+        return
+    supervisor = db.session.get(User, supervisor_id)
+    if supervisor is None or supervisor.role != "supervisor" or not supervisor.active:
+        raise Invalid(
+            "supervisor_id must name an active supervisor.",
+            {"supervisor_id": ["Must name an active supervisor."]},
+        )
+
+
+def _check_email_free(email: str, user_id: int | None = None) -> None:
+    query = sa.select(User.id).where(User.email == email)
+    if user_id is not None:
+        query = query.where(User.id != user_id)
+    if db.session.scalar(query) is not None:
+        raise Conflict("A user with this email exists already.", code="CONFLICT")
+
+
+def create_user(actor: User | None, data: dict[str, Any]) -> User:
+    email = normalize_email(data["email"])
+    _check_email_free(email)
+    _check_supervisor(data.get("supervisor_id"))
+    engineer = data["role"] == "engineer"
+    user = User(
+        email=email,
+        name=data["name"].strip(),
+        password_hash=hash_password(data["password"]),
+        role=data["role"],
+        level=data.get("level") if engineer else None,
+        work_type=data.get("work_type") if engineer else None,
+        supervisor_id=data.get("supervisor_id") if engineer else None,
+        locale=data.get("locale"),
+    )
+    db.session.add(user)
+    db.session.flush()
+    audit.record(actor.id if actor else None, "user.create", "user", user.id,
+                 {"email": email, "role": user.role, "supervisor_id": user.supervisor_id})
+    db.session.commit()
+    return user
+
+
+def list_users(viewer: User, args: dict[str, Any]) -> sa.Select:
+    query = sa.select(User).where(users_visible(viewer)).order_by(User.id.desc())
+    if viewer.role == "supervisor":
+        query = query.where(User.supervisor_id == viewer.id)
+    if "role" in args:
+        query = query.where(User.role == args["role"])
+    if "active" in args:
+        query = query.where(User.active == args["active"])
+    return query
+
+
+# Changes recorded in the audit log, with their action names.
+AUDITED_FIELDS = {
+    "role": "user.role_change",
+    "level": "user.level_change",
+    "work_type": "user.work_type_change",
+    "supervisor_id": "user.team_change",
+    "active": "user.active_change",
+    "password": "user.password_change",
+    "email": "user.email_change",
+}
+
+
+def update_user(actor: User, user_id: int, data: dict[str, Any]) -> User:
+    user = get_visible_user(actor, user_id)
+    is_self = user.id == actor.id
+    if actor.role != "admin":
+        if not is_self:
+            raise Forbidden("Only an admin may change another user.")
+        extra = sorted(set(data) - SELF_EDITABLE)
+        if extra:
+            raise Invalid("You may change only your name, password and locale.",
+                          {name: ["Unknown field."] for name in extra})
+    if "password" in data and is_self:
+        current = data.get("current_password") or ""
+        if not check_password_hash(user.password_hash, current):
+            raise Invalid("The current password is wrong.",
+                          {"current_password": ["Give your current password to change it."]})
+    if is_self and data.get("active") is False:
+        raise Invalid("You cannot deactivate yourself.", {"active": ["You cannot deactivate yourself."]})
+
+    current = {"role": user.role, "level": user.level, "work_type": user.work_type}
+    errors = role_field_errors(
+        {k: data[k] for k in ("role", "level", "work_type", "supervisor_id") if k in data}, current
+    )
+    if errors:
+        raise Invalid("The user's fields do not fit the role.", errors)
+    if "supervisor_id" in data:
+        if data["supervisor_id"] == user.id:
+            raise Invalid("Nobody supervises themselves.", {"supervisor_id": ["Nobody supervises themselves."]})
+        _check_supervisor(data["supervisor_id"])
+    if "email" in data:
+        data["email"] = normalize_email(data["email"])
+        _check_email_free(data["email"], user.id)
+    if data.get("role", user.role) != "supervisor" and user.role == "supervisor":
+        team = db.session.scalar(sa.select(sa.func.count()).where(User.supervisor_id == user.id))
+        if team:
+            raise Conflict("Move this supervisor's engineers to another supervisor first.")
+
+    changes: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == "current_password":
+            continue
+        if name == "password":
+            user.password_hash = hash_password(value)
+            changes["password"] = True
+            continue
+        if name == "name":
+            value = value.strip()
+        if getattr(user, name) != value:
+            changes[name] = {"from": getattr(user, name), "to": value}
+            setattr(user, name, value)
+    if user.role != "engineer":
+        user.level = user.work_type = user.supervisor_id = None
+
+    if "password" in changes or changes.get("active", {}).get("to") is False:
+        end_other_sessions_and_tokens(user)
+    for name, change in changes.items():
+        if name in AUDITED_FIELDS:
+            audit.record(actor.id, AUDITED_FIELDS[name], "user", user.id,
+                         {name: change} if name != "password" else {"by_admin": not is_self})
+    db.session.commit()
+    return user
