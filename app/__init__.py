@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, redirect, request, url_for
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from app.config import Config
@@ -28,6 +30,13 @@ NON_JSON_BODIES: dict[str, tuple[str, ...]] = {
 }
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+
 def create_app(config: Any = None) -> Flask:
     app = Flask(
         __name__,
@@ -36,6 +45,11 @@ def create_app(config: Any = None) -> Flask:
     )
     app.config.from_object(config or Config())
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.session_interface = SessionInterface()
+    if app.config.get("TRUSTED_PROXIES"):
+        # Behind a reverse proxy: trust its X-Forwarded-For/-Proto (client address, HTTPS).
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         timeout = app.config.get("SQLITE_BUSY_TIMEOUT_MS", 15000) / 1000
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": timeout}})

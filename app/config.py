@@ -93,6 +93,8 @@ class Config:
         self.PASSWORD_HASH_METHOD = _env("PASSWORD_HASH_METHOD", "scrypt")
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "")
         self.SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", False, bool)
+        self.TRUSTED_PROXIES = _env("TRUSTED_PROXIES", 0, int)
+        self.RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "fieldproof")
         for name, (cast, default) in THRESHOLDS.items():
             setattr(self, name, _env(name, default, cast))
 

@@ -6,6 +6,16 @@ from typing import Any
 from flask import Response, json
 from werkzeug.exceptions import HTTPException
 
+from app.domain.errors import (  # noqa: F401  (re-exported: routes and services raise these)
+    Conflict,
+    DomainError,
+    Forbidden,
+    Gone,
+    Invalid,
+    NotFound,
+    Unauthorized,
+)
+
 PROBLEM_MIMETYPE = "application/problem+json"
 
 # Default code for each status when nothing more specific was given.
@@ -38,59 +48,6 @@ TITLES = {
     429: "Too many requests",
     500: "Internal server error",
 }
-
-
-class DomainError(Exception):
-    """A rule of the product was broken; carries the status and the stable code."""
-
-    status = 409
-    code = "CONFLICT"
-
-    def __init__(
-        self,
-        detail: str,
-        code: str | None = None,
-        status: int | None = None,
-        errors: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        if code:
-            self.code = code
-        if status:
-            self.status = status
-        self.errors = errors
-        self.headers = headers or {}
-
-
-class NotFound(DomainError):
-    status, code = 404, "NOT_FOUND"
-
-
-class Forbidden(DomainError):
-    status, code = 403, "FORBIDDEN"
-
-
-class Unauthorized(DomainError):
-    status, code = 401, "UNAUTHORIZED"
-
-
-class Conflict(DomainError):
-    status, code = 409, "CONFLICT"
-
-
-class Invalid(DomainError):
-    """A validation failure found beyond the schema (needs the database, say)."""
-
-    status, code = 422, "VALIDATION_ERROR"
-
-    def __init__(self, detail: str, errors: dict[str, Any] | None = None, code: str | None = None):
-        super().__init__(detail, code=code, errors=errors)
-
-
-class Gone(DomainError):
-    status, code = 410, "GONE"
 
 
 def problem(

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.config import TestConfig
 from app.extensions import db
-from tests.support import ApiClient, Factory
+from tests.support import ApiClient, Factory, IsolatedClient
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -75,15 +75,21 @@ def database(request, tmp_path_factory):
 
 
 @pytest.fixture
-def app(database, tmp_path):
+def app(request, database, tmp_path):
+    """The app on an empty migrated database; `@pytest.mark.config(NAME=value)` overrides settings."""
     kind, target = database
+    marker = request.node.get_closest_marker("config")
+    overrides = dict(marker.kwargs) if marker else {}
     if kind == "sqlite":
         path = tmp_path / "fieldproof.db"
         shutil.copyfile(target, path)
         url = f"sqlite:///{path}"
     else:
         url = target
-    application = create_app(TestConfig(tmp_path / "instance", SQLALCHEMY_DATABASE_URI=url))
+    application = create_app(
+        TestConfig(tmp_path / "instance", SQLALCHEMY_DATABASE_URI=url, **overrides)
+    )
+    application.test_client_class = IsolatedClient
     with application.app_context():
         yield application
         db.session.remove()

@@ -76,4 +76,7 @@ def verify_chain() -> AuditEntry | None:
     entries = db.session.scalars(
         sa.select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000)
     )
-    return first_broken(entries)
+    try:
+        return first_broken(entries)
+    finally:
+        entries.close()  # stopping early must still release the server-side cursor

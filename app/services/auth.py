@@ -49,19 +49,21 @@ def normalize_email(email: str) -> str:
 
 # --- login rate limits -------------------------------------------------------------
 
-def _limit_keys(email: str) -> list[tuple[object, str, str]]:
+def _limit_keys(email: str) -> list[tuple[object, str, str, str]]:
+    """Failed sign-ins are counted per account and per client address."""
     cfg = current_app.config
+    prefix = cfg["RATELIMIT_KEY_PREFIX"]
     return [
-        (parse(cfg["LOGIN_LIMIT_PER_ACCOUNT"]), "login-account", email),
-        (parse(cfg["LOGIN_LIMIT_PER_ADDRESS"]), "login-address", request.remote_addr or "-"),
+        (parse(cfg["LOGIN_LIMIT_PER_ACCOUNT"]), prefix, "login-account", email),
+        (parse(cfg["LOGIN_LIMIT_PER_ADDRESS"]), prefix, "login-address", request.remote_addr or "-"),
     ]
 
 
 def _check_login_limits(email: str) -> None:
     strategy = limiter.limiter
-    for item, scope, key in _limit_keys(email):
-        if not strategy.test(item, scope, key):
-            reset = strategy.get_window_stats(item, scope, key).reset_time
+    for item, *identifiers in _limit_keys(email):
+        if not strategy.test(item, *identifiers):
+            reset = strategy.get_window_stats(item, *identifiers).reset_time
             retry = max(1, int(reset - utcnow().timestamp()) + 1)
             raise DomainError(
                 "Too many failed sign-ins; try again later.",
@@ -72,8 +74,8 @@ def _check_login_limits(email: str) -> None:
 
 
 def _count_login_failure(email: str) -> None:
-    for item, scope, key in _limit_keys(email):
-        limiter.limiter.hit(item, scope, key)
+    for item, *identifiers in _limit_keys(email):
+        limiter.limiter.hit(item, *identifiers)
 
 
 # --- sign-in and sessions ----------------------------------------------------------

@@ -1,0 +1,125 @@
+"""The conventions every route shares: problem documents, headers, limits, OpenAPI."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Site
+
+PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert PROBLEM_KEYS <= set(body)
+    assert body["status"] == status and body["code"] == code
+    assert "<html" not in response.get_data(as_text=True).lower()
+    return body
+
+
+def test_unknown_route_is_a_problem_document(client):
+    assert_problem(client.get("/api/v1/nowhere"), 404, "NOT_FOUND")
+    assert_problem(client.get("/nowhere/at/all"), 404, "NOT_FOUND")
+
+
+def test_wrong_method_is_405_with_allow(client):
+    response = client.open("DELETE", "/api/v1/sites")
+    assert_problem(response, 405, "METHOD_NOT_ALLOWED")
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+
+
+def test_unexpected_error_is_500_problem_and_rolls_back(app, client, org):
+    def explode():
+        db.session.add(Site(name="x", customer_name="x", address="x", lat=0, lon=0, radius_m=150))
+        db.session.flush()
+        raise RuntimeError("boom")
+
+    app.add_url_rule("/api/v1/test-explode", "explode", explode, methods=["GET"])
+    body = assert_problem(client.get("/api/v1/test-explode"), 500, "INTERNAL_ERROR")
+    assert "boom" not in body["detail"] and "Traceback" not in body["detail"]
+    assert db.session.scalar(sa.select(sa.func.count(Site.id))) == 0
+
+
+def test_malformed_json_is_400(client, org):
+    client.login(org["admin"])
+    assert_problem(client.post("sites", data="{bad", content_type="application/json"),
+                   400, "MALFORMED_REQUEST")
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
+                                          "multipart/form-data; boundary=x", "application/xml"])
+def test_json_routes_refuse_other_media_types(client, org, content_type):
+    client.login(org["admin"])
+    response = client.post("sites", data="name=x", content_type=content_type)
+    assert_problem(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_body_over_25_mb_is_413(client, org):
+    client.login(org["admin"])
+    big = b'{"name": "' + b"x" * (25 * 1024 * 1024) + b'"}'
+    assert_problem(client.post("sites", data=big, content_type="application/json"),
+                   413, "PAYLOAD_TOO_LARGE")
+
+
+def test_unknown_fields_are_refused(client, org):
+    client.login(org["admin"])
+    body = {"name": "A", "customer_name": "B", "address": "C", "lat": 1, "lon": 2,
+            "created_by_id": 1}
+    problem = assert_problem(client.post("sites", json=body), 422, "VALIDATION_ERROR")
+    assert problem["errors"] == {"created_by_id": ["Unknown field."]}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/sites", "/api/v1/nowhere", "/api/v1/openapi.json",
+                                  "/api/v1/docs", "/"])
+def test_security_headers_on_every_response(client, path):
+    response = client.get(path)
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "default-src 'self'" in csp and "object-src 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_openapi_document_describes_the_routes(client):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    spec = response.get_json()
+    assert spec["openapi"].startswith("3.")
+    paths = spec["paths"]
+    for path in ("/api/v1/auth/login", "/api/v1/users", "/api/v1/users/{user_id}",
+                 "/api/v1/sites", "/api/v1/sites/import", "/api/v1/audit"):
+        assert path in paths
+    assert set(paths["/api/v1/sites"]) >= {"get", "post"}
+    # The docstring of each view is its summary.
+    assert paths["/api/v1/sites"]["get"]["summary"].startswith("List sites")
+
+
+def test_docs_page_has_no_inline_script(client):
+    response = client.get("/api/v1/docs")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert "<script>" not in html and "/api/v1/openapi.json" not in html
+    for src in ("/api/v1/docs/assets/swagger-ui-bundle.js", "/api/v1/docs/assets/docs-init.js",
+                "/api/v1/docs/assets/swagger-ui.css"):
+        assert src in html
+        asset = client.get(src)
+        assert asset.status_code == 200
+        asset.close()
+    init = client.get("/api/v1/docs/assets/docs-init.js")
+    assert b"/api/v1/openapi.json" in init.data
+    init.close()
+    assert client.get("/api/v1/docs/assets/../../../etc/passwd").status_code == 404
+
+
+def test_root_leads_to_the_docs(client):
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/api/v1/docs")
+
+
+def test_times_come_back_in_utc_with_z(client, org):
+    client.login(org["admin"])
+    created = client.get(f"users/{org['admin'].id}").get_json()["created_at"]
+    assert created.endswith("Z") and "+" not in created

@@ -1,0 +1,266 @@
+"""Sign-in, sessions, CSRF, personal API tokens and login limits."""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.security import check_password_hash
+
+from app.config import Config
+from app.extensions import db
+from app.models import ApiToken, UserSession
+from app.models.types import utcnow
+from tests.api.test_app import assert_problem
+from tests.support import PASSWORD, ApiClient
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def session_cookie(client: ApiClient) -> str:
+    cookie = client.client.get_cookie("fieldproof_session")
+    return cookie.value if cookie else ""
+
+
+def test_login_returns_user_and_csrf_and_a_safe_cookie(client, org):
+    response = client.login(org["eng_a1"])
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["user"]["id"] == org["eng_a1"].id and body["user"]["role"] == "engineer"
+    assert "password" not in body["user"] and "password_hash" not in body["user"]
+    assert len(body["csrf_token"]) >= 32
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    assert db.session.scalar(sa.select(sa.func.count(UserSession.id))) == 1
+
+
+def test_cookie_is_secure_over_https(app, org):
+    client = app.test_client()
+    response = client.post("/api/v1/auth/login", base_url="https://localhost",
+                           json={"email": org["eng_a1"].email, "password": PASSWORD})
+    assert response.status_code == 200
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_email_is_case_insensitive(client, org):
+    assert client.login(org["eng_a1"].email.upper()).status_code == 200
+
+
+def test_wrong_email_and_wrong_password_look_the_same(client, org):
+    wrong_password = client.login(org["eng_a1"], "not the password")
+    wrong_email = client.login("nobody@example.com")
+    for response in (wrong_password, wrong_email):
+        assert_problem(response, 401, "INVALID_CREDENTIALS")
+    assert wrong_password.get_json() == wrong_email.get_json()
+    assert db.session.scalar(sa.select(sa.func.count(UserSession.id))) == 0
+
+
+def test_disabled_account_cannot_sign_in(client, org):
+    org["eng_a1"].active = False
+    db.session.commit()
+    assert_problem(client.login(org["eng_a1"]), 403, "ACCOUNT_DISABLED")
+    # A wrong password on a disabled account still says only "wrong credentials".
+    assert_problem(client.login(org["eng_a1"], "wrong password!"), 401, "INVALID_CREDENTIALS")
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"email": "a@b.c"}, "password"),
+    ({"password": "x"}, "email"),
+    ({"email": "", "password": "x"}, "email"),
+    ({"email": "a@b.c", "password": "x", "remember": True}, "remember"),
+])
+def test_login_validation(client, body, field):
+    problem = assert_problem(client.post("auth/login", json=body), 422, "VALIDATION_ERROR")
+    assert field in problem["errors"]
+
+
+def test_me_and_anonymous(client, org):
+    assert_problem(client.get("auth/me"), 401, "UNAUTHORIZED")
+    client.login(org["sup_a"])
+    body = client.get("auth/me").get_json()
+    assert body["user"]["email"] == org["sup_a"].email and body["csrf_token"] == client.csrf
+
+
+def test_login_renews_the_session(app, client, org):
+    client.login(org["eng_a1"])
+    first = session_cookie(client)
+    client.login(org["eng_a1"])
+    assert session_cookie(client) != first
+    # The cookie of the earlier sign-in no longer works.
+    replay = app.test_client()
+    replay.set_cookie("fieldproof_session", first)
+    assert replay.get("/api/v1/auth/me").status_code == 401
+    assert client.get("auth/me").status_code == 200
+    ended = db.session.scalars(sa.select(UserSession.ended_at).order_by(UserSession.id)).all()
+    assert ended[0] is not None and ended[1] is None
+
+
+def test_logout_ends_the_session_on_the_server(app, client, org):
+    client.login(org["eng_a1"])
+    cookie = session_cookie(client)
+    assert client.post("auth/logout").status_code == 204
+    assert client.get("auth/me").status_code == 401
+    replay = app.test_client()
+    replay.set_cookie("fieldproof_session", cookie)
+    assert replay.get("/api/v1/auth/me").status_code == 401
+
+
+def test_logout_needs_sign_in(client):
+    assert_problem(client.post("auth/logout"), 401, "UNAUTHORIZED")
+
+
+def test_session_lasts_14_days_from_last_use(client, org):
+    client.login(org["eng_a1"])
+    row = db.session.scalar(sa.select(UserSession))
+    row.last_seen_at = utcnow() - timedelta(days=13, hours=23)
+    db.session.commit()
+    assert client.get("auth/me").status_code == 200
+    db.session.expire_all()
+    assert utcnow() - db.session.scalar(sa.select(UserSession)).last_seen_at < timedelta(minutes=1)
+    row = db.session.scalar(sa.select(UserSession))
+    row.last_seen_at = utcnow() - timedelta(days=14, minutes=1)
+    db.session.commit()
+    assert_problem(client.get("auth/me"), 401, "UNAUTHORIZED")
+
+
+@pytest.mark.parametrize("header", [None, "", "wrong-token"])
+def test_cookie_sessions_need_the_csrf_header_to_change_state(client, org, header):
+    client.login(org["eng_a1"])
+    headers = {} if header is None else {"X-CSRF-Token": header}
+    response = client.post("auth/tokens", json={"name": "x"}, csrf=False, headers=headers)
+    assert_problem(response, 403, "CSRF_FAILED")
+    assert db.session.scalar(sa.select(sa.func.count(ApiToken.id))) == 0
+    # Reads need no header.
+    assert client.get("auth/tokens").status_code == 200
+
+
+def test_tokens_are_shown_once_stored_as_digest_and_revocable(app, client, org):
+    client.login(org["eng_a1"])
+    response = client.post("auth/tokens", json={"name": "laptop"})
+    assert response.status_code == 201
+    body = response.get_json()
+    token = body["token"]
+    assert token.startswith("fp_") and len(token) > 40 and body["name"] == "laptop"
+    assert response.headers["Location"].endswith(f"/api/v1/auth/tokens/{body['id']}")
+    row = db.session.get(ApiToken, body["id"])
+    assert token not in (row.digest, row.prefix) and len(row.digest) == 64
+
+    listed = client.get("auth/tokens").get_json()
+    assert listed["total"] == 1 and "token" not in listed["items"][0]
+    assert listed["items"][0]["prefix"] == token[:10]
+
+    bearer = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    me = bearer.get("/api/v1/auth/me", headers=auth)
+    assert me.status_code == 200 and me.get_json()["user"]["id"] == org["eng_a1"].id
+    assert me.get_json()["csrf_token"] is None
+    # A bearer request changes state without a CSRF header.
+    assert bearer.post("/api/v1/auth/tokens", json={"name": "second"}, headers=auth).status_code == 201
+
+    assert client.delete(f"auth/tokens/{body['id']}").status_code == 204
+    assert_problem(bearer.get("/api/v1/auth/me", headers=auth), 401, "UNAUTHORIZED")
+    assert_problem(client.delete(f"auth/tokens/{body['id']}"), 404, "NOT_FOUND")
+
+
+def test_someone_elses_token_is_not_found(client, org):
+    other = ApiClient(client.client.application.test_client()).use_token(org["eng_a2"])
+    token_id = db.session.scalar(sa.select(ApiToken.id).where(ApiToken.user_id == org["eng_a2"].id))
+    client.login(org["admin"])
+    assert_problem(client.delete(f"auth/tokens/{token_id}"), 404, "NOT_FOUND")
+    assert other.get("auth/me").status_code == 200
+
+
+@pytest.mark.parametrize("header", ["Bearer nope", "Bearer ", "Basic abc", "Bearer fp_" + "x" * 43])
+def test_bad_bearer_tokens_are_401(client, header):
+    assert_problem(client.get("auth/me", headers={"Authorization": header}), 401, "UNAUTHORIZED")
+
+
+@pytest.mark.parametrize("body", [{}, {"name": ""}, {"name": "x" * 101}, {"name": "a", "user_id": 1}])
+def test_token_validation(client, org, body):
+    client.login(org["eng_a1"])
+    assert_problem(client.post("auth/tokens", json=body), 422, "VALIDATION_ERROR")
+
+
+def test_default_password_hash_is_slow_and_salted(app):
+    from werkzeug.security import generate_password_hash
+
+    assert Config().PASSWORD_HASH_METHOD == "scrypt"
+    first = generate_password_hash(PASSWORD, method=Config().PASSWORD_HASH_METHOD)
+    second = generate_password_hash(PASSWORD, method=Config().PASSWORD_HASH_METHOD)
+    assert first.startswith("scrypt:") and first != second
+    assert check_password_hash(first, PASSWORD)
+
+
+def _fail_logins(client, email: str, times: int, addr: str = "10.0.0.1") -> list[int]:
+    return [
+        client.client.post("/api/v1/auth/login", json={"email": email, "password": "wrong!"},
+                           environ_base={"REMOTE_ADDR": addr}).status_code
+        for _ in range(times)
+    ]
+
+
+def test_five_failures_per_account_then_429(client, org):
+    email = org["eng_a1"].email
+    assert _fail_logins(client, email, 5) == [401] * 5
+    response = client.client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD},
+                                  environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    problem = assert_problem(response, 429, "RATE_LIMITED")
+    assert 0 < int(response.headers["Retry-After"]) <= 15 * 60
+    assert problem["detail"]
+    # Another account from the same address is not blocked by this account's limit.
+    assert client.login(org["eng_a2"]).status_code == 200
+
+
+def test_successful_logins_are_not_counted(client, org):
+    for _ in range(8):
+        assert client.login(org["eng_a1"]).status_code == 200
+
+
+def test_twenty_failures_per_address_then_429(client, org):
+    statuses = []
+    for n in range(20):
+        statuses += _fail_logins(client, f"someone{n}@example.com", 1, addr="10.9.9.9")
+    assert statuses == [401] * 20
+    response = client.client.post("/api/v1/auth/login",
+                                  json={"email": org["eng_b1"].email, "password": PASSWORD},
+                                  environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert_problem(response, 429, "RATE_LIMITED")
+    other_address = client.client.post("/api/v1/auth/login",
+                                       json={"email": org["eng_b1"].email, "password": PASSWORD},
+                                       environ_base={"REMOTE_ADDR": "10.9.9.10"})
+    assert other_address.status_code == 200
+
+
+def _redis_reachable() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+PREFIX = f"fieldproof-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.mark.redis
+@pytest.mark.config(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX=PREFIX)
+def test_login_limits_in_redis(client, org):
+    import redis
+
+    if not _redis_reachable():
+        message = f"Redis is not reachable at {REDIS_URL}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + "; CI=true requires it.")
+        pytest.skip(message)
+    server = redis.Redis.from_url(REDIS_URL)
+    email = f"{uuid.uuid4().hex[:6]}-{org['eng_a1'].email}"
+    try:
+        assert _fail_logins(client, email, 5, addr="10.1.1.1") == [401] * 5
+        assert _fail_logins(client, email, 1, addr="10.1.1.2") == [429]
+        assert server.keys(f"*{PREFIX}*")
+    finally:
+        for key in server.scan_iter(f"*{PREFIX}*"):
+            server.delete(key)
