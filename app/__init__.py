@@ -5,11 +5,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, redirect, request, url_for
+import sqlalchemy as sa
+from flask import Flask, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
+from app import idempotency
+from app.api.common import BODY_TYPES
 from app.config import Config
 from app.errors import DomainError, http_exception_problem, problem
 from app.extensions import UNSAFE_METHODS, db, limiter, login_manager, migrate
@@ -24,10 +27,6 @@ CONTENT_SECURITY_POLICY = (
     "frame-ancestors 'none'; form-action 'self'; manifest-src 'self'; worker-src 'self'"
 )
 
-# Routes that take multipart uploads or CSV rather than JSON.
-NON_JSON_BODIES: dict[str, tuple[str, ...]] = {
-    "sites.SitesImportViews": ("multipart/form-data", "text/csv"),
-}
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -67,13 +66,10 @@ def create_app(config: Any = None) -> Flask:
     limiter.init_app(app)
     rest_api.init_app(app)
 
-    from app.api.audit.routes import blp as audit_blp
-    from app.api.auth.routes import blp as auth_blp
-    from app.api.sites.routes import blp as sites_blp
-    from app.api.users.routes import blp as users_blp
+    from app.api import resource_blueprints
     from app.docs import bp as docs_bp
 
-    for blp in (auth_blp, users_blp, sites_blp, audit_blp):
+    for blp in resource_blueprints():
         rest_api.register_blueprint(blp)
     app.register_blueprint(docs_bp)
 
@@ -90,6 +86,17 @@ def create_app(config: Any = None) -> Flask:
     return app
 
 
+def _secure(response):
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if request.path.startswith("/api/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
 def _register_hooks(app: Flask) -> None:
     @app.before_request
     def require_known_body_type():
@@ -100,29 +107,37 @@ def _register_hooks(app: Flask) -> None:
         ).lower()
         if not has_body:
             return None
-        allowed = NON_JSON_BODIES.get(request.endpoint or "", ("application/json",))
+        allowed = BODY_TYPES.get(request.endpoint or "", ("application/json",))
         mimetype = request.mimetype or ""
         if mimetype in allowed or (mimetype.endswith("+json") and "application/json" in allowed):
             return None
         raise UnsupportedMediaType(f"Send {' or '.join(allowed)}.")
 
+    app.before_request(idempotency.before_request)
+
     @app.after_request
-    def security_headers(response):
-        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        if request.path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        if g.get("touch_session") and response.status_code < 400:
-            # The last-use stamp of a session or token, on a request that wrote nothing else.
+    def finish_request(response):
+        """One commit per request, after the response is known: a 2xx is committed
+        (with its idempotency record) or turned into an error; anything else is undone."""
+        if response.status_code < 400:
+            idempotency.store_response(response)
             try:
                 db.session.commit()
-            except Exception:  # a missed stamp must never fail the request
+            except sa.exc.IntegrityError:
                 db.session.rollback()
-                log.warning("could not record the session's last use", exc_info=True)
-        return response
+                log.warning("commit refused on %s %s", request.method, request.path, exc_info=True)
+                response = problem(409, "CONFLICT", "The change conflicts with one made meanwhile; nothing was saved.")
+                idempotency.release_failed_claim()
+            except Exception:
+                db.session.rollback()
+                log.exception("commit failed on %s %s", request.method, request.path)
+                response = problem(500)
+                idempotency.release_failed_claim()
+        else:
+            db.session.rollback()
+            idempotency.store_response(response)
+            idempotency.release_failed_claim()
+        return _secure(response)
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):

@@ -41,6 +41,7 @@ def create_admin(email: str, name: str) -> None:
             {"email": email, "name": name, "password": password, "role": "admin"}
         )
         user = create_user(None, data)
+        db.session.commit()
     except ValidationError as exc:
         for field, messages in exc.messages.items():
             click.echo(f"{field}: {' '.join(messages)}", err=True)

@@ -72,6 +72,7 @@ THRESHOLDS: dict[str, tuple[type, Any]] = {
     "SLA_CONTACT_MINUTES_LOW": (int, 1440),
     "FEEDBACK_LINK_DAYS": (int, 14),
     "IDEMPOTENCY_TTL_S": (int, 259200),
+    "IDEMPOTENCY_LEASE_S": (int, 300),
 }
 
 

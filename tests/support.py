@@ -5,6 +5,7 @@ import contextvars
 import itertools
 from typing import Any
 
+from flask import has_app_context
 from flask.testing import FlaskClient
 
 from app.extensions import db
@@ -21,7 +22,8 @@ class IsolatedClient(FlaskClient):
     otherwise leak into the request). The test's pending rows are committed first."""
 
     def open(self, *args: Any, **kwargs: Any):
-        db.session.commit()
+        if has_app_context():
+            db.session.commit()
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 

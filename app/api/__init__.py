@@ -1,0 +1,19 @@
+"""The HTTP API: one package per resource, each with `routes.py` defining `blp`."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+
+from flask_smorest import Blueprint
+
+
+def resource_blueprints() -> list[Blueprint]:
+    """Every resource package's blueprint, found by name so that adding a resource
+    needs no edit elsewhere."""
+    blueprints = []
+    for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name):
+        if info.ispkg:
+            module = importlib.import_module(f"{__name__}.{info.name}.routes")
+            blueprints.append(module.blp)
+    return blueprints

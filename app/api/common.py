@@ -11,6 +11,15 @@ from marshmallow import fields, validate
 from app.extensions import db
 
 
+# Endpoints that take a body other than JSON (uploads, CSV), by endpoint name.
+BODY_TYPES: dict[str, tuple[str, ...]] = {}
+
+
+def accepts_body(endpoint: str, *mimetypes: str) -> None:
+    """Declare that `endpoint` takes these body types instead of JSON (415 otherwise)."""
+    BODY_TYPES[endpoint] = mimetypes
+
+
 class Schema(ma.Schema):
     """Base schema: unknown fields are an error (no mass assignment), order kept."""
 

@@ -7,14 +7,26 @@ from typing import Any
 SELF_EDITABLE = frozenset({"name", "password", "current_password", "locale"})
 
 
+# Fields that only an engineer has; cleared when someone stops being an engineer.
+ENGINEER_ONLY = ("level", "work_type", "supervisor_id")
+_ENGINEER_ONLY_ERRORS = {
+    "level": "Only engineers have a level.",
+    "work_type": "Only engineers have a work type.",
+    "supervisor_id": "Only engineers have a supervisor.",
+}
+
+
 def role_field_errors(changes: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, list[str]]:
-    """Engineers need a level and a work type; only engineers have a supervisor."""
+    """Engineers need a level and a work type; only engineers have a level, a work type
+    or a supervisor (given to anyone else, it would be dropped without a word)."""
     merged = {**(current or {}), **changes}
     errors: dict[str, list[str]] = {}
     if merged.get("role") == "engineer":
         for name in ("level", "work_type"):
             if not merged.get(name):
                 errors[name] = ["Required for engineers."]
-    elif merged.get("role") and changes.get("supervisor_id") is not None:
-        errors["supervisor_id"] = ["Only engineers have a supervisor."]
+    elif merged.get("role"):
+        for name in ENGINEER_ONLY:
+            if changes.get(name) is not None:
+                errors[name] = [_ENGINEER_ONLY_ERRORS[name]]
     return errors

@@ -168,7 +168,6 @@ def load_session_user(user_id: str) -> User | None:
         return None
     if now - row.last_seen_at > SESSION_TOUCH_INTERVAL:
         row.last_seen_at = now
-        g.touch_session = True
     g.auth_method = "session"
     return user
 
@@ -188,7 +187,6 @@ def load_token_user(req) -> User | None:
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > SESSION_TOUCH_INTERVAL:
         row.last_used_at = now
-        g.touch_session = True
     g.auth_method = "token"
     return user
 
@@ -196,6 +194,16 @@ def load_token_user(req) -> User | None:
 @login_manager.unauthorized_handler
 def _unauthorized():
     raise Unauthorized("Sign in to use this route.")
+
+
+def check_csrf() -> None:
+    """A cookie-authenticated change must carry the session's CSRF token (403 otherwise)."""
+    if g.get("auth_method") != "session" or request.method not in UNSAFE_METHODS:
+        return
+    sent = request.headers.get("X-CSRF-Token", "")
+    expected = session.get("csrf", "")
+    if not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise Forbidden("Send the X-CSRF-Token header from sign-in.", code="CSRF_FAILED")
 
 
 def require_roles(*roles: str) -> Callable:
@@ -210,10 +218,7 @@ def require_roles(*roles: str) -> Callable:
         def wrapper(*args, **kwargs):
             if not current_user.is_authenticated:
                 raise Unauthorized("Sign in to use this route.")
-            if g.get("auth_method") == "session" and request.method in UNSAFE_METHODS:
-                sent = request.headers.get("X-CSRF-Token", "")
-                if not hmac.compare_digest(sent.encode(), session.get("csrf", "").encode()) or not sent:
-                    raise Forbidden("Send the X-CSRF-Token header from sign-in.", code="CSRF_FAILED")
+            check_csrf()
             if roles and current_user.role not in roles:
                 raise Forbidden("Your role may not use this route.")
             return view(*args, **kwargs)

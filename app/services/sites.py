@@ -21,7 +21,7 @@ MAX_IMPORT_ROWS = 10_000
 def create_site(actor: User, data: dict[str, Any]) -> Site:
     site = _new_site(actor, data)
     db.session.add(site)
-    db.session.commit()
+    db.session.flush()
     return site
 
 
@@ -37,7 +37,7 @@ def _new_site(actor: User, data: dict[str, Any]) -> Site:
 def update_site(site: Site, data: dict[str, Any]) -> Site:
     for name, value in data.items():
         setattr(site, name, value.strip() if isinstance(value, str) else value)
-    db.session.commit()
+    db.session.flush()
     return site
 
 
@@ -66,39 +66,35 @@ def decode_csv(raw: bytes) -> str:
 
 
 def import_sites(actor: User, raw: bytes, row_schema) -> list[Site]:
-    """Every row valid, or nothing imported and every bad row reported."""
+    """Every row valid, or nothing imported and every bad row reported by its line."""
     text = decode_csv(raw)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [name.strip() for name in (reader.fieldnames or [])]
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
-    unknown = [name for name in header if name not in CSV_COLUMNS]
-    if missing or unknown:
-        errors: dict[str, list[str]] = {}
-        if missing:
-            errors["columns"] = [f"Missing column: {name}." for name in missing]
-        if unknown:
-            errors.setdefault("columns", []).extend(f"Unknown column: {name}." for name in unknown)
-        raise Invalid("The CSV header does not match the site columns.", errors)
-    reader.fieldnames = header
-
-    rows: list[dict[str, Any]] = []
-    row_errors: list[dict[str, Any]] = []
+    # csv.reader rather than DictReader: DictReader skips blank lines unseen, which
+    # would shift every later line number; here each record starts one line after
+    # the previous record ended, even when a quoted value spans several lines.
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        for line_no, row in enumerate(reader, start=2):
+        header = [name.strip() for name in next(reader, None) or []]
+        _check_columns(header)
+        rows: list[dict[str, Any]] = []
+        row_errors: list[dict[str, Any]] = []
+        line_no = reader.line_num + 1
+        for record in reader:
+            start, line_no = line_no, reader.line_num + 1
             if len(rows) + len(row_errors) >= MAX_IMPORT_ROWS:
                 raise Invalid(f"At most {MAX_IMPORT_ROWS} rows per file.", {"file": ["Too many rows."]})
-            if None in row:
-                row_errors.append({"row": line_no, "errors": {"row": ["More values than columns."]}})
-                continue
-            values = {k: (v or "").strip() for k, v in row.items()}
-            if not any(values.values()):
+            cells = [cell.strip() for cell in record]
+            if not any(cells):
                 continue  # blank line
+            if len(cells) > len(header):
+                row_errors.append({"row": start, "errors": {"row": ["More values than columns."]}})
+                continue
+            values = dict(zip(header, cells + [""] * (len(header) - len(cells))))
             if not values.get("radius_m"):
                 values.pop("radius_m", None)
             try:
                 rows.append(row_schema.load(values))
             except ValidationError as exc:
-                row_errors.append({"row": line_no, "errors": exc.messages})
+                row_errors.append({"row": start, "errors": exc.messages})
     except csv.Error as exc:
         raise Invalid("The file is not valid CSV.", {"file": [str(exc)]}) from exc
     if row_errors:
@@ -108,5 +104,15 @@ def import_sites(actor: User, raw: bytes, row_schema) -> list[Site]:
         raise Invalid("The file has no rows.", {"file": ["No rows to import."]})
     sites = [_new_site(actor, data) for data in rows]
     db.session.add_all(sites)
-    db.session.commit()
+    db.session.flush()
     return sites
+
+
+def _check_columns(header: list[str]) -> None:
+    """The header names each required column once and nothing else (any order)."""
+    messages = [f"Missing column: {name}." for name in REQUIRED_COLUMNS if name not in header]
+    messages += [f"Unknown column: {name}." for name in header if name not in CSV_COLUMNS]
+    # A repeated column would silently take its last value.
+    messages += [f"Duplicate column: {name}." for name in CSV_COLUMNS if header.count(name) > 1]
+    if messages:
+        raise Invalid("The CSV header does not match the site columns.", {"columns": messages})

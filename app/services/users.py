@@ -6,7 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash
 
-from app.domain.people import SELF_EDITABLE, role_field_errors
+from app.domain.people import ENGINEER_ONLY, SELF_EDITABLE, role_field_errors
 from app.errors import Conflict, Forbidden, Invalid
 from app.extensions import db
 from app.models import User
@@ -34,6 +34,16 @@ def _check_email_free(email: str, user_id: int | None = None) -> None:
         raise Conflict("A user with this email exists already.", code="CONFLICT")
 
 
+def _flush_email_unique() -> None:
+    """Write the row now; a concurrent request that took the same email in the meantime
+    trips the unique index, which is the same conflict as the check above (not a 500)."""
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError as exc:
+        db.session.rollback()
+        raise Conflict("A user with this email exists already.", code="CONFLICT") from exc
+
+
 def create_user(actor: User | None, data: dict[str, Any]) -> User:
     email = normalize_email(data["email"])
     _check_email_free(email)
@@ -50,10 +60,10 @@ def create_user(actor: User | None, data: dict[str, Any]) -> User:
         locale=data.get("locale"),
     )
     db.session.add(user)
-    db.session.flush()
+    _flush_email_unique()
     audit.record(actor.id if actor else None, "user.create", "user", user.id,
                  {"email": email, "role": user.role, "supervisor_id": user.supervisor_id})
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -117,6 +127,12 @@ def update_user(actor: User, user_id: int, data: dict[str, Any]) -> User:
             raise Conflict("Move this supervisor's engineers to another supervisor first.")
 
     changes: dict[str, Any] = {}
+
+    def change(name: str, value: Any) -> None:
+        if getattr(user, name) != value:
+            changes[name] = {"from": getattr(user, name), "to": value}
+            setattr(user, name, value)
+
     for name, value in data.items():
         if name == "current_password":
             continue
@@ -124,19 +140,18 @@ def update_user(actor: User, user_id: int, data: dict[str, Any]) -> User:
             user.password_hash = hash_password(value)
             changes["password"] = True
             continue
-        if name == "name":
-            value = value.strip()
-        if getattr(user, name) != value:
-            changes[name] = {"from": getattr(user, name), "to": value}
-            setattr(user, name, value)
+        change(name, value.strip() if name == "name" else value)
     if user.role != "engineer":
-        user.level = user.work_type = user.supervisor_id = None
+        # Someone who stops being an engineer leaves their team: audited like any change.
+        for name in ENGINEER_ONLY:
+            change(name, None)
+    _flush_email_unique()
 
     if "password" in changes or changes.get("active", {}).get("to") is False:
         end_other_sessions_and_tokens(user)
-    for name, change in changes.items():
+    for name, detail in changes.items():
         if name in AUDITED_FIELDS:
             audit.record(actor.id, AUDITED_FIELDS[name], "user", user.id,
-                         {name: change} if name != "password" else {"by_admin": not is_self})
-    db.session.commit()
+                         {name: detail} if name != "password" else {"by_admin": not is_self})
+    db.session.flush()
     return user

@@ -33,7 +33,6 @@ class LoginView(MethodView):
         """Sign in with email and password; sets the session cookie."""
         user = service.authenticate(data["email"], data["password"])
         csrf = service.start_session(user)
-        db.session.commit()
         return {"user": user, "csrf_token": csrf}
 
 
@@ -44,7 +43,6 @@ class LogoutView(MethodView):
     def post(self):
         """End this session."""
         service.end_session()
-        db.session.commit()
 
 
 @blp.route("/me")
@@ -64,7 +62,6 @@ class TokensViews(MethodView):
     def post(self, data):
         """Create a personal API token; the token is shown only in this answer."""
         row, token = service.create_token(current_user, data["name"].strip())
-        db.session.commit()
         return {"id": row.id, "name": row.name, "prefix": row.prefix,
                 "created_at": row.created_at, "last_used_at": None, "token": token}, 201, {
             "Location": url_for("auth.TokenByIdView", token_id=row.id)}
@@ -98,4 +95,3 @@ class TokenByIdView(MethodView):
         if row is None:
             raise NotFound(f"No token {token_id}.")
         row.revoked_at = utcnow()
-        db.session.commit()

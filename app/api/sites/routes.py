@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from app.api.common import envelope, paginate
+from app.api.common import accepts_body, envelope, paginate
 from app.api.sites.schemas import (
     SiteCreateSchema,
     SiteImportResultSchema,
@@ -87,3 +87,6 @@ class SitesImportViews(MethodView):
             raw = request.get_data()
         sites = service.import_sites(current_user, raw, SiteCreateSchema())
         return {"imported": len(sites), "items": sites}, 201
+
+
+accepts_body("sites.SitesImportViews", "multipart/form-data", "text/csv")

@@ -9,8 +9,24 @@ LON = validate.Range(min=-180, max=180, error="Must be between -180 and 180.")
 RADIUS = validate.Range(min=20, max=5000, error="Must be between 20 and 5000 metres.")
 
 
+class Text(fields.String):
+    """A string without its surrounding spaces, so that a blank name counts as empty."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class WholeNumber(fields.Integer):
+    """An integer, also from a CSV cell ("150"); 150.5 is refused, not cut to 150."""
+
+    def _validated(self, value) -> int:
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
 def _text(max_len: int, **kwargs):
-    return fields.String(validate=validate.Length(min=1, max=max_len), **kwargs)
+    return Text(validate=validate.Length(min=1, max=max_len), **kwargs)
 
 
 class SiteSchema(Schema):
@@ -30,7 +46,7 @@ class SiteCreateSchema(Schema):
     address = _text(500, required=True)
     lat = fields.Float(required=True, validate=LAT, allow_nan=False)
     lon = fields.Float(required=True, validate=LON, allow_nan=False)
-    radius_m = fields.Integer(validate=RADIUS, metadata={"description": "Geofence radius; default 150."})
+    radius_m = WholeNumber(validate=RADIUS, metadata={"description": "Geofence radius; default 150."})
 
 
 class SitePatchSchema(Schema):
@@ -39,11 +55,11 @@ class SitePatchSchema(Schema):
     address = _text(500)
     lat = fields.Float(validate=LAT, allow_nan=False)
     lon = fields.Float(validate=LON, allow_nan=False)
-    radius_m = fields.Integer(validate=RADIUS)
+    radius_m = WholeNumber(validate=RADIUS)
 
 
 class SiteListArgs(PageArgs):
-    q = fields.String(validate=validate.Length(min=1, max=100),
+    q = fields.String(validate=validate.Length(max=100),
                       metadata={"description": "Part of the name, customer or address."})
 
 

@@ -10,6 +10,15 @@ LOCALES = ("en", "zh-CN")
 PASSWORD = validate.Length(min=10, max=200, error="Use 10 to 200 characters.")
 
 
+def _not_blank(value: str) -> None:
+    # The name is stored stripped: spaces alone would leave it empty.
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
+
+
+NAME = [validate.Length(min=1, max=120), _not_blank]
+
+
 class UserSchema(Schema):
     id = fields.Integer(dump_only=True)
     email = fields.String()
@@ -25,7 +34,7 @@ class UserSchema(Schema):
 
 class UserCreateSchema(Schema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = fields.String(required=True, validate=NAME)
     password = fields.String(required=True, load_only=True, validate=PASSWORD)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     level = fields.String(validate=validate.OneOf(LEVELS), allow_none=True)
@@ -44,7 +53,7 @@ class UserPatchSchema(Schema):
     """Admins may change every field; anyone else only their own name, password, locale."""
 
     email = fields.Email(validate=validate.Length(max=254))
-    name = fields.String(validate=validate.Length(min=1, max=120))
+    name = fields.String(validate=NAME)
     password = fields.String(load_only=True, validate=PASSWORD)
     current_password = fields.String(load_only=True, validate=validate.Length(max=200))
     role = fields.String(validate=validate.OneOf(ROLES))

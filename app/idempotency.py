@@ -1,0 +1,150 @@
+"""`Idempotency-Key` on every POST, PUT and PATCH, implemented once for all routes.
+
+The first request with a key claims it in a committed row of its own, so that a
+concurrent duplicate sees the claim and gets 409. The response of a successful request
+is written into that row in the request's own transaction, together with its effects:
+either both are committed or neither is. So a claim left without a response (the worker
+died) means nothing was committed, and after `IDEMPOTENCY_LEASE_S` it may be taken over.
+A request that fails deletes its claim, so the same key can be tried again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, Response, current_app, g, request
+from flask_login import current_user
+
+from app.errors import Conflict, Invalid
+from app.extensions import db
+from app.models import IdempotencyRecord
+from app.models.types import utcnow
+from app.services.auth import check_csrf
+
+HEADER = "Idempotency-Key"
+METHODS = frozenset({"POST", "PUT", "PATCH"})
+KEY_FORMAT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
+KEPT_HEADERS = ("Location",)
+
+
+def fingerprint() -> str:
+    """Method, path, and the canonical JSON body (or the form fields and file digests)."""
+    parts: list[Any] = [request.method, request.path]
+    if request.mimetype == "multipart/form-data":
+        parts.append(sorted(request.form.items(multi=True)))
+        files = []
+        for name, upload in request.files.items(multi=True):
+            digest = hashlib.sha256()
+            for chunk in iter(lambda: upload.stream.read(1 << 20), b""):
+                digest.update(chunk)
+            upload.stream.seek(0)
+            files.append((name, digest.hexdigest()))
+        parts.append(sorted(files))
+    else:
+        raw = request.get_data(cache=True)
+        try:
+            parts.append(json.loads(raw) if raw else None)
+        except ValueError:
+            parts.append(raw.decode("latin-1"))
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _claim(user_id: int, key: str, print_: str) -> Response | None:
+    """Claim the key, or answer for it: a replay, 409 while in flight, 422 if reused."""
+    now = utcnow()
+    lease = timedelta(seconds=current_app.config["IDEMPOTENCY_LEASE_S"])
+    ttl = timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_S"])
+    db.session.execute(
+        sa.delete(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == user_id, IdempotencyRecord.created_at < now - ttl
+        )
+    )
+    record = db.session.scalar(
+        sa.select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
+        )
+    )
+    if record is None:
+        record = IdempotencyRecord(user_id=user_id, key=key, fingerprint=print_, created_at=now)
+        db.session.add(record)
+        try:
+            db.session.commit()
+        except sa.exc.IntegrityError:
+            db.session.rollback()
+            raise Conflict("A request with this Idempotency-Key is being processed.",
+                           code="IDEMPOTENCY_IN_PROGRESS") from None
+        g.idempotency_record_id = record.id
+        return None
+    if record.fingerprint != print_:
+        raise Invalid("This Idempotency-Key was used for a different request.",
+                      {HEADER: ["Used before with another method, path or body."]},
+                      code="IDEMPOTENCY_KEY_REUSED")
+    if record.response_status is not None:
+        response = Response(record.response_body, status=record.response_status,
+                            mimetype="application/json")
+        for name, value in (record.response_headers or {}).items():
+            response.headers[name] = value
+        response.headers["Idempotent-Replayed"] = "true"
+        db.session.commit()
+        return response
+    # In flight, or abandoned by a worker that died before committing anything.
+    taken = db.session.execute(
+        sa.update(IdempotencyRecord)
+        .where(IdempotencyRecord.id == record.id, IdempotencyRecord.response_status.is_(None),
+               IdempotencyRecord.created_at < now - lease)
+        .values(created_at=now)
+    ).rowcount
+    db.session.commit()
+    if not taken:
+        raise Conflict("A request with this Idempotency-Key is being processed.",
+                       code="IDEMPOTENCY_IN_PROGRESS")
+    g.idempotency_record_id = record.id
+    return None
+
+
+def before_request() -> Response | None:
+    key = request.headers.get(HEADER)
+    if request.method not in METHODS or key is None:
+        return None
+    if not current_user.is_authenticated:
+        return None  # the route answers 401, or is public and single-use by itself
+    if not KEY_FORMAT.match(key):
+        raise Invalid("Idempotency-Key must be 1 to 100 letters, digits or -_.: (a UUID).",
+                      {HEADER: ["Not a valid key."]})
+    check_csrf()
+    return _claim(current_user.id, key, fingerprint())
+
+
+def store_response(response: Response) -> None:
+    """Write the response into the claim, in the request's transaction (not committed here)."""
+    record_id = g.pop("idempotency_record_id", None)
+    if record_id is None:
+        return
+    if 200 <= response.status_code < 300:
+        db.session.execute(
+            sa.update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == record_id)
+            .values(
+                response_status=response.status_code,
+                response_body=response.get_data(as_text=True),
+                response_headers={h: response.headers[h] for h in KEPT_HEADERS if h in response.headers},
+            )
+        )
+    else:
+        g.idempotency_release = record_id
+
+
+def release_failed_claim() -> None:
+    """After a failed request (rolled back): free the key so the client may retry."""
+    record_id = g.pop("idempotency_release", None) or g.pop("idempotency_record_id", None)
+    if record_id is None:
+        return
+    db.session.rollback()
+    db.session.execute(sa.delete(IdempotencyRecord).where(
+        IdempotencyRecord.id == record_id, IdempotencyRecord.response_status.is_(None)))
+    db.session.commit()
