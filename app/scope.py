@@ -32,6 +32,22 @@ def owned_by_visible(user: User, engineer_column: InstrumentedAttribute) -> sa.C
     return engineer_column == user.id
 
 
+def jobs_visible(user: User) -> sa.ColumnElement[bool]:
+    """Jobs: an engineer's own; a supervisor's team's, those they created, and every job
+    not yet assigned (so that they can dispatch it); everything for an admin."""
+    from app.models import Job
+
+    if user.role == "admin":
+        return sa.true()
+    if user.role == "supervisor":
+        return sa.or_(
+            Job.engineer_id.in_(team_ids(user)),
+            Job.created_by_id == user.id,
+            Job.engineer_id.is_(None),
+        )
+    return Job.engineer_id == user.id
+
+
 def users_visible(user: User) -> sa.ColumnElement[bool]:
     """People a user may look up: themselves, and their team for a supervisor."""
     if user.role == "admin":

@@ -9,7 +9,10 @@ from flask import has_app_context
 from flask.testing import FlaskClient
 
 from app.extensions import db
-from app.models import Site, User
+from datetime import datetime, timedelta
+
+from app.models import Job, Site, User, Visit
+from app.models.types import utcnow
 from app.services.auth import create_token, hash_password
 
 PASSWORD = "correct horse battery"
@@ -104,3 +107,45 @@ class Factory:
         db.session.add(site)
         db.session.flush()
         return site
+
+    def job(self, site: Site | None = None, engineer: User | None = None,
+            created_by: User | None = None, **fields: Any) -> Job:
+        """A job reported an hour ago; assigned (status `assigned`) when `engineer` is given."""
+        now = utcnow()
+        site = site or self.site()
+        values: dict[str, Any] = {
+            "site_id": site.id, "title": "Air conditioner leaking", "category": "hvac",
+            "priority": "normal", "mode": "field", "reported_at": now - timedelta(hours=1),
+            "status": "new", "created_by_id": created_by.id if created_by else None,
+        }
+        if engineer is not None:
+            values.update(engineer_id=engineer.id, assigned_at=now - timedelta(minutes=50),
+                          status="assigned")
+        values.update(fields)
+        job = Job(**values)
+        db.session.add(job)
+        db.session.flush()
+        return job
+
+    def visit(self, job: Job, engineer: User | None = None, at: datetime | None = None,
+              minutes: float | None = 60, status: str = "verified", **fields: Any) -> Visit:
+        """A visit at the job's site, checked out after `minutes` (None: still open)."""
+        site = db.session.get(Site, job.site_id)
+        engineer_id = engineer.id if engineer else job.engineer_id
+        start = at or utcnow() - timedelta(hours=2)
+        values: dict[str, Any] = {
+            "job_id": job.id, "site_id": site.id, "engineer_id": engineer_id, "status": status,
+            "flags": [], "in_lat": site.lat, "in_lon": site.lon, "in_accuracy_m": 10.0,
+            "in_client_time": start, "in_server_time": start, "in_distance_m": 0.0,
+            "in_flags": [],
+        }
+        if minutes is not None:
+            end = start + timedelta(minutes=minutes)
+            values.update(out_lat=site.lat, out_lon=site.lon, out_accuracy_m=10.0,
+                          out_client_time=end, out_server_time=end, out_distance_m=0.0,
+                          out_flags=[])
+        values.update(fields)
+        visit = Visit(**values)
+        db.session.add(visit)
+        db.session.flush()
+        return visit

@@ -6,66 +6,29 @@ another supervisor (sup_b); an admin. A route missing from the table fails the s
 """
 from __future__ import annotations
 
+import importlib
 import io
+import pkgutil
 
 import pytest
-import sqlalchemy as sa
 
-from app.extensions import db
-from app.models import ApiToken
+import tests.api.matrix as matrix_package
+from tests.api.matrix import ACTORS
 from tests.support import ApiClient
 
-ACTORS = ("anonymous", "eng_a1", "eng_a2", "eng_b1", "sup_a", "sup_b", "admin")
-ENGINEERS_403 = {"eng_a1": 403, "eng_a2": 403, "eng_b1": 403}
-
-
-def expect(anonymous=401, **statuses) -> dict[str, int]:
-    """Statuses by actor; `everyone` sets the signed-in default."""
-    everyone = statuses.pop("everyone", None)
-    table = {actor: everyone for actor in ACTORS[1:]}
-    table.update(statuses)
-    table["anonymous"] = anonymous
-    assert None not in table.values(), table
-    return table
-
-
-SITE_BODY = {"name": "N", "customer_name": "C", "address": "A", "lat": 31.2, "lon": 121.4}
-CSV = "name,customer_name,address,lat,lon\nN,C,A,31.2,121.4\n"
-
-# (method, URL rule, concrete path with placeholders, request kwargs, expected statuses)
-MATRIX = [
-    ("GET", "/api/v1/auth/me", "auth/me", {}, expect(everyone=200)),
-    ("POST", "/api/v1/auth/logout", "auth/logout", {}, expect(everyone=204)),
-    ("GET", "/api/v1/auth/tokens", "auth/tokens", {}, expect(everyone=200)),
-    ("POST", "/api/v1/auth/tokens", "auth/tokens", {"json": {"name": "n"}}, expect(everyone=201)),
-    ("DELETE", "/api/v1/auth/tokens/<int:token_id>", "auth/tokens/{token_of_eng_a1}", {},
-     expect(everyone=404, eng_a1=204)),
-    ("GET", "/api/v1/users", "users", {}, expect(everyone=200, **ENGINEERS_403)),
-    ("POST", "/api/v1/users", "users",
-     {"json": {"email": "new@example.com", "name": "New", "password": "long enough pw",
-               "role": "supervisor"}},
-     expect(everyone=403, admin=201)),
-    ("GET", "/api/v1/users/<int:user_id>", "users/{eng_a1}", {},
-     expect(everyone=404, eng_a1=200, sup_a=200, admin=200)),
-    ("PATCH", "/api/v1/users/<int:user_id>", "users/{eng_a1}", {"json": {"name": "Renamed"}},
-     expect(everyone=404, eng_a1=200, sup_a=403, admin=200)),
-    ("GET", "/api/v1/sites", "sites", {}, expect(everyone=200)),
-    ("POST", "/api/v1/sites", "sites", {"json": SITE_BODY}, expect(everyone=201, **ENGINEERS_403)),
-    ("GET", "/api/v1/sites/<int:site_id>", "sites/{site}", {}, expect(everyone=200)),
-    ("PATCH", "/api/v1/sites/<int:site_id>", "sites/{site}", {"json": {"name": "X"}},
-     expect(everyone=200, **ENGINEERS_403)),
-    ("POST", "/api/v1/sites/import", "sites/import",
-     {"data": CSV, "content_type": "text/csv"}, expect(everyone=403, admin=201)),
-    ("GET", "/api/v1/audit", "audit", {}, expect(everyone=403, admin=200)),
+MODULES = [
+    importlib.import_module(f"tests.api.matrix.{info.name}")
+    for info in pkgutil.iter_modules(matrix_package.__path__)
 ]
+MATRIX = [row for module in MODULES for row in module.ROWS]
 
-# Routes anyone may call, and the documentation.
+# Routes anyone may call, and the documentation; modules add theirs as PUBLIC_ROUTES.
 PUBLIC = {
     ("POST", "/api/v1/auth/login"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/docs"),
     ("GET", "/api/v1/docs/assets/<path:name>"),
-}
+}.union(*(getattr(module, "PUBLIC_ROUTES", set()) for module in MODULES))
 
 CASES = [
     pytest.param(method, path, kwargs, actor, statuses[actor], id=f"{method} {rule} as {actor}")
@@ -76,10 +39,11 @@ CASES = [
 
 @pytest.fixture
 def world(app, org, factory):
-    site = factory.site()
-    ApiClient(app.test_client()).use_token(org["eng_a1"])
-    token_id = db.session.scalar(sa.select(ApiToken.id).where(ApiToken.user_id == org["eng_a1"].id))
-    return {"site": site.id, "eng_a1": org["eng_a1"].id, "token_of_eng_a1": token_id}
+    ids: dict = {}
+    for module in MODULES:
+        if hasattr(module, "world"):
+            ids.update(module.world(app, org, factory))
+    return ids
 
 
 @pytest.mark.parametrize("method, path, kwargs, actor, status", CASES)
