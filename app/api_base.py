@@ -1,12 +1,48 @@
 """flask-smorest's Api, documenting every error as a problem document."""
 from __future__ import annotations
 
+import http
+
+import marshmallow as ma
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+
+from app.errors import PROBLEM_MIMETYPE
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details, with the stable `code` clients translate."""
+
+    type = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String(required=True)
+    code = ma.fields.String(required=True)
+    errors = ma.fields.Dict(metadata={"description": "Field errors, on validation failures."})
 
 
 class FieldProofApi(Api):
-    """The app registers its own HTTPException handler (app/__init__.py), which
-    answers with problem+json; flask-smorest's JSON handler is not installed."""
+    ERROR_SCHEMA = ProblemSchema
 
     def _register_error_handlers(self):
+        """The app registers its own handler (app/__init__.py), answering problem+json."""
         return None
+
+    def _register_responses(self):
+        """Every error response is documented as application/problem+json."""
+        for status in http.HTTPStatus:
+            response: dict = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_MIMETYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Problem document", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_MIMETYPE)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+        self.spec.components.security_scheme(
+            "session", {"type": "apiKey", "in": "cookie", "name": "fieldproof_session",
+                        "description": "Browser session from POST /auth/login; changes also "
+                                       "need the X-CSRF-Token header."})
+        self.spec.components.security_scheme(
+            "token", {"type": "http", "scheme": "bearer",
+                      "description": "A personal API token from POST /auth/tokens."})
