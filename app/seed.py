@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
+
+from flask import current_app
 
 from app.extensions import db
 from app.models import Site, User
+from app.models.types import utcnow
+from app.seed_history import seed_history
 from app.services.auth import hash_password
 
 DEMO_DOMAIN = "demo.fieldproof.app"
@@ -61,14 +66,20 @@ def seed() -> Iterator[str]:
         for login, name, level, work_type, team in ENGINEERS
     ]
     db.session.add_all(engineers)
-    db.session.add_all(
+    sites = [
         Site(name=name, customer_name=customer, address=address, lat=lat, lon=lon,
              radius_m=radius, created_by_id=admin.id)
         for name, customer, address, lat, lon, radius in SITES
-    )
+    ]
+    db.session.add_all(sites)
+    db.session.flush()
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    counts = seed_history(utcnow(), zone, admin, supervisors, engineers, sites)
     db.session.commit()
     yield f"Demo organisation created: 1 admin, {len(supervisors)} supervisors, " \
           f"{len(engineers)} engineers, {len(SITES)} sites around Shanghai."
+    yield (f"Three months of history: {counts['jobs']} jobs, {counts['visits']} visits, "
+           f"{counts['feedback']} customer ratings, {counts['complaints']} complaints.")
     yield f"Every demo account's password is: {DEMO_PASSWORD}"
     for user in [admin, *supervisors, *engineers]:
         yield f"  {user.role:<10} {user.email}"

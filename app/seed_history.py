@@ -1,0 +1,282 @@
+"""Three months of demo history: jobs, visits, feedback, complaints, trainings, cases,
+compliance events and reviews, shaped like a real service team's work.
+
+Deterministic (a seeded random generator), relative to now, and written with bulk ORM
+inserts in the caller's transaction. Engineers differ by a "form" between 0 and 1 that
+drives their response times, first-time fixes and customer scores, so that the cards,
+ranks, the bonus line and a promotion streak all show something on first run.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from app.domain.verification import distance_m
+from app.extensions import db
+from app.models import (
+    Complaint,
+    ComplianceEvent,
+    Feedback,
+    Job,
+    KnowledgeItem,
+    Review,
+    ReviewActionItem,
+    Site,
+    Training,
+    TrainingAttendee,
+    User,
+    Visit,
+)
+
+CATEGORIES = ("hvac", "electrical", "plumbing", "appliance", "network")
+TITLES = {
+    "hvac": ["空调室内机漏水 Indoor unit leaking", "空调不制冷 AC not cooling", "新风机噪音大 Fresh-air unit noisy"],
+    "electrical": ["配电箱跳闸 Breaker tripping", "应急照明故障 Emergency lights out"],
+    "plumbing": ["卫生间水管漏水 Washroom pipe leak", "热水器无热水 No hot water"],
+    "appliance": ["冷柜温度异常 Freezer temperature alarm", "洗碗机不排水 Dishwasher not draining"],
+    "network": ["门禁系统离线 Door access offline", "无线网络中断 Wi-Fi down"],
+}
+GOOD_COMMENTS = ["师傅很专业，准时到达", "Fixed quickly, very polite", "处理及时，讲解清楚", "Great job, thank you"]
+BAD_COMMENTS = ["又坏了，还是不行", "态度差，等了很久", "The unit is broken again", "要投诉，要求退款"]
+CHECKLIST = ("ppe_worn", "power_isolated", "area_cleaned", "customer_briefed")
+FORM = {  # engineer login → form (0 poor … 1 excellent)
+    "li.qiang": 0.97, "zhang.wei": 0.8, "liu.yang": 0.7, "zhao.min": 0.55, "sun.hao": 0.75,
+    "zhou.fang": 0.9, "wu.tao": 0.65, "xu.lin": 0.6, "huang.kai": 0.7,
+}
+
+
+@dataclass
+class Month:
+    start: datetime
+    end: datetime  # exclusive; for the current month, now
+
+    @property
+    def key(self) -> str:
+        return self.start.strftime("%Y-%m")
+
+
+def months(now: datetime, zone: ZoneInfo, count: int = 3) -> list[Month]:
+    """The current month (up to now) and the `count - 1` before it, oldest first."""
+    local = now.astimezone(zone)
+    first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    starts = [first]
+    for _ in range(count - 1):
+        prev = (starts[0] - timedelta(days=1)).replace(day=1)
+        starts.insert(0, prev)
+    result = []
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else local
+        result.append(Month(start.astimezone(UTC), end.astimezone(UTC)))
+    return result
+
+
+def _offset(site: Site, metres: float, rng: random.Random) -> tuple[float, float]:
+    """A position about `metres` from the site (1 degree of latitude ≈ 111 km)."""
+    angle = rng.random() * 6.283
+    import math
+
+    return (site.lat + metres * math.sin(angle) / 111_000,
+            site.lon + metres * math.cos(angle) / (111_000 * math.cos(math.radians(site.lat))))
+
+
+def seed_history(now: datetime, zone: ZoneInfo, admin: User, supervisors: list[User],
+                 engineers: list[User], sites: list[Site]) -> dict[str, int]:
+    rng = random.Random(20261125)
+    counts = {"jobs": 0, "visits": 0, "feedback": 0, "complaints": 0}
+    periods = months(now, zone)
+    for month in periods:
+        is_current = month is periods[-1]
+        for engineer in engineers:
+            form = FORM.get(engineer.email.split("@")[0], 0.7)
+            n_jobs = rng.randint(8, 12) if not is_current else rng.randint(5, 8)
+            for _ in range(n_jobs):
+                _job_with_history(rng, now, month, engineer, form, supervisors, sites, counts,
+                                  leave_open=is_current and rng.random() < 0.25)
+        _trainings(rng, month, supervisors, engineers)
+        _compliance(rng, month, supervisors, engineers)
+    _unassigned_jobs(rng, now, supervisors, sites, counts)
+    _knowledge(rng, periods, engineers, supervisors)
+    _reviews(periods[-2], supervisors, engineers)
+    db.session.flush()
+    return counts
+
+
+def _job_with_history(rng, now, month, engineer, form, supervisors, sites, counts, leave_open):
+    span = (month.end - month.start).total_seconds()
+    reported = month.start + timedelta(seconds=rng.uniform(0, span * 0.85))
+    site = rng.choice(sites)
+    category = rng.choice(CATEGORIES)
+    mode = engineer.work_type or "field"
+    assigned = reported + timedelta(minutes=rng.uniform(5, 60))
+    contact = assigned + timedelta(minutes=rng.uniform(5, 40) / form ** 2)
+    job = Job(site_id=site.id, title=rng.choice(TITLES[category]), category=category,
+              priority=rng.choice(("low", "normal", "normal", "high", "urgent")), mode=mode,
+              asset_ref=f"{category.upper()}-{site.id:02d}-{rng.randint(1, 4)}",
+              reported_at=reported, engineer_id=engineer.id,
+              created_by_id=next(s.id for s in supervisors if s.id == engineer.supervisor_id),
+              assigned_at=assigned, status="assigned",
+              description="客户报修：" + rng.choice(["设备异常", "需要上门检查", "影响营业"]))
+    if contact < now:
+        job.first_contact_at = contact
+    db.session.add(job)
+    db.session.flush()
+    counts["jobs"] += 1
+    last_out = contact
+    if mode == "field":
+        arrive = contact + timedelta(minutes=rng.uniform(30, 200) / form)
+        if arrive >= now:
+            return
+        last_out = _visit(rng, now, job, engineer, site, arrive, form, counts)
+        job.status = "in_progress"
+        if last_out is None:
+            return
+    if leave_open or last_out + timedelta(minutes=15) >= now:
+        return
+    fixed = rng.random() < 0.55 + 0.45 * form
+    all_true = rng.random() < 0.6 + 0.4 * form
+    job.status = "closed"
+    job.closed_at = last_out + timedelta(minutes=rng.uniform(5, 30))
+    job.fixed = fixed
+    job.resolution = "更换密封圈并测试 Replaced the seal and tested" if fixed else "需要订购配件 Part on order"
+    job.checklist = {item: (all_true or item != "area_cleaned") for item in CHECKLIST}
+    job.checklist_complete = all_true
+    if rng.random() < 0.7:
+        good = rng.random() < form
+        score = rng.choice((9, 10, 10)) if good else rng.choice((3, 5, 6, 7, 8))
+        comment = rng.choice(GOOD_COMMENTS if score >= 9 else BAD_COMMENTS + ["还可以 OK"])
+        submitted = job.closed_at + timedelta(hours=rng.uniform(1, 30))
+        if submitted < now:
+            db.session.add(Feedback(job_id=job.id, score=score, comment=comment, submitted_at=submitted))
+            counts["feedback"] += 1
+            if score <= 5 and rng.random() < 0.5:
+                db.session.add(Complaint(job_id=job.id, detail="客户来电投诉：" + comment,
+                                         received_at=submitted + timedelta(hours=2),
+                                         created_by_id=engineer.supervisor_id))
+                counts["complaints"] += 1
+
+
+def _visit(rng, now, job, engineer, site, arrive, form, counts) -> datetime | None:
+    roll = rng.random()
+    far = roll < 0.06 * (1.5 - form)
+    weak = not far and roll < 0.12 * (1.5 - form)
+    lat, lon = _offset(site, 2300 if far else rng.uniform(5, 60), rng)
+    accuracy = rng.uniform(120, 300) if weak else rng.uniform(5, 35)
+    minutes = rng.uniform(45, 150)
+    out = arrive + timedelta(minutes=minutes)
+    flags = (["OUTSIDE_GEOFENCE"] if far else []) + (["LOW_ACCURACY"] if weak else [])
+    status = "flagged" if flags else "verified"
+    visit = Visit(job_id=job.id, site_id=site.id, engineer_id=engineer.id, status=status,
+                  flags=flags, in_flags=list(flags), in_lat=lat, in_lon=lon, in_accuracy_m=accuracy,
+                  in_client_time=arrive, in_server_time=arrive + timedelta(seconds=2),
+                  in_distance_m=distance_m(lat, lon, site.lat, site.lon), in_mock=False)
+    counts["visits"] += 1
+    if out >= now:
+        db.session.add(visit)
+        return None
+    out_lat, out_lon = _offset(site, rng.uniform(5, 50), rng)
+    visit.out_lat, visit.out_lon, visit.out_accuracy_m = out_lat, out_lon, rng.uniform(5, 30)
+    visit.out_client_time, visit.out_server_time = out, out + timedelta(seconds=3)
+    visit.out_distance_m = distance_m(out_lat, out_lon, site.lat, site.lon)
+    visit.out_mock, visit.out_flags = False, []
+    decided = out + timedelta(hours=rng.uniform(2, 20))
+    if flags and decided < now - timedelta(days=3):  # the latest wait in the queue
+        if far and rng.random() < 0.5:
+            visit.status, visit.rejected_at = "rejected", decided
+            visit.decision_note = "定位距离现场2公里以上，且无现场照片 Position 2 km away, no site photos"
+            if rng.random() < 0.4:
+                visit.status, visit.disputed_at = "disputed", decided + timedelta(hours=3)
+                visit.dispute_note = "地下室信号差，我在现场 Basement, poor signal; I was on site"
+        else:
+            visit.status = "approved"
+            visit.decision_note = "地下车库信号弱，客户确认到场 Weak signal in basement; customer confirmed"
+        visit.decided_at, visit.decided_by_id = decided, engineer.supervisor_id
+    db.session.add(visit)
+    return out
+
+
+def _unassigned_jobs(rng, now, supervisors, sites, counts):
+    for n in range(4):
+        site = rng.choice(sites)
+        category = rng.choice(CATEGORIES)
+        db.session.add(Job(site_id=site.id, title=rng.choice(TITLES[category]), category=category,
+                           priority=("urgent", "high", "normal", "low")[n], mode="field",
+                           reported_at=now - timedelta(minutes=20 + 30 * n), status="new",
+                           created_by_id=supervisors[n % len(supervisors)].id,
+                           scheduled_for=now.date()))
+        counts["jobs"] += 1
+
+
+def _trainings(rng, month, supervisors, engineers):
+    for supervisor in supervisors:
+        team = [e for e in engineers if e.supervisor_id == supervisor.id]
+        held = month.start + timedelta(days=rng.randint(3, 12), hours=2)
+        if held >= month.end:
+            continue
+        training = Training(title=rng.choice(["R410A 冷媒安全操作 Refrigerant safety",
+                                              "高空作业规范 Working at height",
+                                              "客户沟通技巧 Talking with customers"]),
+                            held_at=held, hours=2, created_by_id=supervisor.id)
+        db.session.add(training)
+        db.session.flush()
+        for engineer in team:
+            if rng.random() < FORM.get(engineer.email.split("@")[0], 0.7) + 0.1:
+                db.session.add(TrainingAttendee(training_id=training.id, user_id=engineer.id))
+
+
+def _compliance(rng, month, supervisors, engineers):
+    for engineer in engineers:
+        form = FORM.get(engineer.email.split("@")[0], 0.7)
+        if rng.random() < 0.5 * (1 - form):
+            at = month.start + timedelta(days=rng.randint(1, 20), hours=5)
+            if at < month.end:
+                db.session.add(ComplianceEvent(
+                    engineer_id=engineer.id, kind=rng.choice(("process_violation", "safety_incident")),
+                    severity=rng.choice(("low", "medium")), occurred_at=at,
+                    note="未佩戴安全帽进入机房 Entered plant room without a helmet",
+                    created_by_id=engineer.supervisor_id))
+
+
+def _knowledge(rng, periods, engineers, supervisors):
+    cases = [
+        ("空调室内机漏水处理", "室内机滴水，天花板水渍", "排水管堵塞，坡度不足", "疏通排水管，调整坡度至1%以上", ["hvac", "漏水"]),
+        ("Breaker trips under load", "Main breaker trips at lunch peak", "Loose neutral terminal",
+         "Torque the neutral terminal and thermal-scan the panel", ["electrical", "breaker"]),
+        ("热水器点火失败排查", "热水器无法点火", "燃气压力不足", "检查减压阀并更换点火针", ["plumbing", "热水器"]),
+        ("Freezer alarm after defrost", "Temperature alarm every night", "Defrost timer stuck",
+         "Replace the defrost timer; check the door gasket", ["appliance", "freezer"]),
+    ]
+    for i, (title, symptom, cause, solution, tags) in enumerate(cases):
+        author = engineers[i % len(engineers)] if i else engineers[0]
+        month = periods[i % len(periods)]
+        reviewed = month.start + timedelta(days=8)
+        item = KnowledgeItem(author_id=author.id, kind="case", title=title, symptom=symptom,
+                             cause=cause, solution=solution, tags=tags, status="approved",
+                             quality=5 - i % 2, reviewed_by_id=author.supervisor_id,
+                             reviewed_at=reviewed, created_at=reviewed - timedelta(days=2))
+        db.session.add(item)
+    db.session.add(KnowledgeItem(author_id=engineers[1].id, kind="document", title="网络交换机巡检清单",
+                                 solution="逐项检查端口指示灯、温度与日志", tags=["network"],
+                                 status="submitted"))
+
+
+def _reviews(month, supervisors, engineers):
+    for engineer in engineers:
+        review = Review(engineer_id=engineer.id, supervisor_id=engineer.supervisor_id,
+                        period=month.key, summary="本月整体表现稳定，客户满意度有提升空间。",
+                        strengths="响应及时 Quick to respond", improvements="首次修复率 First-time fix",
+                        next_targets={"first_time_fix_rate": 85, "nps": 50},
+                        created_at=month.end + timedelta(days=2))
+        db.session.add(review)
+        db.session.flush()
+        db.session.add_all([
+            ReviewActionItem(review_id=review.id, title="完成空调维修进阶培训 Advanced HVAC course",
+                             due_date=(month.end + timedelta(days=30)).date()),
+            ReviewActionItem(review_id=review.id, title="每单上传完工照片 After photo on every job",
+                             due_date=(month.end + timedelta(days=14)).date()),
+        ])
+
+
+def today_local(now: datetime, zone: ZoneInfo) -> date:
+    return now.astimezone(zone).date()
