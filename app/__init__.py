@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Flask, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from app import idempotency
@@ -29,6 +30,15 @@ CONTENT_SECURITY_POLICY = (
 
 
 
+class IdConverter(IntegerConverter):
+    """`<int:id>` up to the largest 32-bit id: a larger number is no route (404), not an
+    overflow in the database driver."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """The session cookie is Secure whenever the request came over HTTPS."""
 
@@ -45,6 +55,7 @@ def create_app(config: Any = None) -> Flask:
     app.config.from_object(config or Config())
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.session_interface = SessionInterface()
+    app.url_map.converters["int"] = IdConverter
     if app.config.get("TRUSTED_PROXIES"):
         # Behind a reverse proxy: trust its X-Forwarded-For/-Proto (client address, HTTPS).
         hops = int(app.config["TRUSTED_PROXIES"])
@@ -72,6 +83,10 @@ def create_app(config: Any = None) -> Flask:
     for blp in resource_blueprints():
         rest_api.register_blueprint(blp)
     app.register_blueprint(docs_bp)
+
+    from app.storage import storage_from_config
+
+    storage_from_config(app.config)  # an unknown PHOTO_STORAGE fails here, not at the first upload
 
     from app.cli import register_cli
 

@@ -9,12 +9,14 @@ from flask import Flask
 
 from app.extensions import db
 from app.models import AuditEntry, User
+from app.services.alerts import scan_alerts_command
 
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(seed_demo)
     app.cli.add_command(audit_verify)
+    app.cli.add_command(scan_alerts_command)
 
 
 def _read_password() -> str:

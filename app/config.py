@@ -91,6 +91,7 @@ class Config:
         self.PHOTO_STORAGE = _env("PHOTO_STORAGE", "local")
         self.PHOTO_DIR = _env("PHOTO_DIR", str(instance / "photos"))
         self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+        self.FEEDBACK_RATE_LIMIT = _env("FEEDBACK_RATE_LIMIT", "30 per minute")
         self.PASSWORD_HASH_METHOD = _env("PASSWORD_HASH_METHOD", "scrypt")
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "")
         self.SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", False, bool)

@@ -8,10 +8,14 @@ ranks, the bonus line and a promotion streak all show something on first run.
 """
 from __future__ import annotations
 
+import io
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from PIL import Image, ImageDraw
 
 from app.domain.verification import distance_m
 from app.extensions import db
@@ -100,7 +104,46 @@ def seed_history(now: datetime, zone: ZoneInfo, admin: User, supervisors: list[U
     _knowledge(rng, periods, engineers, supervisors)
     _reviews(periods[-2], supervisors, engineers)
     db.session.flush()
+    _waiting_in_queue(rng)
+    _alerts(now)
+    _close_months(admin, periods[:-1])
     return counts
+
+
+def _close_months(admin: User, earlier: list[Month]) -> None:
+    """The earlier months were closed for pay, as an admin does each month."""
+    from app.services.kpi import close_period
+
+    for month in earlier:
+        close_period(admin, month.key)
+
+
+def _waiting_in_queue(rng: random.Random) -> None:
+    """The latest visits of three engineers were checked in 2 km from the site: flagged
+    and waiting for their supervisor, as on any working day."""
+    latest = db.session.scalars(
+        sa.select(Visit).where(Visit.status == "verified").order_by(Visit.in_client_time.desc()).limit(12)
+    ).all()
+    chosen, engineers = [], set()
+    for visit in latest:
+        if visit.engineer_id not in engineers and len(chosen) < 3:
+            chosen.append(visit)
+            engineers.add(visit.engineer_id)
+    for visit in chosen:
+        site = db.session.get(Site, visit.site_id)
+        visit.in_lat, visit.in_lon = _offset(site, 2300, rng)
+        visit.in_distance_m = distance_m(visit.in_lat, visit.in_lon, site.lat, site.lon)
+        visit.in_flags = visit.flags = ["OUTSIDE_GEOFENCE"]
+        visit.status = "flagged"
+
+
+def _alerts(now: datetime) -> None:
+    """The early warnings the history would have raised as it happened."""
+    from app.services import alerts
+
+    for feedback in db.session.scalars(sa.select(Feedback).order_by(Feedback.id)):
+        alerts.raise_feedback_alerts(feedback)
+    alerts.scan_alerts(now)
 
 
 def _job_with_history(rng, now, month, engineer, form, supervisors, sites, counts, leave_open):
@@ -134,6 +177,7 @@ def _job_with_history(rng, now, month, engineer, form, supervisors, sites, count
             return
     if leave_open or last_out + timedelta(minutes=15) >= now:
         return
+    _after_photo(rng, engineer, job, last_out + timedelta(minutes=2))
     fixed = rng.random() < 0.55 + 0.45 * form
     all_true = rng.random() < 0.6 + 0.4 * form
     job.status = "closed"
@@ -157,8 +201,30 @@ def _job_with_history(rng, now, month, engineer, form, supervisors, sites, count
                 counts["complaints"] += 1
 
 
+def _photo_bytes(rng: random.Random) -> bytes:
+    """A small, distinct picture (random blocks), so that no two look alike."""
+    image = Image.new("RGB", (480, 360), tuple(rng.randint(60, 200) for _ in range(3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(12):
+        x, y = rng.randint(0, 440), rng.randint(0, 320)
+        draw.rectangle((x, y, x + rng.randint(20, 160), y + rng.randint(20, 120)),
+                       fill=tuple(rng.randint(0, 255) for _ in range(3)))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def _after_photo(rng, engineer, job, at) -> None:
+    """The after photo a close requires, through the same pipeline as an upload."""
+    from app.services.photos import upload_photo
+
+    photo = upload_photo(engineer, job.id, "after", _photo_bytes(rng))
+    photo.created_at = at
+
+
 def _visit(rng, now, job, engineer, site, arrive, form, counts) -> datetime | None:
-    roll = rng.random()
+    # Recent visits are flagged more often, so that the verification queue has work in it.
+    roll = rng.random() / (4 if arrive > now - timedelta(days=4) else 1)
     far = roll < 0.06 * (1.5 - form)
     weak = not far and roll < 0.12 * (1.5 - form)
     lat, lon = _offset(site, 2300 if far else rng.uniform(5, 60), rng)
@@ -181,7 +247,7 @@ def _visit(rng, now, job, engineer, site, arrive, form, counts) -> datetime | No
     visit.out_distance_m = distance_m(out_lat, out_lon, site.lat, site.lon)
     visit.out_mock, visit.out_flags = False, []
     decided = out + timedelta(hours=rng.uniform(2, 20))
-    if flags and decided < now - timedelta(days=3):  # the latest wait in the queue
+    if flags and arrive < now - timedelta(days=4):  # the latest wait in the queue
         if far and rng.random() < 0.5:
             visit.status, visit.rejected_at = "rejected", decided
             visit.decision_note = "定位距离现场2公里以上，且无现场照片 Position 2 km away, no site photos"
@@ -247,6 +313,9 @@ def _knowledge(rng, periods, engineers, supervisors):
         ("Freezer alarm after defrost", "Temperature alarm every night", "Defrost timer stuck",
          "Replace the defrost timer; check the door gasket", ["appliance", "freezer"]),
     ]
+    from app.services.knowledge import index_items
+
+    items = []
     for i, (title, symptom, cause, solution, tags) in enumerate(cases):
         author = engineers[i % len(engineers)] if i else engineers[0]
         month = periods[i % len(periods)]
@@ -255,10 +324,13 @@ def _knowledge(rng, periods, engineers, supervisors):
                              cause=cause, solution=solution, tags=tags, status="approved",
                              quality=5 - i % 2, reviewed_by_id=author.supervisor_id,
                              reviewed_at=reviewed, created_at=reviewed - timedelta(days=2))
-        db.session.add(item)
-    db.session.add(KnowledgeItem(author_id=engineers[1].id, kind="document", title="网络交换机巡检清单",
-                                 solution="逐项检查端口指示灯、温度与日志", tags=["network"],
-                                 status="submitted"))
+        items.append(item)
+    items.append(KnowledgeItem(author_id=engineers[1].id, kind="document", title="网络交换机巡检清单",
+                               solution="逐项检查端口指示灯、温度与日志", tags=["network"],
+                               status="submitted"))
+    db.session.add_all(items)
+    db.session.flush()
+    index_items(items)
 
 
 def _reviews(month, supervisors, engineers):

@@ -1,6 +1,7 @@
 """What every resource's schemas and routes share: time fields, paging, the envelope."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +21,33 @@ def accepts_body(endpoint: str, *mimetypes: str) -> None:
     BODY_TYPES[endpoint] = mimetypes
 
 
-class Schema(ma.Schema):
+def _nul_errors(value: Any, path: str = "") -> dict[str, list[str]]:
+    """Text with a NUL character, which no database column can hold (PostgreSQL refuses it)."""
+    if isinstance(value, str):
+        return {path or "_schema": ["Must not contain a NUL character."]} if "\x00" in value else {}
+    errors: dict[str, list[str]] = {}
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            errors.update(_nul_errors(key, path or "_schema"))
+            errors.update(_nul_errors(item, f"{path}.{key}" if path else str(key)))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            errors.update(_nul_errors(item, f"{path}.{index}" if path else str(index)))
+    return errors
+
+
+class _RefuseNul:
+    @ma.pre_load
+    def refuse_nul(self, data, **kwargs):
+        # Query strings and forms come as multi-dicts: look at every value of each key.
+        getlist = getattr(data, "getlist", None)
+        errors = _nul_errors({key: getlist(key) for key in data} if getlist else data)
+        if errors:
+            raise ma.ValidationError(errors)
+        return data
+
+
+class Schema(_RefuseNul, ma.Schema):
     """Base schema: unknown fields are an error (no mass assignment), order kept."""
 
     class Meta:
@@ -28,7 +55,7 @@ class Schema(ma.Schema):
         ordered = True
 
 
-class QueryArgs(ma.Schema):
+class QueryArgs(_RefuseNul, ma.Schema):
     """Query strings may carry cache-busters and the like: unknown keys are ignored."""
 
     class Meta:

@@ -118,7 +118,12 @@ class InvalidScheme(ValueError):
 
 def _is_number(x: Any) -> bool:
     # bool is an int subclass, and NaN or infinity would slip through every comparison.
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    if not isinstance(x, (int, float)) or isinstance(x, bool):
+        return False
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an integer beyond any float (JSON allows 400 digits)
+        return False
 
 
 def validate_scheme(data: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -312,6 +317,9 @@ class CardScores:
     meets_target: bool
 
 
+_NO_FRACTION = 2.0**53  # from here on every float is a whole number
+
+
 def round_half_up(x: float | None, places: int = 2) -> float | None:
     """Round half away from zero, as the figure is written (None stays None).
 
@@ -320,6 +328,10 @@ def round_half_up(x: float | None, places: int = 2) -> float | None:
     """
     if x is None:
         return None
+    if not math.isfinite(x) or abs(x) >= _NO_FRACTION:
+        # Nothing to round (a float this large has no hundredths), and quantize() would
+        # overflow Decimal's default precision (a target of 1e300 is a valid scheme).
+        return float(x)
     return float(Decimal(str(x)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 

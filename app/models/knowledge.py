@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.types import (
@@ -59,6 +59,20 @@ class KnowledgeTag(db.Model):
     tag: Mapped[str] = mapped_column(sa.String(60), primary_key=True, index=True)
 
 
+class KnowledgeTerm(db.Model):
+    """One search term of a knowledge item (app/domain/search.py), with the best weight
+    of the fields it appears in; a search looks terms up by the index on `term`."""
+
+    __tablename__ = "knowledge_terms"
+    __table_args__ = (sa.Index("ix_knowledge_terms_term_item", "term", "item_id"),)
+
+    item_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("knowledge_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    term: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    weight: Mapped[int] = mapped_column(sa.SmallInteger)
+
+
 class Training(db.Model):
     __tablename__ = "trainings"
 
@@ -68,6 +82,15 @@ class Training(db.Model):
     hours: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2))
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # Loaded for a whole page at once (one IN query), never row by row.
+    attendees: Mapped[list[TrainingAttendee]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True,
+    )
+
+    @property
+    def attendee_ids(self) -> list[int]:
+        return sorted(attendee.user_id for attendee in self.attendees)
 
 
 class TrainingAttendee(db.Model):

@@ -18,6 +18,11 @@ class Visit(db.Model):
         sa.Index("ix_visits_engineer_status", "engineer_id", "status"),
         sa.Index("ix_visits_status_in", "status", "in_client_time"),
         sa.Index("ix_visits_job", "job_id", "in_client_time"),
+        # DUPLICATE_COORDINATES looks up the engineer's earlier events at a position.
+        sa.Index("ix_visits_engineer_in_position", "engineer_id", "in_lat", "in_lon"),
+        sa.Index("ix_visits_engineer_out_position", "engineer_id", "out_lat", "out_lon"),
+        # NO_CHECKOUT: visits still open (no check-out) since before a cutoff.
+        sa.Index("ix_visits_open", "out_client_time", "in_client_time"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -68,6 +73,13 @@ class Photo(db.Model):
     sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
     # The 64-bit difference hash as a signed integer (BIGINT has no unsigned form).
     dhash: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    # The same hash cut into four 16-bit bands (most significant first), each indexed,
+    # so that near duplicates are found without reading every photo: two hashes within
+    # d bits agree to within d // 4 bits on at least one band (app/services/photos.py).
+    dhash_band0: Mapped[int] = mapped_column(index=True)
+    dhash_band1: Mapped[int] = mapped_column(index=True)
+    dhash_band2: Mapped[int] = mapped_column(index=True)
+    dhash_band3: Mapped[int] = mapped_column(index=True)
     width: Mapped[int]
     height: Mapped[int]
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

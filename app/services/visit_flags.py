@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from app.extensions import db
 from app.models import Visit
+from app.models.types import utcnow
 
 # A new flag sends a visit that had passed back to the supervisor's queue.
 REOPENED_BY_NEW_FLAG = frozenset({"verified", "approved"})
@@ -17,4 +19,9 @@ def raise_visit_flags(visit: Visit, flags: Iterable[str]) -> list[str]:
     visit.flags = [*(visit.flags or []), *new]  # a new list, so that the JSON column is saved
     if visit.status in REOPENED_BY_NEW_FLAG:
         visit.status = "flagged"
+    if visit.status == "flagged":
+        from app.services import alerts  # alerts read visits; imported late to avoid a cycle
+
+        db.session.flush()
+        alerts.raise_flag_pattern_alert(visit.engineer_id, utcnow())
     return new

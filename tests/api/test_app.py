@@ -123,3 +123,20 @@ def test_times_come_back_in_utc_with_z(client, org):
     client.login(org["admin"])
     created = client.get(f"users/{org['admin'].id}").get_json()["created_at"]
     assert created.endswith("Z") and "+" not in created
+
+
+@pytest.mark.parametrize("method, path, kwargs", [
+    ("POST", "sites", {"json": {"name": "a\x00b", "customer_name": "C", "address": "A", "lat": 1, "lon": 2}}),
+    ("GET", "sites?q=a%00b", {}),
+    ("PATCH", "users/1", {"json": {"name": "x\x00"}}),
+])
+def test_nul_characters_are_refused_not_500(client, org, method, path, kwargs):
+    client.login(org["admin"])
+    assert_problem(client.open(method, path, **kwargs), 422, "VALIDATION_ERROR")
+    assert db.session.scalar(sa.select(sa.func.count(Site.id))) == 0
+
+
+@pytest.mark.parametrize("path", ["users/99999999999999999999999", "sites/2147483648", "jobs/4294967296"])
+def test_ids_beyond_32_bits_are_404_not_500(client, org, path):
+    client.login(org["admin"])
+    assert_problem(client.get(path), 404, "NOT_FOUND")

@@ -166,7 +166,7 @@ def test_csrf_is_checked_before_a_replay(client, org):
 def test_simultaneous_requests_with_one_key_create_one_record(app, org):
     """Many requests at once with one key: exactly one acts, the others wait or replay."""
     key = str(uuid.uuid4())
-    clients = [ApiClient(app.test_client()).use_token(org["sup_a"]) for _ in range(12)]
+    clients = [ApiClient(app.test_client()).use_token(org["sup_a"]) for _ in range(50)]
     db.session.commit()
     barrier = threading.Barrier(len(clients))
     statuses: list[int | str] = []

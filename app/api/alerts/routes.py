@@ -1,0 +1,49 @@
+"""/alerts: early warnings for supervisors, and the keyword watch list."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from app.api.alerts.schemas import AlertListArgs, AlertSchema, WatchListSchema
+from app.api.common import envelope, paginate
+from app.services import alerts as service
+from app.services.auth import require_roles
+
+blp = Blueprint("alerts", __name__, url_prefix="/api/v1/alerts", description="Early warnings")
+
+
+@blp.route("")
+class AlertsViews(MethodView):
+    @require_roles("supervisor", "admin")
+    @blp.arguments(AlertListArgs, location="query")
+    @blp.response(200, envelope(AlertSchema))
+    def get(self, args):
+        """List early warnings on your team (supervisor) or everyone's (admin), newest first;
+        overdue first contacts are evaluated first."""
+        return paginate(service.list_alerts(current_user, args), args)
+
+
+@blp.route("/<int:alert_id>/dismiss")
+class AlertDismissViews(MethodView):
+    @require_roles("supervisor", "admin")
+    @blp.response(200, AlertSchema)
+    def post(self, alert_id):
+        """Dismiss a warning; a repeat keeps the first time."""
+        return service.dismiss_alert(current_user, alert_id)
+
+
+@blp.route("/watch-list")
+class WatchListViews(MethodView):
+    @require_roles("admin")
+    @blp.response(200, WatchListSchema)
+    def get(self):
+        """The watch-list terms (admin)."""
+        return {"terms": service.watch_list()}
+
+    @require_roles("admin")
+    @blp.arguments(WatchListSchema)
+    @blp.response(200, WatchListSchema)
+    def put(self, data):
+        """Replace the watch list (admin); applies to texts saved from now on."""
+        return {"terms": service.replace_watch_list(current_user, data["terms"])}

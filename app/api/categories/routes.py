@@ -1,0 +1,37 @@
+"""/categories: job categories and their close checklists."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from app.api.categories.schemas import CategoryListArgs, CategoryPutSchema, CategorySchema
+from app.api.common import envelope
+from app.services import categories as service
+from app.services.auth import require_roles
+
+blp = Blueprint("categories", __name__, url_prefix="/api/v1/categories",
+                description="Job categories and close checklists")
+
+
+@blp.route("")
+class CategoriesViews(MethodView):
+    @require_roles()
+    @blp.arguments(CategoryListArgs, location="query")
+    @blp.response(200, envelope(CategorySchema))
+    def get(self, args):
+        """List the job categories (every signed-in user), by key."""
+        rules = service.list_categories()
+        start = (args["page"] - 1) * args["per_page"]
+        return {"items": rules[start:start + args["per_page"]], "page": args["page"],
+                "per_page": args["per_page"], "total": len(rules)}
+
+
+@blp.route("/<string:key>")
+class CategoryByKeyViews(MethodView):
+    @require_roles("admin")
+    @blp.arguments(CategoryPutSchema)
+    @blp.response(200, CategorySchema)
+    def put(self, data, key):
+        """Create or replace a category (admin; audited)."""
+        return service.put_category(current_user, key, data)

@@ -1,0 +1,99 @@
+"""/jobs: work orders (工单), their dispatch, first contact and close."""
+from __future__ import annotations
+
+from flask import url_for
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from app.api.common import envelope, paginate
+from app.api.jobs.schemas import (
+    JobAssignSchema,
+    JobCancelSchema,
+    JobCloseSchema,
+    JobContactSchema,
+    JobCreateSchema,
+    JobListArgs,
+    JobPatchSchema,
+    JobSchema,
+)
+from app.models import Job
+from app.scope import get_visible, jobs_visible
+from app.services import jobs as service
+from app.services.auth import require_roles
+
+blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Work orders")
+
+
+@blp.route("")
+class JobsViews(MethodView):
+    @require_roles("supervisor", "admin")
+    @blp.arguments(JobCreateSchema)
+    @blp.response(201, JobSchema)
+    def post(self, data):
+        """Create a job (supervisor, admin); with engineer_id it is assigned at once."""
+        job = service.create_job(current_user, data)
+        return job, 201, {"Location": url_for("jobs.JobByIdViews", job_id=job.id)}
+
+    @require_roles()
+    @blp.arguments(JobListArgs, location="query")
+    @blp.response(200, envelope(JobSchema))
+    def get(self, args):
+        """List the jobs within scope, newest first."""
+        return paginate(service.list_jobs(current_user, args), args)
+
+
+@blp.route("/<int:job_id>")
+class JobByIdViews(MethodView):
+    @require_roles()
+    @blp.response(200, JobSchema)
+    def get(self, job_id):
+        """One job within scope."""
+        return get_visible(Job, job_id, jobs_visible(current_user))
+
+    @require_roles("supervisor", "admin")
+    @blp.arguments(JobPatchSchema)
+    @blp.response(200, JobSchema)
+    def patch(self, data, job_id):
+        """Change a job (supervisor, admin; audited)."""
+        return service.update_job(current_user, job_id, data)
+
+
+@blp.route("/<int:job_id>/cancel")
+class JobCancelViews(MethodView):
+    @require_roles("supervisor", "admin")
+    @blp.arguments(JobCancelSchema)
+    @blp.response(200, JobSchema)
+    def post(self, data, job_id):
+        """Cancel an open job (supervisor, admin; audited); it then counts nowhere."""
+        return service.cancel_job(current_user, job_id, data["reason"])
+
+
+@blp.route("/<int:job_id>/assign")
+class JobAssignViews(MethodView):
+    @require_roles("supervisor", "admin")
+    @blp.arguments(JobAssignSchema)
+    @blp.response(200, JobSchema)
+    def post(self, data, job_id):
+        """Assign or reassign a job (supervisor: to their own team; admin)."""
+        return service.assign_job(current_user, job_id, data["engineer_id"], data.get("at"))
+
+
+@blp.route("/<int:job_id>/contact")
+class JobContactViews(MethodView):
+    @require_roles("engineer")
+    @blp.arguments(JobContactSchema)
+    @blp.response(200, JobSchema)
+    def post(self, data, job_id):
+        """Record the first customer contact (the job's engineer); later calls keep it."""
+        return service.record_contact(current_user, job_id, data.get("at"))
+
+
+@blp.route("/<int:job_id>/close")
+class JobCloseViews(MethodView):
+    @require_roles("engineer")
+    @blp.arguments(JobCloseSchema)
+    @blp.response(200, JobSchema)
+    def post(self, data, job_id):
+        """Close a job with its resolution and checklist (the job's engineer)."""
+        return service.close_job(current_user, job_id, data)

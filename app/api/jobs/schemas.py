@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from app.api.common import CommaList, PageArgs, Schema, UtcDateTime
+from app.api.sites.schemas import Text
+from app.models.types import JOB_STATUSES, PRIORITIES, WORK_TYPES
+
+ID = validate.Range(min=1)
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: a checklist answered "yes" or 1 is not an answer."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def _deserialize(self, value, attr, data, **kwargs) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+def _text(max_len: int, **kwargs) -> Text:
+    return Text(validate=validate.Length(min=1, max=max_len), **kwargs)
+
+
+class OptionalText(Text):
+    """Free text that may be cleared: blank or null is stored as null."""
+
+    def __init__(self, max_len: int, **kwargs) -> None:
+        super().__init__(allow_none=True, validate=validate.Length(max=max_len), **kwargs)
+
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        result = super().deserialize(value, attr, data, **kwargs)
+        # A field left out stays left out (marshmallow's `missing` is falsy too).
+        return None if result == "" else result
+
+
+class JobSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    site_id = fields.Integer()
+    title = fields.String()
+    description = fields.String(allow_none=True)
+    category = fields.String()
+    priority = fields.String()
+    mode = fields.String()
+    asset_ref = fields.String(allow_none=True)
+    status = fields.String()
+    reported_at = UtcDateTime()
+    scheduled_for = fields.Date(allow_none=True)
+    engineer_id = fields.Integer(allow_none=True)
+    created_by_id = fields.Integer(allow_none=True)
+    assigned_at = UtcDateTime(allow_none=True, metadata={"description": "The first assignment."})
+    first_contact_at = UtcDateTime(allow_none=True)
+    closed_at = UtcDateTime(allow_none=True)
+    resolution = fields.String(allow_none=True)
+    fixed = fields.Boolean(allow_none=True)
+    checklist = fields.Dict(keys=fields.String(), values=fields.Boolean(), allow_none=True)
+    checklist_complete = fields.Boolean(allow_none=True)
+    repeat_of_id = fields.Integer(allow_none=True)
+    cancelled_at = UtcDateTime(allow_none=True)
+    cancel_reason = fields.String(allow_none=True)
+    created_at = UtcDateTime()
+
+
+class JobCreateSchema(Schema):
+    site_id = fields.Integer(required=True, validate=ID)
+    title = _text(200, required=True)
+    description = OptionalText(5000)
+    category = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
+    mode = fields.String(validate=validate.OneOf(WORK_TYPES), metadata={"description": "Default field."})
+    asset_ref = OptionalText(100)
+    reported_at = UtcDateTime(metadata={"description": "Default now."})
+    scheduled_for = fields.Date(allow_none=True, metadata={"description": "The day it is planned for."})
+    engineer_id = fields.Integer(allow_none=True, validate=ID, metadata={"description": "Assigns at once."})
+
+
+class JobPatchSchema(Schema):
+    title = _text(200)
+    description = OptionalText(5000)
+    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    category = fields.String(validate=validate.Length(min=1, max=40))
+    asset_ref = OptionalText(100)
+    scheduled_for = fields.Date(allow_none=True)
+    repeat_of_id = fields.Integer(allow_none=True, validate=ID,
+                                  metadata={"description": "The earlier job this one repeats, or null."})
+
+
+class JobCancelSchema(Schema):
+    reason = _text(2000, required=True)
+
+
+class JobAssignSchema(Schema):
+    engineer_id = fields.Integer(required=True, validate=ID)
+    at = UtcDateTime(metadata={"description": "When it was dispatched; default now."})
+
+
+class JobContactSchema(Schema):
+    at = UtcDateTime(metadata={"description": "When the customer was first contacted; default now."})
+
+
+class JobCloseSchema(Schema):
+    resolution = _text(5000, required=True)
+    fixed = StrictBoolean(required=True)
+    checklist = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=40)),
+                            values=StrictBoolean(), required=True,
+                            metadata={"description": "Every item of the category's checklist: true or false."})
+    client_time = UtcDateTime(metadata={"description": "When it was closed on the phone; becomes closed_at."})
+
+
+class TimeRangeArgs(PageArgs):
+    """`from` (inclusive) and `to` (exclusive) on a list's main time."""
+
+    from_ = UtcDateTime(data_key="from")
+    to = UtcDateTime()
+
+    @validates_schema
+    def range_is_forward(self, data, **kwargs):
+        if "from_" in data and "to" in data and data["to"] <= data["from_"]:
+            raise ValidationError("Must be later than from.", "to")
+
+
+class JobListArgs(TimeRangeArgs):
+    status = CommaList(JOB_STATUSES)
+    engineer_id = fields.Integer(validate=ID)
+    site_id = fields.Integer(validate=ID)
+    scheduled_for = fields.Date()

@@ -1,0 +1,82 @@
+"""/visits: GPS check-in and check-out, and the supervisor's verification queue."""
+from __future__ import annotations
+
+from flask import url_for
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from app.api.common import envelope
+from app.api.visits.schemas import (
+    VisitCheckInSchema,
+    VisitCheckOutSchema,
+    VisitDisputeSchema,
+    VisitListArgs,
+    VisitSchema,
+    VisitVerifySchema,
+)
+from app.services import visits as service
+from app.services.auth import require_roles
+
+blp = Blueprint("visits", __name__, url_prefix="/api/v1/visits",
+                description="GPS check-in and check-out, and their verification")
+
+
+@blp.route("")
+class VisitsViews(MethodView):
+    @require_roles()
+    @blp.arguments(VisitListArgs, location="query")
+    @blp.response(200, envelope(VisitSchema))
+    def get(self, args):
+        """List visits in scope; ?status=flagged,disputed is the verification queue, oldest first."""
+        return service.list_visits(current_user, args)
+
+
+@blp.route("/check-in")
+class VisitCheckInViews(MethodView):
+    @require_roles("engineer")
+    @blp.arguments(VisitCheckInSchema)
+    @blp.response(201, VisitSchema)
+    def post(self, data):
+        """Check in at the site of one of your jobs (engineer)."""
+        visit = service.check_in(current_user, data)
+        return visit, 201, {"Location": url_for("visits.VisitByIdViews", visit_id=visit.id)}
+
+
+@blp.route("/<int:visit_id>")
+class VisitByIdViews(MethodView):
+    @require_roles()
+    @blp.response(200, VisitSchema)
+    def get(self, visit_id):
+        """One visit in scope, with the evidence a decision needs."""
+        return service.get_visit(current_user, visit_id)
+
+
+@blp.route("/<int:visit_id>/check-out")
+class VisitCheckOutViews(MethodView):
+    @require_roles("engineer")
+    @blp.arguments(VisitCheckOutSchema)
+    @blp.response(200, VisitSchema)
+    def post(self, data, visit_id):
+        """Check out of your open visit (engineer)."""
+        return service.check_out(current_user, visit_id, data)
+
+
+@blp.route("/<int:visit_id>/verify")
+class VisitVerifyViews(MethodView):
+    @require_roles("supervisor", "admin")
+    @blp.arguments(VisitVerifySchema)
+    @blp.response(200, VisitSchema)
+    def post(self, data, visit_id):
+        """Approve or reject a visit (its engineer's supervisor, admin); a note is required to reject."""
+        return service.decide(current_user, visit_id, data["decision"], data.get("note"))
+
+
+@blp.route("/<int:visit_id>/dispute")
+class VisitDisputeViews(MethodView):
+    @require_roles("engineer")
+    @blp.arguments(VisitDisputeSchema)
+    @blp.response(200, VisitSchema)
+    def post(self, data, visit_id):
+        """Contest the rejection of your visit, once (engineer)."""
+        return service.dispute(current_user, visit_id, data["note"])

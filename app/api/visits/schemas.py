@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from app.api.common import CommaList, PageArgs, Schema, UtcDateTime
+from app.api.sites.schemas import LAT, LON, Text
+from app.models.types import VISIT_STATUSES
+
+ID = validate.Range(min=1)
+ACCURACY = validate.Range(min=0, min_inclusive=False, error="Must be greater than 0.")
+NOTE = validate.Length(max=2000)
+
+
+class JsonBoolean(fields.Boolean):
+    """JSON true or false only (not "yes", not 1)."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def _deserialize(self, value, attr, data, **kwargs) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class VisitFixSchema(Schema):
+    """A position from the phone, as the browser's Geolocation API reports it."""
+
+    lat = fields.Float(required=True, validate=LAT, allow_nan=False)
+    lon = fields.Float(required=True, validate=LON, allow_nan=False)
+    accuracy_m = fields.Float(required=True, validate=ACCURACY, allow_nan=False,
+                              metadata={"description": "Metres; > 0."})
+    client_time = UtcDateTime(required=True, metadata={
+        "description": "When the phone took the fix; an offline action keeps its own."})
+    mock_location = JsonBoolean(load_default=False, metadata={
+        "description": "The position came from a mock provider."})
+
+
+class VisitCheckInSchema(VisitFixSchema):
+    job_id = fields.Integer(required=True, strict=True, validate=ID)
+
+
+class VisitCheckOutSchema(VisitFixSchema):
+    pass
+
+
+class VisitVerifySchema(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
+    note = Text(allow_none=True, validate=NOTE, metadata={"description": "Required to reject."})
+
+    @validates_schema
+    def note_required_to_reject(self, data, **kwargs) -> None:
+        if data.get("decision") == "reject" and not data.get("note"):
+            raise ValidationError("Give the reason for the rejection.", "note")
+
+
+class VisitDisputeSchema(Schema):
+    note = Text(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class VisitListArgs(PageArgs):
+    status = CommaList(VISIT_STATUSES)
+    engineer_id = fields.Integer(validate=ID)
+    job_id = fields.Integer(validate=ID)
+    from_ = UtcDateTime(data_key="from", metadata={"description": "Check-in client_time, inclusive."})
+    to = UtcDateTime(metadata={"description": "Check-in client_time, exclusive."})
+
+
+class VisitPositionSchema(Schema):
+    lat = fields.Float()
+    lon = fields.Float()
+    accuracy_m = fields.Float()
+    client_time = UtcDateTime()
+    server_time = UtcDateTime()
+    distance_m = fields.Float(metadata={"description": "Geodesic distance to the site."})
+    mock_location = fields.Boolean()
+    flags = fields.List(fields.String(), metadata={"description": "As raised by this event."})
+
+
+class VisitSiteSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    lat = fields.Float()
+    lon = fields.Float()
+    radius_m = fields.Integer()
+
+
+class VisitJobSchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    status = fields.String()
+
+
+class VisitEngineerSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class VisitPhotoSchema(Schema):
+    id = fields.Integer()
+    visit_id = fields.Integer(allow_none=True)
+    kind = fields.String()
+    flags = fields.List(fields.String())
+    created_at = UtcDateTime()
+    thumb_url = fields.String()
+
+
+class FlaggedVisitSchema(Schema):
+    id = fields.Integer()
+    job_id = fields.Integer()
+    status = fields.String()
+    flags = fields.List(fields.String())
+    client_time = UtcDateTime(metadata={"description": "Check-in client_time."})
+
+
+class VisitFlagHistorySchema(Schema):
+    days = fields.Integer(metadata={"description": "The window of the counts."})
+    visits = fields.Integer()
+    flagged = fields.Integer(metadata={"description": "Visits that raised any flag."})
+    rejected = fields.Integer()
+    disputed = fields.Integer()
+    recent_flagged = fields.List(fields.Nested(FlaggedVisitSchema),
+                                 metadata={"description": "The latest flagged visits, any age."})
+
+
+class VisitSchema(Schema):
+    id = fields.Integer()
+    job_id = fields.Integer()
+    site_id = fields.Integer()
+    engineer_id = fields.Integer()
+    check_in = fields.Nested(VisitPositionSchema)
+    check_out = fields.Nested(VisitPositionSchema, allow_none=True)
+    status = fields.String(metadata={"description": "verified, flagged, approved, rejected or disputed."})
+    flags = fields.List(fields.String(), metadata={"description": "Every flag the visit has raised."})
+    decision_note = fields.String(allow_none=True)
+    decided_at = UtcDateTime(allow_none=True)
+    decided_by_id = fields.Integer(allow_none=True)
+    rejected_at = UtcDateTime(allow_none=True)
+    dispute_note = fields.String(allow_none=True)
+    disputed_at = UtcDateTime(allow_none=True)
+    decision_final = fields.Boolean()
+    created_at = UtcDateTime()
+    site = fields.Nested(VisitSiteSchema)
+    job = fields.Nested(VisitJobSchema)
+    engineer = fields.Nested(VisitEngineerSchema)
+    photos = fields.List(fields.Nested(VisitPhotoSchema))
+    engineer_history = fields.Nested(VisitFlagHistorySchema)

@@ -1,0 +1,379 @@
+"""Early warnings (kpi.md): raising them, the watch list, listing and dismissing.
+
+Raising is idempotent: every alert carries a `dedupe_key` (unique in the table) and is
+inserted with INSERT … ON CONFLICT (dedupe_key) DO NOTHING, so that the same alert
+raised twice, even by two requests at once, is one row. Keys:
+`NEGATIVE_FEEDBACK:feedback:<id>`, `KEYWORD:feedback:<id>`,
+`KEYWORD:job-description:<id>`, `KEYWORD:job-resolution:<id>`, `SLA_RISK:job:<id>`,
+`FLAG_PATTERN:engineer:<id>:<start date of the FLAG_PATTERN_DAYS bucket>`.
+
+Entry points for the other areas: `raise_feedback_alerts(feedback)` after a feedback is
+saved, `raise_job_text_alerts(job)` after a job's description or resolution is saved,
+`raise_flag_pattern_alert(engineer_id, now)` after a visit is flagged or rejected, and
+`scan_alerts(now)` (the `scan-alerts` command) for overdue first contacts and flag patterns.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.domain.alerts import (
+    DEFAULT_WATCH_LIST,
+    FLAG_PATTERN_STATUSES,
+    OPEN_JOB_STATUSES,
+    clean_term,
+    contact_due_at,
+    dedupe_key,
+    excerpt,
+    flag_bucket_start,
+    flag_window,
+    is_negative_score,
+    match_terms,
+    overdue_cutoffs,
+    sla_limits,
+)
+from app.extensions import db
+from app.models import Alert, Feedback, Job, Setting, User, Visit
+from app.models.types import utcnow
+from app.scope import get_visible, jobs_visible, owned_by_visible
+from app.services import audit
+
+log = logging.getLogger(__name__)
+
+WATCH_LIST_KEY = "alert_watch_list"
+INSERT_BATCH = 500
+# GET /alerts evaluates overdue first contacts before answering; it raises at most this
+# many per request (the scan-alerts command has no cap), so that a large backlog cannot
+# stall a read.
+SLA_BATCHES_PER_READ = 4
+
+
+# --- scope ---------------------------------------------------------------------------
+
+def alerts_visible(user: User) -> sa.ColumnElement[bool]:
+    """Alerts a user may see: an admin all; a supervisor those on their team's engineers,
+    and those without an engineer (a keyword in an unassigned job's description) on a job
+    they can see; an engineer none."""
+    if user.role == "admin":
+        return sa.true()
+    if user.role != "supervisor":
+        return sa.false()
+    job_seen = sa.exists().where(Job.id == Alert.job_id, jobs_visible(user))
+    return sa.or_(
+        owned_by_visible(user, Alert.engineer_id),
+        sa.and_(Alert.engineer_id.is_(None), job_seen),
+    )
+
+
+# --- raising -------------------------------------------------------------------------
+
+def _row(kind: str, key: str, detail: str, *, engineer_id: int | None = None,
+         job_id: int | None = None, feedback_id: int | None = None,
+         matched: list[str] | None = None, at: datetime | None = None) -> dict[str, Any]:
+    return {"kind": kind, "dedupe_key": key, "detail": detail, "engineer_id": engineer_id,
+            "job_id": job_id, "feedback_id": feedback_id, "matched": matched or [],
+            "created_at": at or utcnow(), "dismissed_at": None, "dismissed_by_id": None}
+
+
+def _dialect_insert():
+    """INSERT with ON CONFLICT, which PostgreSQL and SQLite both have."""
+    return postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _insert_alerts(rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the alerts not raised yet; returns the ids of those inserted now."""
+    if not rows:
+        return []
+    db.session.flush()
+    table = Alert.__table__
+    insert = _dialect_insert()
+    ids: list[int] = []
+    for start in range(0, len(rows), INSERT_BATCH):
+        batch = rows[start:start + INSERT_BATCH]
+        # Skipping known keys first spares PostgreSQL's id sequence on repeated raises;
+        # ON CONFLICT settles a race with another transaction.
+        known = set(db.session.scalars(
+            sa.select(Alert.dedupe_key).where(Alert.dedupe_key.in_([r["dedupe_key"] for r in batch]))
+        ))
+        fresh = list({r["dedupe_key"]: r for r in batch if r["dedupe_key"] not in known}.values())
+        if not fresh:
+            continue
+        statement = (
+            insert(table).on_conflict_do_nothing(index_elements=[table.c.dedupe_key])
+            .returning(table.c.id)
+        )
+        # executemany: SQLAlchemy batches the rows into multi-row INSERTs ("insertmanyvalues").
+        ids += db.session.scalars(statement, fresh).all()
+    return ids
+
+
+def _alerts(ids: list[int]) -> list[Alert]:
+    if not ids:
+        return []
+    return list(db.session.scalars(sa.select(Alert).where(Alert.id.in_(ids)).order_by(Alert.id)))
+
+
+def raise_feedback_alerts(feedback: Feedback) -> list[Alert]:
+    """NEGATIVE_FEEDBACK for a score of 0–6, KEYWORD for watch-list terms in the comment."""
+    db.session.flush()
+    job = db.session.get(Job, feedback.job_id)
+    where = {"engineer_id": job.engineer_id if job else None, "job_id": feedback.job_id,
+             "feedback_id": feedback.id}
+    rows = []
+    if is_negative_score(feedback.score):
+        rows.append(_row(
+            "NEGATIVE_FEEDBACK", dedupe_key("NEGATIVE_FEEDBACK", "feedback", feedback.id),
+            f"Customer scored job #{feedback.job_id} {feedback.score}/10"
+            + (f": “{excerpt(feedback.comment)}”" if feedback.comment else "."),
+            **where,
+        ))
+    terms = match_terms(feedback.comment, watch_list())
+    if terms:
+        rows.append(_row(
+            "KEYWORD", dedupe_key("KEYWORD", "feedback", feedback.id),
+            f"Customer feedback on job #{feedback.job_id} mentions {', '.join(terms)}: "
+            f"“{excerpt(feedback.comment or '')}”",
+            matched=terms, **where,
+        ))
+    return _alerts(_insert_alerts(rows))
+
+
+JOB_TEXT_FIELDS = (("description", "job-description"), ("resolution", "job-resolution"))
+
+
+def raise_job_text_alerts(job: Job) -> list[Alert]:
+    """KEYWORD alerts for watch-list terms in a job's description and resolution (one
+    per job and field)."""
+    db.session.flush()
+    terms_list = watch_list()
+    rows = []
+    for field, subject in JOB_TEXT_FIELDS:
+        text = getattr(job, field)
+        terms = match_terms(text, terms_list)
+        if terms:
+            rows.append(_row(
+                "KEYWORD", dedupe_key("KEYWORD", subject, job.id),
+                f"The {field} of job #{job.id} mentions {', '.join(terms)}: “{excerpt(text)}”",
+                engineer_id=job.engineer_id, job_id=job.id, matched=terms,
+            ))
+    return _alerts(_insert_alerts(rows))
+
+
+def _overdue_jobs(now: datetime, viewer: User | None, limit: int) -> list[sa.Row]:
+    cutoffs = overdue_cutoffs(now, sla_limits(current_app.config))
+    raised = sa.exists().where(Alert.kind == "SLA_RISK", Alert.job_id == Job.id)
+    query = (
+        sa.select(Job.id, Job.engineer_id, Job.priority, Job.assigned_at)
+        .where(
+            Job.status.in_(OPEN_JOB_STATUSES),
+            Job.first_contact_at.is_(None),
+            Job.assigned_at.is_not(None),
+            sa.or_(*(sa.and_(Job.priority == p, Job.assigned_at < cutoff)
+                     for p, cutoff in cutoffs.items())),
+            ~raised,
+        )
+        .order_by(Job.assigned_at, Job.id)
+        .limit(limit)
+    )
+    if viewer is not None:
+        query = query.where(owned_by_visible(viewer, Job.engineer_id))
+    return list(db.session.execute(query))
+
+
+def scan_sla_alerts(now: datetime, viewer: User | None = None,
+                    max_batches: int | None = None) -> int:
+    """SLA_RISK for every open job whose first-contact limit has passed by `now` (within
+    `viewer`'s scope when given); returns how many were raised."""
+    limits = sla_limits(current_app.config)
+    raised, batches = 0, 0
+    while max_batches is None or batches < max_batches:
+        jobs = _overdue_jobs(now, viewer, INSERT_BATCH)
+        rows = [
+            _row("SLA_RISK", dedupe_key("SLA_RISK", "job", job.id),
+                 f"Job #{job.id} ({job.priority}) has had no first contact; its "
+                 f"{limits[job.priority]}-minute limit passed at "
+                 f"{contact_due_at(job.assigned_at, job.priority, limits).isoformat(timespec='minutes')}.",
+                 engineer_id=job.engineer_id, job_id=job.id, at=now)
+            for job in jobs
+        ]
+        inserted = len(_insert_alerts(rows))
+        raised, batches = raised + inserted, batches + 1
+        if len(jobs) < INSERT_BATCH or inserted == 0:
+            break
+    return raised
+
+
+def _flag_events(now: datetime) -> sa.ColumnElement[bool]:
+    """Visits flagged (by check-in time) or rejected (by the decision) in the window."""
+    window = flag_window(now, int(current_app.config["FLAG_PATTERN_DAYS"]))
+
+    def within(column):
+        return column.between(window.start, window.end)
+
+    return sa.or_(
+        sa.and_(Visit.status == "flagged", within(Visit.in_client_time)),
+        sa.and_(
+            Visit.status.in_([s for s in FLAG_PATTERN_STATUSES if s != "flagged"]),
+            sa.or_(within(Visit.rejected_at),
+                   sa.and_(Visit.rejected_at.is_(None), within(Visit.in_client_time))),
+        ),
+    )
+
+
+def _raise_flag_patterns(now: datetime, engineer_id: int | None = None) -> list[int]:
+    days = int(current_app.config["FLAG_PATTERN_DAYS"])
+    threshold = int(current_app.config["FLAG_PATTERN_COUNT"])
+    events = _flag_events(now)
+    counts = sa.select(Visit.engineer_id).where(events).group_by(Visit.engineer_id).having(
+        sa.func.count(Visit.id) >= threshold
+    )
+    if engineer_id is not None:
+        counts = counts.where(Visit.engineer_id == engineer_id)
+    engineers = set(db.session.scalars(counts))
+    if not engineers:
+        return []
+    window = flag_window(now, days)
+    # At most one alert per engineer within any FLAG_PATTERN_DAYS.
+    engineers -= set(db.session.scalars(
+        sa.select(Alert.engineer_id).where(
+            Alert.kind == "FLAG_PATTERN", Alert.engineer_id.in_(engineers),
+            Alert.created_at > window.start,
+        )
+    ))
+    visits: dict[int, list[int]] = defaultdict(list)
+    for row in db.session.execute(
+        sa.select(Visit.engineer_id, Visit.id)
+        .where(events, Visit.engineer_id.in_(engineers)).order_by(Visit.id)
+    ):
+        visits[row.engineer_id].append(row.id)
+    bucket = flag_bucket_start(now, days)
+    rows = [
+        _row("FLAG_PATTERN", dedupe_key("FLAG_PATTERN", "engineer", engineer, bucket),
+             f"{len(ids)} visits flagged or rejected in the {days} days to "
+             f"{now.date().isoformat()}: " + ", ".join(f"#{i}" for i in ids) + ".",
+             engineer_id=engineer, at=now)
+        for engineer, ids in sorted(visits.items())
+    ]
+    return _insert_alerts(rows)
+
+
+def raise_flag_pattern_alert(engineer_id: int, now: datetime) -> Alert | None:
+    """FLAG_PATTERN for this engineer if the pattern holds at `now` and none was raised in
+    the last FLAG_PATTERN_DAYS; the new alert, or None."""
+    alerts = _alerts(_raise_flag_patterns(now, engineer_id))
+    return alerts[0] if alerts else None
+
+
+def scan_flag_pattern_alerts(now: datetime) -> int:
+    return len(_raise_flag_patterns(now))
+
+
+def scan_alerts(now: datetime) -> dict[str, int]:
+    """The time-based warnings, for everyone: visits left open (NO_CHECKOUT, which may
+    complete a flag pattern), overdue first contacts and flag patterns; how many raised."""
+    from app.services.visits import flag_stale_open_visits  # visits raise alerts too
+
+    stale = flag_stale_open_visits(now)
+    return {"NO_CHECKOUT": stale, "SLA_RISK": scan_sla_alerts(now),
+            "FLAG_PATTERN": scan_flag_pattern_alerts(now)}
+
+
+@click.command("scan-alerts")
+def scan_alerts_command() -> None:
+    """Raise SLA_RISK and FLAG_PATTERN early warnings due now (run it every few minutes)."""
+    for attempt in range(3):
+        try:
+            counts = scan_alerts(utcnow())
+            db.session.commit()  # a command is its own transaction, as a request is
+            break
+        except sa.exc.OperationalError:
+            # SQLite: a request wrote between this scan's reads and its insert; start over.
+            db.session.rollback()
+            if attempt == 2:
+                raise
+    click.echo(f"NO_CHECKOUT: {counts['NO_CHECKOUT']} visits flagged; SLA_RISK: "
+               f"{counts['SLA_RISK']} raised; FLAG_PATTERN: {counts['FLAG_PATTERN']} raised.")
+
+
+# --- the watch list ------------------------------------------------------------------
+
+def watch_list() -> list[str]:
+    """The configured terms, or the defaults of kpi.md until an admin replaces them."""
+    value = db.session.scalar(sa.select(Setting.value).where(Setting.key == WATCH_LIST_KEY))
+    return list(value) if value else list(DEFAULT_WATCH_LIST)
+
+
+def replace_watch_list(actor: User, terms: list[str]) -> list[str]:
+    """Replace the whole list (validated by the schema); audited `watch_list.update`."""
+    terms = [clean_term(term) for term in terms]
+    before = watch_list()
+    insert = _dialect_insert()
+    now = utcnow()
+    statement = insert(Setting.__table__).values(key=WATCH_LIST_KEY, value=terms, updated_at=now)
+    # An upsert, so that two admins saving at once cannot collide on the first save.
+    db.session.execute(statement.on_conflict_do_update(
+        index_elements=[Setting.__table__.c.key],
+        set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
+    ))
+    audit.record(actor.id, "watch_list.update", "setting", None, {
+        "key": WATCH_LIST_KEY, "terms": terms,
+        "added": [t for t in terms if t not in before],
+        "removed": [t for t in before if t not in terms],
+    })
+    return terms
+
+
+# --- reading and dismissing ----------------------------------------------------------
+
+def list_alerts(viewer: User, args: dict[str, Any]) -> sa.Select:
+    """Evaluate overdue first contacts in the viewer's scope, then list alerts newest first."""
+    _evaluate_sla(viewer)
+    query = sa.select(Alert).where(alerts_visible(viewer)).order_by(
+        Alert.created_at.desc(), Alert.id.desc()
+    )
+    if args.get("kind"):
+        query = query.where(Alert.kind.in_(args["kind"]))
+    if args.get("engineer_id") is not None:
+        query = query.where(Alert.engineer_id == args["engineer_id"])
+    if args.get("job_id") is not None:
+        query = query.where(Alert.job_id == args["job_id"])
+    if args.get("dismissed") is not None:
+        dismissed = Alert.dismissed_at.is_not(None)
+        query = query.where(dismissed if args["dismissed"] else ~dismissed)
+    if args.get("from_") is not None:
+        query = query.where(Alert.created_at >= args["from_"])
+    if args.get("to") is not None:
+        query = query.where(Alert.created_at < args["to"])
+    return query
+
+
+def _evaluate_sla(viewer: User) -> None:
+    """Raise due SLA alerts before a read. A read must still answer if the write lock is
+    busy (SQLite under load): then the scan-alerts command or the next read raises them."""
+    try:
+        with db.session.begin_nested():
+            scan_sla_alerts(utcnow(), viewer, max_batches=SLA_BATCHES_PER_READ)
+    except sa.exc.OperationalError:
+        log.warning("SLA evaluation skipped on a read: database busy", exc_info=True)
+
+
+def dismiss_alert(actor: User, alert_id: int) -> Alert:
+    """Dismiss once: a second dismissal keeps the first time and who made it."""
+    alert = get_visible(Alert, alert_id, alerts_visible(actor))
+    result = db.session.execute(
+        sa.update(Alert).where(Alert.id == alert.id, Alert.dismissed_at.is_(None))
+        .values(dismissed_at=utcnow(), dismissed_by_id=actor.id)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(alert)
+    if result.rowcount:
+        audit.record(actor.id, "alert.dismiss", "alert", alert.id,
+                     {"kind": alert.kind, "engineer_id": alert.engineer_id, "job_id": alert.job_id})
+    return alert

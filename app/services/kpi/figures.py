@@ -1,0 +1,453 @@
+"""Raw KPI figures straight from the records, with SQL aggregates.
+
+The fifteen metrics come from eleven *families*: one source query each (the records
+whose defining time falls in the period, kpi.md's brackets), over which every metric of
+the family is a per-record value. A mean is avg(value); a rate is avg of 100 or 0 per
+record; nps is avg of +100, 0 or -100 per response; a count is count(value). The same
+source gives the records behind a figure (`records_query`), so what the card shows and
+what the records route lists cannot drift apart.
+
+Every family is grouped by engineer and month in one statement, whatever the number of
+engineers or months: `raw_figures()` runs exactly `len(FAMILIES)` statements. Months are
+told apart by CASE over UTC bounds computed in Python, inside a subquery (a GROUP BY on
+an expression with bound parameters is not portable).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.expression import FunctionElement
+
+from app.domain.kpi import METRICS_BY_KEY, RawFigure, round_half_up
+from app.extensions import db
+from app.models import (
+    Complaint,
+    ComplianceEvent,
+    Feedback,
+    Job,
+    KnowledgeItem,
+    Training,
+    TrainingAttendee,
+    Visit,
+)
+from app.services.kpi.periods import Period
+
+COUNTED_VISIT = ("verified", "approved")
+CANCELLED = "cancelled"
+
+
+# --- Portable minutes between two timestamps ---------------------------------------
+
+
+class minutes_between(FunctionElement):  # noqa: N801  (used like a SQL function)
+    """(end − start) in minutes as a float, on SQLite and PostgreSQL alike."""
+
+    type = sa.Float()
+    name = "minutes_between"
+    inherit_cache = True
+
+
+@compiles(minutes_between)
+def _minutes_postgresql(element, compiler, **kw) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(CAST(EXTRACT(EPOCH FROM ({end} - {start})) AS DOUBLE PRECISION) / 60.0)"
+
+
+@compiles(minutes_between, "sqlite")
+def _minutes_sqlite(element, compiler, **kw) -> str:
+    # SQLite keeps UTC as text; julianday() reads it to the millisecond. Both are turned
+    # back into whole milliseconds before subtracting, so that 37 min 25.5 s gives the
+    # same double (37.425) as PostgreSQL and rounds the same way (37.43).
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return (f"((ROUND(julianday({end}) * 86400000.0) - ROUND(julianday({start}) * 86400000.0))"
+            " / 60000.0)")
+
+
+# --- Month buckets -------------------------------------------------------------------
+
+
+def _ranges(periods: Sequence[Period]) -> list[tuple[Any, Any]]:
+    """The periods as [start, end) ranges, adjoining months merged."""
+    merged: list[list[Any]] = []
+    for p in sorted(periods, key=lambda p: p.start):
+        if merged and merged[-1][1] == p.start:
+            merged[-1][1] = p.end
+        else:
+            merged.append([p.start, p.end])
+    return [(s, e) for s, e in merged]
+
+
+def _within(column, periods: Sequence[Period]) -> sa.ColumnElement[bool]:
+    return sa.or_(*(sa.and_(column >= s, column < e) for s, e in _ranges(periods)))
+
+
+def _bucket(column, periods: Sequence[Period]) -> sa.ColumnElement[Any]:
+    """The index of the period the time falls in (the WHERE clause keeps it in one)."""
+    if len(periods) == 1:
+        return sa.literal_column("0")
+    return sa.case(
+        *((sa.and_(column >= p.start, column < p.end), sa.literal_column(str(i)))
+          for i, p in enumerate(periods))
+    )
+
+
+def _of(column, engineer_ids: Sequence[int] | None) -> sa.ColumnElement[bool]:
+    if engineer_ids is None:
+        return column.is_not(None)
+    return column.in_(list(engineer_ids))
+
+
+def _frame(engineer, time, periods, record_id, job_id) -> list[Any]:
+    """The columns every source starts with."""
+    return [
+        engineer.label("engineer_id"),
+        _bucket(time, periods).label("bucket"),
+        record_id.label("id"),
+        job_id.label("job_id"),
+        time.label("at"),
+    ]
+
+
+# --- The families --------------------------------------------------------------------
+
+Columns = Any  # a subquery's `.c`
+
+
+@dataclass(frozen=True)
+class MetricSource:
+    """How one metric reads its family's records: a value per record (NULL: not counted)."""
+
+    value: Callable[[Columns], sa.ColumnElement[Any]]
+
+
+@dataclass(frozen=True)
+class Family:
+    """Records of one kind whose defining time falls in the period."""
+
+    name: str
+    record_type: str
+    source: Callable[[Sequence[Period], Sequence[int] | None], sa.Select]
+    metrics: dict[str, MetricSource]
+    facts: tuple[str, ...] = ()
+    # Whether a record of this family makes the engineer active (kpi.md, Metrics).
+    activity: bool = True
+
+
+def _contact_source(periods, ids):
+    t = Job.first_contact_at
+    return sa.select(
+        *_frame(Job.engineer_id, t, periods, Job.id, Job.id),
+        Job.assigned_at.label("assigned_at"),
+        minutes_between(Job.assigned_at, t).label("minutes"),
+    ).where(_within(t, periods), Job.status != CANCELLED, _of(Job.engineer_id, ids))
+
+
+def _dispatch_source(periods, ids):
+    t = Job.assigned_at
+    return sa.select(
+        *_frame(Job.engineer_id, t, periods, Job.id, Job.id),
+        Job.reported_at.label("reported_at"),
+        minutes_between(Job.reported_at, t).label("minutes"),
+    ).where(_within(t, periods), Job.status != CANCELLED, _of(Job.engineer_id, ids))
+
+
+def _arrival_source(periods, ids):
+    # The first counted visit of each field job (by check-in time, then id), whoever
+    # made it; the job belongs to its engineer.
+    earlier = aliased(Visit)
+    is_first = ~sa.exists().where(
+        earlier.job_id == Visit.job_id,
+        earlier.status.in_(COUNTED_VISIT),
+        sa.or_(
+            earlier.in_client_time < Visit.in_client_time,
+            sa.and_(earlier.in_client_time == Visit.in_client_time, earlier.id < Visit.id),
+        ),
+    )
+    t = Visit.in_client_time
+    return (
+        sa.select(
+            *_frame(Job.engineer_id, t, periods, Job.id, Job.id),
+            Visit.id.label("visit_id"),
+            Job.reported_at.label("reported_at"),
+            minutes_between(Job.reported_at, t).label("minutes"),
+        )
+        .join(Job, Job.id == Visit.job_id)
+        .where(
+            Visit.status.in_(COUNTED_VISIT), _within(t, periods), Job.mode == "field",
+            Job.status != CANCELLED, _of(Job.engineer_id, ids), is_first,
+        )
+    )
+
+
+def _service_source(periods, ids):
+    t = Visit.out_client_time
+    return (
+        sa.select(
+            *_frame(Visit.engineer_id, t, periods, Visit.id, Visit.job_id),
+            Visit.in_client_time.label("check_in_at"),
+            minutes_between(Visit.in_client_time, t).label("minutes"),
+        )
+        .join(Job, Job.id == Visit.job_id)
+        .where(Visit.status.in_(COUNTED_VISIT), _within(t, periods),
+               Job.status != CANCELLED, _of(Visit.engineer_id, ids))
+    )
+
+
+def _closed_source(periods, ids):
+    counted = aliased(Visit)
+    repeat = aliased(Job)
+    counted_visits = (
+        sa.select(sa.func.count())
+        .where(counted.job_id == Job.id, counted.status.in_(COUNTED_VISIT))
+        .correlate(Job)
+        .scalar_subquery()
+    )
+    repeat_job = (
+        sa.select(sa.func.min(repeat.id))
+        .where(repeat.repeat_of_id == Job.id, repeat.status != CANCELLED)
+        .correlate(Job)
+        .scalar_subquery()
+    )
+    t = Job.closed_at
+    return sa.select(
+        *_frame(Job.engineer_id, t, periods, Job.id, Job.id),
+        Job.fixed.label("fixed"),
+        Job.mode.label("mode"),
+        counted_visits.label("counted_visits"),
+        repeat_job.label("repeat_job_id"),
+        Job.checklist_complete.label("checklist_complete"),
+    ).where(_within(t, periods), Job.status != CANCELLED, _of(Job.engineer_id, ids))
+
+
+def _feedback_source(periods, ids):
+    t = Feedback.submitted_at
+    return (
+        sa.select(
+            *_frame(Job.engineer_id, t, periods, Feedback.id, Feedback.job_id),
+            Feedback.score.label("score"),
+        )
+        .join(Job, Job.id == Feedback.job_id)
+        .where(_within(t, periods), Job.status != CANCELLED, _of(Job.engineer_id, ids))
+    )
+
+
+def _complaint_source(periods, ids):
+    t = Complaint.received_at
+    return (
+        sa.select(
+            *_frame(Job.engineer_id, t, periods, Complaint.id, Complaint.job_id),
+            Complaint.resolved_at.label("resolved_at"),
+        )
+        .join(Job, Job.id == Complaint.job_id)
+        .where(_within(t, periods), Job.status != CANCELLED, _of(Job.engineer_id, ids))
+    )
+
+
+def _training_source(periods, ids):
+    t = Training.held_at
+    return (
+        sa.select(
+            *_frame(TrainingAttendee.user_id, t, periods, Training.id, sa.null()),
+            Training.title.label("title"),
+        )
+        .join(Training, Training.id == TrainingAttendee.training_id)
+        .where(_within(t, periods), _of(TrainingAttendee.user_id, ids))
+    )
+
+
+def _knowledge_source(periods, ids):
+    t = KnowledgeItem.reviewed_at
+    return sa.select(
+        *_frame(KnowledgeItem.author_id, t, periods, KnowledgeItem.id, KnowledgeItem.job_id),
+        KnowledgeItem.kind.label("kind"),
+        KnowledgeItem.title.label("title"),
+        KnowledgeItem.quality.label("quality"),
+    ).where(KnowledgeItem.status == "approved", _within(t, periods),
+            _of(KnowledgeItem.author_id, ids))
+
+
+def _compliance_source(periods, ids):
+    t = ComplianceEvent.occurred_at
+    return sa.select(
+        *_frame(ComplianceEvent.engineer_id, t, periods, ComplianceEvent.id, sa.null()),
+        ComplianceEvent.kind.label("kind"),
+        ComplianceEvent.severity.label("severity"),
+    ).where(_within(t, periods), _of(ComplianceEvent.engineer_id, ids))
+
+
+def _rejected_source(periods, ids):
+    t = Visit.rejected_at
+    return (
+        sa.select(
+            *_frame(Visit.engineer_id, t, periods, Visit.id, Visit.job_id),
+            Visit.in_client_time.label("check_in_at"),
+        )
+        .join(Job, Job.id == Visit.job_id)
+        .where(Visit.status == "rejected", _within(t, periods),
+               Job.status != CANCELLED, _of(Visit.engineer_id, ids))
+    )
+
+
+def _minutes(c):
+    return c.minutes
+
+
+def _one(condition: Callable[[Columns], sa.ColumnElement[bool]] | None = None):
+    """A count metric: 1 per record (meeting `condition`)."""
+    if condition is None:
+        return lambda c: sa.literal_column("1")
+    return lambda c: sa.case((condition(c), sa.literal_column("1")))
+
+
+def _percent(condition: Callable[[Columns], sa.ColumnElement[bool]]):
+    """A rate: 100 for a record meeting `condition`, 0 otherwise; the mean is the rate."""
+    return lambda c: sa.case((condition(c), sa.literal_column("100.0")),
+                             else_=sa.literal_column("0.0"))
+
+
+def _first_time_fix(c):
+    return sa.and_(c.fixed.is_(True), sa.or_(c.mode == "remote", c.counted_visits == 1))
+
+
+def _nps_points(c):
+    return sa.case((c.score >= 9, sa.literal_column("100.0")),
+                   (c.score <= 6, sa.literal_column("-100.0")),
+                   else_=sa.literal_column("0.0"))
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family("contact", "job", _contact_source,
+           {"first_contact_minutes": MetricSource(_minutes)},
+           facts=("assigned_at",)),
+    Family("dispatch", "job", _dispatch_source,
+           {"dispatch_minutes": MetricSource(_minutes)},
+           facts=("reported_at",), activity=False),
+    Family("arrival", "job", _arrival_source,
+           {"arrival_minutes": MetricSource(_minutes)},
+           facts=("visit_id", "reported_at"), activity=False),
+    Family("service", "visit", _service_source,
+           {"service_minutes": MetricSource(_minutes)},
+           facts=("check_in_at",)),
+    Family("closed", "job", _closed_source,
+           {"first_time_fix_rate": MetricSource(_percent(_first_time_fix)),
+            "repeat_repair_rate": MetricSource(_percent(lambda c: c.repeat_job_id.is_not(None))),
+            "checklist_completion_rate": MetricSource(
+                _percent(lambda c: c.checklist_complete.is_(True)))},
+           facts=("fixed", "mode", "counted_visits", "repeat_job_id", "checklist_complete")),
+    Family("feedback", "feedback", _feedback_source,
+           {"nps": MetricSource(_nps_points)}, facts=("score",)),
+    Family("complaints", "complaint", _complaint_source,
+           {"complaints": MetricSource(_one())}, facts=("resolved_at",)),
+    Family("trainings", "training", _training_source,
+           {"trainings_attended": MetricSource(_one())}, facts=("title",)),
+    Family("knowledge", "knowledge_item", _knowledge_source,
+           {"knowledge_items": MetricSource(_one()),
+            "case_quality": MetricSource(lambda c: c.quality)},
+           facts=("kind", "title", "quality")),
+    Family("compliance", "compliance_event", _compliance_source,
+           {"safety_incidents": MetricSource(_one(lambda c: c.kind == "safety_incident")),
+            "process_violations": MetricSource(_one(lambda c: c.kind == "process_violation"))},
+           facts=("kind", "severity")),
+    Family("rejected", "visit", _rejected_source,
+           {"false_reports": MetricSource(_one())}, facts=("check_in_at",)),
+)
+FAMILY_OF_METRIC: dict[str, Family] = {key: f for f in FAMILIES for key in f.metrics}
+assert set(FAMILY_OF_METRIC) == set(METRICS_BY_KEY), "every metric has exactly one family"
+
+
+# --- Figures -------------------------------------------------------------------------
+
+
+@dataclass
+class EngineerFigures:
+    """One engineer's raw figures for one month, and whether they were active in it."""
+
+    raw: dict[str, RawFigure] = field(default_factory=dict)
+    active: bool = False
+
+
+Figures = dict[tuple[int, str], EngineerFigures]
+
+
+def _aggregate(family: Family, periods: Sequence[Period], engineer_ids) -> sa.Select:
+    sub = family.source(periods, engineer_ids).subquery(family.name)
+    columns: list[Any] = [sub.c.engineer_id, sub.c.bucket, sa.func.count().label("records")]
+    for key, metric in family.metrics.items():
+        value = metric.value(sub.c)
+        if METRICS_BY_KEY[key].kind == "count":
+            columns.append(sa.func.count(value).label(f"{key}__value"))
+        else:
+            columns.append(sa.func.avg(value).label(f"{key}__value"))
+        columns.append(sa.func.count(value).label(f"{key}__n"))
+    return sa.select(*columns).group_by(sub.c.engineer_id, sub.c.bucket)
+
+
+def raw_figures(periods: Sequence[Period], engineer_ids: Iterable[int] | None = None,
+            families: Sequence[Family] = FAMILIES) -> Figures:
+    """Raw figures by (engineer id, period key), for every engineer with a record
+    (or only `engineer_ids`), in one statement per family."""
+    periods = list(periods)
+    ids = None if engineer_ids is None else sorted(set(engineer_ids))
+    result: Figures = {}
+    if not periods or ids == []:
+        return result
+    for family in families:
+        for row in db.session.execute(_aggregate(family, periods, ids)).mappings():
+            key = (row["engineer_id"], periods[int(row["bucket"])].key)
+            entry = result.setdefault(key, EngineerFigures())
+            if family.activity and row["records"]:
+                entry.active = True
+            for metric in family.metrics:
+                value = row[f"{metric}__value"]
+                n = int(row[f"{metric}__n"])
+                entry.raw[metric] = RawFigure(None if value is None or n == 0 else float(value), n)
+    return result
+
+
+# --- Records behind a figure ---------------------------------------------------------
+
+
+def records_query(metric: str, periods: Sequence[Period],
+                  engineer_ids: Sequence[int] | None) -> sa.Select:
+    """The records behind `metric`, newest first: engineer_id, bucket, type, id, job_id,
+    at, value and the family's facts."""
+    family = FAMILY_OF_METRIC[metric]
+    sub = family.source(periods, engineer_ids).subquery(family.name)
+    value = family.metrics[metric].value(sub.c)
+    return (
+        sa.select(
+            sub.c.engineer_id, sub.c.bucket, sub.c.id, sub.c.job_id, sub.c.at,
+            value.label("value"), *(sub.c[name] for name in family.facts),
+        )
+        .where(value.is_not(None))
+        .order_by(sub.c.at.desc(), sub.c.id.desc())
+    )
+
+
+def utc_text(moment: datetime) -> str:
+    """A time as the API writes it: UTC with `Z`."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+
+
+def _fact(value: Any) -> Any:
+    return utc_text(value) if isinstance(value, datetime) else value
+
+
+def record_dict(metric: str, row: Any) -> dict[str, Any]:
+    """A record row as the records route shows it (times in facts written as UTC `Z`)."""
+    family = FAMILY_OF_METRIC[metric]
+    value = row["value"]
+    return {
+        "type": family.record_type,
+        "id": row["id"],
+        "job_id": row["job_id"],
+        "at": row["at"],
+        "value": round_half_up(float(value)) if value is not None else None,
+        "facts": {name: _fact(row[name]) for name in family.facts},
+    }

@@ -1,0 +1,258 @@
+"""Photo evidence: upload to a job, the photo flags, the files behind each photo.
+
+A photo's row and its three files (the original bytes, the display copy, the
+thumbnail) exist together or not at all. The request commits once, after the view
+returns (app/__init__.py), so the files are written only after every check passed, and
+the keys written are remembered in the session: a commit keeps them, a transaction
+that ends any other way (rolled back, or closed unfinished) deletes them.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from itertools import combinations
+from pathlib import PurePosixPath
+from secrets import token_hex
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session, SessionTransaction
+
+from app.domain import verification
+from app.errors import Conflict, DomainError, Invalid
+from app.extensions import db
+from app.imaging import (
+    ImageInfo,
+    ImageRejected,
+    ProcessedPhoto,
+    UnsupportedImage,
+    process_upload,
+)
+from app.models import Job, Photo, Site, User, Visit
+from app.models.types import utcnow
+from app.scope import get_visible, jobs_visible, owned_by_visible
+from app.services import audit
+from app.services.visit_flags import raise_visit_flags
+from app.storage import photo_storage
+
+log = logging.getLogger(__name__)
+
+CLOSED_JOB_STATUSES = frozenset({"closed", "cancelled"})
+ORIGINAL_SUFFIX = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "HEIF": "heic"}
+# Session.info key: (storage, key) of the files this transaction wrote.
+_WRITTEN = "photos.files_written"
+
+
+# --- The difference hash in the database ---------------------------------------------
+
+_BITS = 64
+BAND_BITS = 16
+BANDS = _BITS // BAND_BITS
+
+
+def dhash_column(value: int, *, to_db: bool) -> int:
+    """The 64-bit hash between Python (unsigned, 0..2**64-1) and the signed BIGINT
+    column (two's complement): ``to_db`` one way, else back."""
+    if to_db:
+        return value - (1 << _BITS) if value >= 1 << (_BITS - 1) else value
+    return value & ((1 << _BITS) - 1)
+
+
+def dhash_bands(dhash: int) -> list[int]:
+    """The unsigned hash cut into four 16-bit bands, the most significant first."""
+    mask = (1 << BAND_BITS) - 1
+    return [(dhash >> (_BITS - BAND_BITS * (i + 1))) & mask for i in range(BANDS)]
+
+
+def band_probes(band: int, max_distance: int) -> list[int]:
+    """Every band value within ``max_distance // 4`` bits of ``band``.
+
+    Pigeonhole: hashes at most d bits apart differ in at most d bits over four bands,
+    so on one band at least they differ in at most d // 4 bits. Looking a photo up by
+    these values on each band finds every candidate within d bits; for the default
+    d = 6 that is 17 values a band, and a random photo matches one of the 68 with a
+    probability of about 0.1 %.
+    """
+    radius = max(0, max_distance) // BANDS
+    probes = [band]
+    for flipped in range(1, radius + 1):
+        for bits in combinations(range(BAND_BITS), flipped):
+            value = band
+            for bit in bits:
+                value ^= 1 << bit
+            probes.append(value)
+    return probes
+
+
+# Beyond this radius the probe lists grow past a few thousand values; a setting that
+# loose (PHOTO_DHASH_MAX_DISTANCE >= 16) scans the other jobs' photos instead.
+_MAX_PROBE_RADIUS = 3
+
+
+def duplicate_candidates(job_id: int, sha256: str, dhash: int, max_distance: int) -> sa.Select:
+    """(sha256, dhash) of the other jobs' photos that may repeat this one: the same
+    SHA-256 (its index) or a band within reach (the band indexes). Each index lookup
+    is exact, so the database reads only those rows; the domain rule then decides."""
+    query = sa.select(Photo.sha256, Photo.dhash).where(Photo.job_id != job_id)
+    if max_distance // BANDS > _MAX_PROBE_RADIUS:
+        return query
+    columns = (Photo.dhash_band0, Photo.dhash_band1, Photo.dhash_band2, Photo.dhash_band3)
+    return query.where(sa.or_(
+        Photo.sha256 == sha256,
+        *(column.in_(band_probes(band, max_distance))
+          for column, band in zip(columns, dhash_bands(dhash))),
+    ))
+
+
+def _other_jobs_hashes(job_id: int, sha256: str, dhash: int, max_distance: int
+                       ) -> Iterator[tuple[str, int]]:
+    """(sha256, unsigned dhash) of the candidates, streamed in batches: reading stops
+    at the first duplicate."""
+    query = duplicate_candidates(job_id, sha256, dhash, max_distance)
+    with db.session.execute(query.execution_options(yield_per=500)) as rows:
+        for other_sha, other_dhash in rows:
+            yield other_sha, dhash_column(other_dhash, to_db=False)
+
+
+# --- Upload ---------------------------------------------------------------------------
+
+def upload_photo(engineer: User, job_id: int, kind: str, data: bytes) -> Photo:
+    """Attach a photo to the engineer's job; its flags go on the photo and a visit."""
+    job = get_visible(Job, job_id, jobs_visible(engineer))
+    if job.status in CLOSED_JOB_STATUSES:
+        raise Conflict(f"Job {job.id} is {job.status}; no photos can be added.", code="JOB_CLOSED")
+    processed = _processed(data)
+    info = processed.info
+    uploaded_at = utcnow()
+    taken_at = info.taken_at_in(ZoneInfo(current_app.config["TIMEZONE"]))
+    taken_at = taken_at.astimezone(UTC) if taken_at else None
+    job_visits = list(db.session.scalars(
+        sa.select(Visit).where(Visit.job_id == job.id).order_by(Visit.in_client_time, Visit.id)
+    ))
+    flags = _photo_flags(job, info, taken_at, job_visits, uploaded_at)
+    open_visit = _open_visit(job_visits, engineer)
+    keys = _store_files(data, processed)  # every check has passed: only now any file
+    band0, band1, band2, band3 = dhash_bands(info.dhash)
+    photo = Photo(
+        job_id=job.id, visit_id=open_visit.id if open_visit else None,
+        uploaded_by_id=engineer.id, kind=kind, content_type=info.mime_type,
+        size_bytes=len(data), sha256=info.sha256,
+        dhash=dhash_column(info.dhash, to_db=True), dhash_band0=band0, dhash_band1=band1,
+        dhash_band2=band2, dhash_band3=band3, width=info.width, height=info.height,
+        taken_at=taken_at, gps_lat=info.gps[0] if info.gps else None,
+        gps_lon=info.gps[1] if info.gps else None, flags=flags, created_at=uploaded_at, **keys,
+    )
+    db.session.add(photo)
+    db.session.flush()
+    # The visit it is tied to, else the job's latest (by check-in).
+    flagged_visit = (open_visit or (job_visits[-1] if job_visits else None)) if flags else None
+    if flagged_visit is not None:
+        raise_visit_flags(flagged_visit, flags)
+    audit.record(engineer.id, "photo.upload", "photo", photo.id, {
+        "job_id": job.id, "visit_id": photo.visit_id, "kind": kind, "sha256": info.sha256,
+        "flags": flags, "flagged_visit_id": flagged_visit.id if flagged_visit else None,
+    })
+    return photo
+
+
+def _photo_flags(job: Job, info: ImageInfo, taken_at: datetime | None, job_visits: list[Visit],
+                 uploaded_at: datetime) -> list[str]:
+    """The photo flags of verification.md for this upload to this job."""
+    t = verification.Thresholds.from_settings(current_app.config)
+    site = db.session.get(Site, job.site_id)
+    return verification.photo_flags(
+        sha256=info.sha256,
+        dhash=info.dhash,
+        others=_other_jobs_hashes(job.id, info.sha256, info.dhash, t.photo_dhash_max_distance),
+        gps=info.gps,
+        site=verification.Site(site.lat, site.lon, site.radius_m),
+        taken_at=taken_at,
+        visit_window=verification.visit_window(
+            [(v.in_client_time, v.out_client_time) for v in job_visits], uploaded_at),
+        uploaded_at=uploaded_at,
+        t=t,
+    )
+
+
+def _processed(data: bytes) -> ProcessedPhoto:
+    """The pipeline's verdict on the bytes, as the API's error codes."""
+    try:
+        return process_upload(data)
+    except UnsupportedImage as exc:
+        raise DomainError(exc.detail, code=exc.code, status=415) from None
+    except ImageRejected as exc:  # IMAGE_TOO_LARGE, IMAGE_INVALID
+        raise Invalid(exc.detail, {"file": [exc.detail]}, code=exc.code) from None
+
+
+def _open_visit(job_visits: list[Visit], engineer: User) -> Visit | None:
+    """The engineer's visit on this job still open (the latest, should there be two)."""
+    open_visits = [v for v in job_visits
+                   if v.engineer_id == engineer.id and v.out_client_time is None]
+    return open_visits[-1] if open_visits else None
+
+
+def _store_files(original: bytes, processed: ProcessedPhoto) -> dict[str, str]:
+    """Write the three files under fresh random keys; they go if the transaction fails."""
+    storage = photo_storage()
+    token = token_hex(16)
+    stem = f"{token[:2]}/{token}"
+    files = {
+        "original_key": (f"{stem}-original.{ORIGINAL_SUFFIX[processed.info.format]}",
+                         original),
+        "display_key": (f"{stem}-display.jpg", processed.display_jpeg),
+        "thumb_key": (f"{stem}-thumb.jpg", processed.thumbnail_jpeg),
+    }
+    written = db.session.info.setdefault(_WRITTEN, [])
+    for key, data in files.values():
+        written.append((storage, key))  # before writing: a half-written file goes too
+        storage.put(key, data)
+    return {column: key for column, (key, _) in files.items()}
+
+
+@sa.event.listens_for(db.session, "after_commit")
+def _keep_written_files(session: Session) -> None:
+    if not session.in_nested_transaction():  # a released savepoint decides nothing
+        session.info.pop(_WRITTEN, None)
+
+
+@sa.event.listens_for(db.session, "after_transaction_end")
+def _delete_uncommitted_files(session: Session, transaction: SessionTransaction) -> None:
+    """A root transaction that ends without a commit (after_commit took the list off):
+    rolled back or closed. after_soft_rollback alone would miss a session closed with
+    its transaction still open."""
+    if transaction.parent is not None:
+        return
+    for storage, key in session.info.pop(_WRITTEN, ()):
+        try:
+            storage.delete(key)
+        except OSError:  # the rollback goes on; the orphan is left for an operator
+            log.exception("could not delete photo file %s of a rolled-back upload", key)
+
+
+# --- Reading --------------------------------------------------------------------------
+
+def list_photos(viewer: User, job_id: int) -> sa.Select:
+    """The job's photos, oldest first; 404 for a job outside the viewer's scope."""
+    job = get_visible(Job, job_id, jobs_visible(viewer))
+    return sa.select(Photo).where(Photo.job_id == job.id).order_by(Photo.created_at, Photo.id)
+
+
+def visible_photo(viewer: User, photo_id: int) -> Photo:
+    """A photo of a job the viewer may see (its thumbnail and display copy)."""
+    visible_jobs = sa.select(Job.id).where(jobs_visible(viewer))
+    return get_visible(Photo, photo_id, Photo.job_id.in_(visible_jobs))
+
+
+def original_photo(viewer: User, photo_id: int) -> Photo:
+    """A photo whose uploader is in the viewer's team (supervisor) or any (admin)."""
+    return get_visible(Photo, photo_id, owned_by_visible(viewer, Photo.uploaded_by_id))
+
+
+def read_file(key: str) -> bytes:
+    return photo_storage().read(key)
+
+
+def original_name(photo: Photo) -> str:
+    return f"photo-{photo.id}{PurePosixPath(photo.original_key).suffix}"
