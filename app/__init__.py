@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
-from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from app import idempotency
 from app.api.common import BODY_TYPES
@@ -27,7 +27,6 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'; manifest-src 'self'; worker-src 'self'"
 )
-
 
 
 class IdConverter(IntegerConverter):
@@ -47,12 +46,9 @@ class SessionInterface(SecureCookieSessionInterface):
 
 
 def create_app(config: Any = None) -> Flask:
-    app = Flask(
-        __name__,
-        instance_path=str(Path(getattr(config, "INSTANCE_PATH", "") or Config().INSTANCE_PATH).resolve()),
-        static_folder=None,
-    )
-    app.config.from_object(config or Config())
+    config = config or Config()
+    app = Flask(__name__, instance_path=str(Path(config.INSTANCE_PATH).resolve()), static_folder=None)
+    app.config.from_object(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.session_interface = SessionInterface()
     app.url_map.converters["int"] = IdConverter
@@ -134,7 +130,7 @@ def _register_hooks(app: Flask) -> None:
     def finish_request(response):
         """One commit per request, after the response is known: a 2xx is committed
         (with its idempotency record) or turned into an error; anything else is undone."""
-        if response.status_code < 400:
+        if response.status_code < 300:
             idempotency.store_response(response)
             try:
                 db.session.commit()
@@ -150,7 +146,6 @@ def _register_hooks(app: Flask) -> None:
                 idempotency.release_failed_claim()
         else:
             db.session.rollback()
-            idempotency.store_response(response)
             idempotency.release_failed_claim()
         return _secure(response)
 

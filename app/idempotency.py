@@ -121,27 +121,25 @@ def before_request() -> Response | None:
 
 
 def store_response(response: Response) -> None:
-    """Write the response into the claim, in the request's transaction (not committed here)."""
-    record_id = g.pop("idempotency_record_id", None)
+    """Write a successful (2xx) response into the claim, in the request's transaction;
+    the caller commits it with the request's effects."""
+    record_id = g.get("idempotency_record_id")
     if record_id is None:
         return
-    if 200 <= response.status_code < 300:
-        db.session.execute(
-            sa.update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == record_id)
-            .values(
-                response_status=response.status_code,
-                response_body=response.get_data(as_text=True),
-                response_headers={h: response.headers[h] for h in KEPT_HEADERS if h in response.headers},
-            )
+    db.session.execute(
+        sa.update(IdempotencyRecord)
+        .where(IdempotencyRecord.id == record_id)
+        .values(
+            response_status=response.status_code,
+            response_body=response.get_data(as_text=True),
+            response_headers={h: response.headers[h] for h in KEPT_HEADERS if h in response.headers},
         )
-    else:
-        g.idempotency_release = record_id
+    )
 
 
 def release_failed_claim() -> None:
     """After a failed request (rolled back): free the key so the client may retry."""
-    record_id = g.pop("idempotency_release", None) or g.pop("idempotency_record_id", None)
+    record_id = g.pop("idempotency_record_id", None)
     if record_id is None:
         return
     db.session.rollback()

@@ -85,6 +85,36 @@ class UtcDateTime(fields.DateTime):
         return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
+class Text(fields.String):
+    """A string without its surrounding spaces, so that a blank name counts as empty."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class OptionalText(Text):
+    """Free text that may be cleared: blank or null is stored as null; absent stays absent."""
+
+    def __init__(self, max_len: int, **kwargs: Any) -> None:
+        super().__init__(allow_none=True, validate=validate.Length(max=max_len), **kwargs)
+
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        result = super().deserialize(value, attr, data, **kwargs)
+        # A field left out stays left out (marshmallow's `missing` is falsy too).
+        return None if result == "" else result
+
+
+class JsonBoolean(fields.Boolean):
+    """JSON true or false only: not 1, "yes" or "on"."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def _deserialize(self, value, attr, data, **kwargs) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class CommaList(fields.Field):
     """`?status=a,b`: one value or several separated by commas, each from `choices`."""
 
@@ -107,6 +137,18 @@ class CommaList(fields.Field):
 class PageArgs(QueryArgs):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class TimeRangeArgs(PageArgs):
+    """`from` (inclusive) and `to` (exclusive) on a list's main time."""
+
+    from_ = UtcDateTime(data_key="from")
+    to = UtcDateTime()
+
+    @ma.validates_schema
+    def range_is_forward(self, data, **kwargs):
+        if "from_" in data and "to" in data and data["to"] <= data["from_"]:
+            raise ma.ValidationError("Must be later than from.", "to")
 
 
 class PageMeta(ma.Schema):

@@ -2,25 +2,13 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from app.api.common import CommaList, PageArgs, Schema, UtcDateTime
-from app.api.sites.schemas import Text
+from app.api.common import CommaList, OptionalText, PageArgs, Schema, Text, UtcDateTime
 from app.domain.search import normalise_tag
 from app.models.types import KNOWLEDGE_KINDS, KNOWLEDGE_STATUSES
 
 MAX_TAGS = 10
 TAG_LENGTH = validate.Length(min=1, max=30)
 ID = validate.Range(min=1)
-
-
-class OptionalText(Text):
-    """Free text that may be cleared: blank or null is stored as null; absent stays absent."""
-
-    def __init__(self, max_len: int, **kwargs) -> None:
-        super().__init__(allow_none=True, validate=validate.Length(max=max_len), **kwargs)
-
-    def deserialize(self, value, attr=None, data=None, **kwargs) -> str | None:
-        result = super().deserialize(value, attr, data, **kwargs)
-        return None if result == "" else result
 
 
 class Tag(fields.String):

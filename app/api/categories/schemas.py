@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate
 
-from app.api.common import PageArgs, Schema
-from app.api.sites.schemas import Text
+from app.api.common import PageArgs, Schema, Text
 from app.domain.jobs import CHECKLIST_MAX_ITEMS, is_key
 
 

@@ -2,9 +2,7 @@ from __future__ import annotations
 
 from marshmallow import fields, pre_dump, validate
 
-from app.api.common import Schema, UtcDateTime
-from app.api.jobs.schemas import TimeRangeArgs
-from app.api.sites.schemas import Text
+from app.api.common import Schema, Text, TimeRangeArgs, UtcDateTime
 
 ID = validate.Range(min=1)
 

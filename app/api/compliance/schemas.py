@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from app.api.common import CommaList, PageArgs, Schema, UtcDateTime
-from app.api.sites.schemas import Text
+from app.api.common import CommaList, PageArgs, Schema, Text, UtcDateTime
 from app.models.types import COMPLIANCE_KINDS, SEVERITIES
 
 ID = validate.Range(min=1)

@@ -1,39 +1,23 @@
 from __future__ import annotations
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import fields, validate
 
-from app.api.common import CommaList, PageArgs, Schema, UtcDateTime
-from app.api.sites.schemas import Text
+from app.api.common import (
+    CommaList,
+    JsonBoolean,
+    OptionalText,
+    Schema,
+    Text,
+    TimeRangeArgs,
+    UtcDateTime,
+)
 from app.models.types import JOB_STATUSES, PRIORITIES, WORK_TYPES
 
 ID = validate.Range(min=1)
 
 
-class StrictBoolean(fields.Boolean):
-    """JSON true or false only: a checklist answered "yes" or 1 is not an answer."""
-
-    default_error_messages = {"invalid": "Must be true or false."}
-
-    def _deserialize(self, value, attr, data, **kwargs) -> bool:
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
-
-
 def _text(max_len: int, **kwargs) -> Text:
     return Text(validate=validate.Length(min=1, max=max_len), **kwargs)
-
-
-class OptionalText(Text):
-    """Free text that may be cleared: blank or null is stored as null."""
-
-    def __init__(self, max_len: int, **kwargs) -> None:
-        super().__init__(allow_none=True, validate=validate.Length(max=max_len), **kwargs)
-
-    def deserialize(self, value, attr=None, data=None, **kwargs):
-        result = super().deserialize(value, attr, data, **kwargs)
-        # A field left out stays left out (marshmallow's `missing` is falsy too).
-        return None if result == "" else result
 
 
 class JobSchema(Schema):
@@ -102,23 +86,11 @@ class JobContactSchema(Schema):
 
 class JobCloseSchema(Schema):
     resolution = _text(5000, required=True)
-    fixed = StrictBoolean(required=True)
+    fixed = JsonBoolean(required=True)
     checklist = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=40)),
-                            values=StrictBoolean(), required=True,
+                            values=JsonBoolean(), required=True,
                             metadata={"description": "Every item of the category's checklist: true or false."})
     client_time = UtcDateTime(metadata={"description": "When it was closed on the phone; becomes closed_at."})
-
-
-class TimeRangeArgs(PageArgs):
-    """`from` (inclusive) and `to` (exclusive) on a list's main time."""
-
-    from_ = UtcDateTime(data_key="from")
-    to = UtcDateTime()
-
-    @validates_schema
-    def range_is_forward(self, data, **kwargs):
-        if "from_" in data and "to" in data and data["to"] <= data["from_"]:
-            raise ValidationError("Must be later than from.", "to")
 
 
 class JobListArgs(TimeRangeArgs):

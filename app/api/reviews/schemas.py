@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from app.api.common import PageArgs, Schema, UtcDateTime
-from app.api.sites.schemas import Text
+from app.api.common import JsonBoolean, PageArgs, Schema, Text, UtcDateTime
 from app.domain.kpi import METRICS_BY_KEY
 
 PERIOD = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="Use YYYY-MM, e.g. 2026-11.")
@@ -27,15 +26,6 @@ class TargetValue(fields.Float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.make_error("invalid")
         return super()._deserialize(value, attr, data, **kwargs)
-
-
-class JsonBoolean(fields.Boolean):
-    """true or false only: not 1, "yes" or "on"."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid", input=value)
-        return value
 
 
 class ActionItemSchema(Schema):

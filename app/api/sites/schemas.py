@@ -2,18 +2,11 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from app.api.common import PageArgs, Schema, UtcDateTime
+from app.api.common import PageArgs, Schema, Text, UtcDateTime
 
 LAT = validate.Range(min=-90, max=90, error="Must be between -90 and 90.")
 LON = validate.Range(min=-180, max=180, error="Must be between -180 and 180.")
 RADIUS = validate.Range(min=20, max=5000, error="Must be between 20 and 5000 metres.")
-
-
-class Text(fields.String):
-    """A string without its surrounding spaces, so that a blank name counts as empty."""
-
-    def _deserialize(self, value, attr, data, **kwargs) -> str:
-        return super()._deserialize(value, attr, data, **kwargs).strip()
 
 
 class WholeNumber(fields.Integer):

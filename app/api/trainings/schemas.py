@@ -4,8 +4,7 @@ from decimal import Decimal
 
 from marshmallow import ValidationError, fields, validate
 
-from app.api.common import PageArgs, Schema, UtcDateTime
-from app.api.sites.schemas import Text
+from app.api.common import PageArgs, Schema, Text, UtcDateTime
 
 ID = validate.Range(min=1)
 MAX_ATTENDEES = 500

@@ -2,24 +2,13 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from app.api.common import CommaList, PageArgs, Schema, UtcDateTime
-from app.api.sites.schemas import LAT, LON, Text
+from app.api.common import CommaList, JsonBoolean, PageArgs, Schema, Text, UtcDateTime
+from app.api.sites.schemas import LAT, LON
 from app.models.types import VISIT_STATUSES
 
 ID = validate.Range(min=1)
 ACCURACY = validate.Range(min=0, min_inclusive=False, error="Must be greater than 0.")
 NOTE = validate.Length(max=2000)
-
-
-class JsonBoolean(fields.Boolean):
-    """JSON true or false only (not "yes", not 1)."""
-
-    default_error_messages = {"invalid": "Must be true or false."}
-
-    def _deserialize(self, value, attr, data, **kwargs) -> bool:
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
 
 
 class VisitFixSchema(Schema):
