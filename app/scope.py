@@ -48,6 +48,17 @@ def jobs_visible(user: User) -> sa.ColumnElement[bool]:
     return Job.engineer_id == user.id
 
 
+def jobs_changeable(user: User) -> sa.ColumnElement[bool]:
+    """Jobs a user may change: a supervisor changes their team's jobs and dispatches
+    unassigned ones; a job they created that another team now holds is theirs to read,
+    not to change (that is the other supervisor's)."""
+    from app.models import Job
+
+    if user.role == "supervisor":
+        return sa.or_(Job.engineer_id.in_(team_ids(user)), Job.engineer_id.is_(None))
+    return jobs_visible(user)
+
+
 def users_visible(user: User) -> sa.ColumnElement[bool]:
     """People a user may look up: themselves, and their team for a supervisor."""
     if user.role == "admin":

@@ -11,7 +11,7 @@ from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Complaint, Job, User
 from app.models.types import utcnow
-from app.scope import get_visible, jobs_visible
+from app.scope import get_visible, jobs_changeable, jobs_visible
 from app.services import audit
 from app.services.jobs import thresholds
 
@@ -36,7 +36,7 @@ def get_complaint(viewer: User, complaint_id: int, lock: bool = False) -> sa.Row
 
 
 def create_complaint(actor: User, job_id: int, data: dict[str, Any]) -> sa.Row:
-    job = get_visible(Job, job_id, jobs_visible(actor))
+    job = get_visible(Job, job_id, jobs_changeable(actor))
     now = utcnow()
     received_at = data.get("received_at") or now
     rules.check_received_at(received_at, job.reported_at, now, thresholds())

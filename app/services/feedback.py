@@ -128,7 +128,7 @@ def _check_job_takes_link(job: Job) -> None:
         raise Conflict("The job was cancelled; it takes no feedback.", code="JOB_CLOSED")
     if db.session.scalar(sa.select(Feedback.id).where(Feedback.job_id == job.id)) is not None:
         raise Conflict("The customer has already rated this job; a job takes one feedback.")
-    if job.status == "closed":
+    if job.status == "closed" or (job.mode == "remote" and job.first_contact_at is not None):
         return
     visited = db.session.scalar(
         sa.select(Visit.id)
@@ -137,7 +137,8 @@ def _check_job_takes_link(job: Job) -> None:
     )
     if visited is None:
         raise Conflict("A feedback link is made after a visit (a check-in that was not "
-                       "rejected) or once the job is closed; this job has neither yet.")
+                       "rejected), after the first contact of a remote job, or once the job "
+                       "is closed; this job has none of these yet.")
 
 
 # --- the public side ---------------------------------------------------------------

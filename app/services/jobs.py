@@ -14,7 +14,7 @@ from app.errors import Invalid, NotFound
 from app.extensions import db
 from app.models import Job, Photo, Site, User, Visit
 from app.models.types import utcnow
-from app.scope import jobs_visible, supervises
+from app.scope import jobs_changeable, jobs_visible, supervises
 from app.services import alerts, audit
 from app.services.categories import require_category
 
@@ -27,7 +27,7 @@ def job_for_change(actor: User, job_id: int) -> Job:
     """The job within the actor's scope (404 outside it), its row locked until the
     commit so that two changes of state cannot both pass the same check."""
     job = db.session.scalar(
-        sa.select(Job).where(Job.id == job_id, jobs_visible(actor))
+        sa.select(Job).where(Job.id == job_id, jobs_changeable(actor))
         .with_for_update(of=Job).execution_options(populate_existing=True)
     )
     if job is None:
@@ -224,7 +224,9 @@ def _close_evidence(job_id: int) -> tuple[rules.CloseEvidence, datetime | None]:
                 .where(Photo.job_id == job_id, Photo.kind == kind).scalar_subquery())
 
     completed = (sa.select(sa.func.count(Visit.id)).where(
-        Visit.job_id == job_id, Visit.out_client_time.is_not(None), Visit.status != "rejected",
+        # A disputed visit is still a rejected one, waiting for the final decision.
+        Visit.job_id == job_id, Visit.out_client_time.is_not(None),
+        Visit.status.not_in(("rejected", "disputed")),
     ).scalar_subquery())
     last_out = sa.select(sa.func.max(Visit.out_client_time)).where(Visit.job_id == job_id).scalar_subquery()
     after, signature, visits, last = db.session.execute(

@@ -234,9 +234,9 @@ def _delete_uncommitted_files(session: Session, transaction: SessionTransaction)
 # --- Reading --------------------------------------------------------------------------
 
 def list_photos(viewer: User, job_id: int) -> sa.Select:
-    """The job's photos, oldest first; 404 for a job outside the viewer's scope."""
+    """The job's photos, newest first; 404 for a job outside the viewer's scope."""
     job = get_visible(Job, job_id, jobs_visible(viewer))
-    return sa.select(Photo).where(Photo.job_id == job.id).order_by(Photo.created_at, Photo.id)
+    return sa.select(Photo).where(Photo.job_id == job.id).order_by(Photo.id.desc())
 
 
 def visible_photo(viewer: User, photo_id: int) -> Photo:

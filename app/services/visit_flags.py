@@ -12,11 +12,16 @@ REOPENED_BY_NEW_FLAG = frozenset({"verified", "approved"})
 
 
 def raise_visit_flags(visit: Visit, flags: Iterable[str]) -> list[str]:
-    """Add the flags the visit does not have yet; returns those that were new."""
-    new = [flag for flag in dict.fromkeys(flags) if flag not in (visit.flags or [])]
-    if not new:
+    """Raise flags on a visit: those it lacks are added, and any raised flag returns a
+    verified or approved visit to `flagged`. Returns the flags that were new."""
+    raised = list(dict.fromkeys(flags))
+    if not raised:
         return []
-    visit.flags = [*(visit.flags or []), *new]  # a new list, so that the JSON column is saved
+    new = [flag for flag in raised if flag not in (visit.flags or [])]
+    if new:
+        visit.flags = [*(visit.flags or []), *new]  # a new list, so that the JSON column is saved
+    # New evidence sends a visit that had passed back to the queue, even when the flag's
+    # name is one it had before (a second reused photo after an approval, say).
     if visit.status in REOPENED_BY_NEW_FLAG:
         visit.status = "flagged"
     if visit.status == "flagged":

@@ -380,7 +380,7 @@ def list_visits(viewer: User, args: dict[str, Any]) -> dict[str, Any]:
         # The verification queue: whoever waited longest is decided first.
         query = query.order_by(Visit.in_client_time, Visit.id)
     else:
-        query = query.order_by(Visit.in_client_time.desc(), Visit.id.desc())
+        query = query.order_by(Visit.id.desc())  # newest first by creation (api.md)
     page = paginate(query, args)
     page["items"] = present(page["items"])
     return page

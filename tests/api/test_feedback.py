@@ -100,8 +100,22 @@ def counting_statements():
 
 # --- making a link ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("actor", ["eng_a1", "sup_a", "admin"])
-def test_the_engineer_their_supervisor_and_an_admin_make_a_link(client, org, factory, actor):
+def test_an_admin_may_not_make_a_link(client, org, factory):
+    job = visited_job(factory, org["eng_a1"])
+    client.login(org["admin"])
+    assert client.post(f"jobs/{job.id}/feedback-link").status_code == 403
+
+
+def test_a_remote_job_takes_a_link_after_the_first_contact(client, org, factory):
+    job = factory.job(engineer=org["eng_a1"], mode="remote")
+    client.login(org["eng_a1"])
+    assert client.post(f"jobs/{job.id}/feedback-link").status_code == 409
+    job.first_contact_at = utcnow()
+    assert client.post(f"jobs/{job.id}/feedback-link").status_code == 201
+
+
+@pytest.mark.parametrize("actor", ["eng_a1", "sup_a"])
+def test_the_engineer_and_their_supervisor_make_a_link(client, org, factory, actor):
     job = visited_job(factory, org["eng_a1"])
     client.login(org[actor])
     before = utcnow()
@@ -143,7 +157,7 @@ def test_others_cannot_make_a_link_and_learn_nothing(client, org, factory, actor
 
 def test_anonymous_gets_401_and_an_unknown_job_404(client, org):
     assert_problem(client.post("jobs/1/feedback-link"), 401, "UNAUTHORIZED")
-    client.login(org["admin"])
+    client.login(org["sup_a"])
     assert_problem(client.post("jobs/999999/feedback-link"), 404, "NOT_FOUND")
 
 
@@ -197,7 +211,7 @@ def test_a_closed_remote_job_without_visits_takes_a_link(client, org, factory):
 def test_a_cancelled_job_takes_no_link(client, org, factory):
     job = visited_job(factory, org["eng_a1"])
     job.status, job.cancelled_at = "cancelled", utcnow()
-    client.login(org["admin"])
+    client.login(org["sup_a"])
     assert_problem(client.post(f"jobs/{job.id}/feedback-link"), 409, "JOB_CLOSED")
     assert db.session.scalar(sa.select(sa.func.count(FeedbackLink.id))) == 0
 

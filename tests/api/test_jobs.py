@@ -12,6 +12,7 @@ from app.models import AuditEntry, Category, Job
 from app.models.types import utcnow
 from tests.api.matrix.jobs import CHECKLIST, add_photo
 from tests.api.test_app import assert_problem
+from tests.support import ApiClient
 
 TOLERANCE = timedelta(seconds=300)  # CLOCK_AHEAD_TOLERANCE_S
 MAX_AGE = timedelta(seconds=259200)  # OFFLINE_MAX_AGE_S
@@ -851,7 +852,17 @@ def test_a_field_job_needs_a_checked_out_visit_not_rejected(client, org, factory
     assert_still_open(job, "assigned")
 
 
-@pytest.mark.parametrize("status", ["verified", "flagged", "approved", "disputed"])
+@pytest.mark.parametrize("status", ["rejected", "disputed"])
+def test_a_rejected_or_disputed_visit_is_no_evidence_for_a_close(client, org, factory, site, status):
+    """A disputed visit is still rejected (api.md), until the final decision."""
+    job = factory.job(site=site, engineer=org["eng_a1"])
+    add_photo(job, "after")
+    factory.visit(job, at=utcnow() - timedelta(minutes=40), minutes=20, status=status)
+    client.use_token(org["eng_a1"])
+    assert_problem(client.post(f"jobs/{job.id}/close", json=close_body()), 409, "CLOSE_REQUIREMENTS_UNMET")
+
+
+@pytest.mark.parametrize("status", ["verified", "flagged", "approved"])
 def test_any_checked_out_visit_not_rejected_will_do(client, org, factory, site, status):
     job = factory.job(site=site, engineer=org["eng_a1"])
     add_photo(job, "after")
@@ -883,3 +894,16 @@ def test_validation_comes_before_requirements(client, org, factory, site):
     assert_problem(client.post(f"jobs/{job.id}/close", json=close_body(
         client_time=iso(utcnow() + TOLERANCE + MARGIN))), 422, "VALIDATION_ERROR")
     assert set(requirements(client, job)) == {"after_photo", "visit"}
+
+
+def test_a_job_that_moved_to_another_team_is_read_only_to_its_creator(client, org, factory):
+    job = factory.job(engineer=org["eng_a1"], created_by=org["sup_a"])
+    client.use_token(org["admin"])
+    assert client.post(f"jobs/{job.id}/assign", json={"engineer_id": org["eng_b1"].id}).status_code == 200
+    creator = ApiClient(client.client.application.test_client()).use_token(org["sup_a"])
+    assert creator.get(f"jobs/{job.id}").status_code == 200
+    assert creator.patch(f"jobs/{job.id}", json={"title": "Mine"}).status_code == 404
+    assert creator.post(f"jobs/{job.id}/cancel", json={"reason": "x"}).status_code == 404
+    assert creator.post(f"jobs/{job.id}/assign", json={"engineer_id": org["eng_a1"].id}).status_code == 404
+    assert creator.post(f"jobs/{job.id}/complaints", json={"detail": "x"}).status_code == 404
+    assert fresh(job).engineer_id == org["eng_b1"].id and fresh(job).title == "Air conditioner leaking"

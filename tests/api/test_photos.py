@@ -643,8 +643,8 @@ def test_every_flag_at_once_in_order(app, eng, job, other_job):
 # --- Reading -------------------------------------------------------------------------------
 
 
-def test_list_is_the_jobs_photos_oldest_first(app, eng, job, other_job, org):
-    ids = [upload(eng, job.id, encode(scene(variant=i))).json["id"] for i in range(3)]
+def test_list_is_the_jobs_photos_newest_first(app, eng, job, other_job, org):
+    ids = [upload(eng, job.id, encode(scene(variant=i))).json["id"] for i in range(3)][::-1]
     upload(eng, other_job.id)
     for who in ("eng_a1", "sup_a", "admin"):
         page = as_user(app, org[who]).get(f"jobs/{job.id}/photos").json

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate
 
-from app.api.common import PageArgs, Schema, Text
+from app.api.common import JsonBoolean, PageArgs, Schema, Text
 from app.domain.jobs import CHECKLIST_MAX_ITEMS, is_key
 
 
@@ -30,7 +30,7 @@ class CategoryPutSchema(Schema):
         validate=[validate.Length(min=1, max=CHECKLIST_MAX_ITEMS), _unique],
         metadata={"description": "The item keys a close must answer, 1 to 20, snake_case."},
     )
-    signature_required = fields.Boolean(required=True)
+    signature_required = JsonBoolean(required=True)
 
 
 class CategoryListArgs(PageArgs):

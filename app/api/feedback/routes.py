@@ -28,10 +28,10 @@ public_limit = limiter.shared_limit(service.public_rate_limit, scope="feedback-p
 
 @blp.route("/jobs/<int:job_id>/feedback-link")
 class JobFeedbackLinkViews(MethodView):
-    @require_roles()
+    @require_roles("engineer", "supervisor")
     @blp.response(201, FeedbackLinkSchema)
     def post(self, job_id):
-        """Make the customer's single-use rating link (the job's engineer, their supervisor, admin)."""
+        """Make the customer's single-use rating link (the job's engineer, their supervisor)."""
         link, token = service.issue_link(current_user, job_id)
         body = {"url": service.link_url(token), "expires_at": link.expires_at}
         return body, 201, {"Location": url_for("feedback.FeedbackByTokenViews", token=token)}
