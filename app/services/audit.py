@@ -60,6 +60,17 @@ def record(actor_id: int | None, action: str, target_type: str, target_id: int |
     return entry
 
 
+def record_changes(actor_id: int | None, action: str, target_type: str, target_id: int | None,
+                   before: dict[str, Any], after: dict[str, Any]) -> AuditEntry | None:
+    """Audit a correction with the fields it changed, as they were and as they are;
+    nothing when it changed nothing."""
+    changed = [name for name in after if after[name] != before.get(name)]
+    if not changed:
+        return None
+    return record(actor_id, action, target_type, target_id,
+                  {"before": {n: before[n] for n in changed}, "after": {n: after[n] for n in changed}})
+
+
 def first_broken(entries: Iterable[AuditEntry]) -> AuditEntry | None:
     """The first entry whose content or link does not match its hashes, if any."""
     prev = GENESIS

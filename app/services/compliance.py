@@ -28,16 +28,6 @@ def ensure_not_future(field: str, at: datetime) -> None:
         raise Invalid(f"{field} may not lie in the future.", {field: ["May not lie in the future."]})
 
 
-def audit_changes(actor: User, action: str, target_type: str, target_id: int,
-                  before: dict[str, Any], after: dict[str, Any]) -> None:
-    """Audit a correction with the fields it changed, as they were and as they are;
-    nothing when it changed nothing."""
-    changed = [name for name in after if after[name] != before.get(name)]
-    if changed:
-        audit.record(actor.id, action, target_type, target_id,
-                     {"before": {n: before[n] for n in changed}, "after": {n: after[n] for n in changed}})
-
-
 def events_visible(user: User) -> sa.ColumnElement[bool]:
     return owned_by_visible(user, ComplianceEvent.engineer_id)
 
@@ -61,7 +51,7 @@ def update_event(actor: User, event_id: int, data: dict[str, Any]) -> Compliance
     before = snapshot(event)
     for name, value in data.items():
         setattr(event, name, value)
-    audit_changes(actor, "compliance.update", "compliance_event", event.id, before, snapshot(event))
+    audit.record_changes(actor.id, "compliance.update", "compliance_event", event.id, before, snapshot(event))
     db.session.flush()
     return event
 

@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import Training, TrainingAttendee, User
 from app.scope import get_visible, owned_by_visible
 from app.services import audit
-from app.services.compliance import audit_changes, ensure_not_future
+from app.services.compliance import ensure_not_future
 
 FIELDS = ("title", "held_at", "hours")
 
@@ -65,7 +65,7 @@ def update_training(actor: User, training_id: int, data: dict[str, Any]) -> Trai
         kept = {a.user_id: a for a in training.attendees}
         training.attendees = [kept.get(i) or TrainingAttendee(user_id=i) for i in wanted]
     db.session.flush()
-    audit_changes(actor, "training.update", "training", training.id, before, snapshot(training))
+    audit.record_changes(actor.id, "training.update", "training", training.id, before, snapshot(training))
     return training
 
 
