@@ -114,9 +114,10 @@ def test_docs_page_has_no_inline_script(client):
     assert client.get("/api/v1/docs/assets/../../../etc/passwd").status_code == 404
 
 
-def test_root_leads_to_the_docs(client):
+def test_root_serves_the_phone_app(client):
     response = client.get("/")
-    assert response.status_code == 302 and response.headers["Location"].endswith("/api/v1/docs")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert b'src="/pwa/js/app.js"' in response.data
 
 
 def test_times_come_back_in_utc_with_z(client, org):

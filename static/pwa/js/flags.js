@@ -1,0 +1,51 @@
+// The verification flags (verification.md) in plain words, for engineers and supervisors.
+import { t, register, distance } from './i18n.js';
+
+register({
+  en: {
+    'flag.OUTSIDE_GEOFENCE': 'You are {distance} from the site — your supervisor will review this visit.',
+    'flag.OUTSIDE_GEOFENCE.other': 'Checked in {distance} from the site (outside its area).',
+    'flag.LOW_ACCURACY': 'The position was imprecise (±{accuracy}) — your supervisor will review this visit.',
+    'flag.LOW_ACCURACY.other': 'The position was imprecise (±{accuracy}).',
+    'flag.MOCK_LOCATION': 'The position came from a mock location app.',
+    'flag.IMPOSSIBLE_TRAVEL': 'The distance from your previous check-in or check-out is too far to travel in that time.',
+    'flag.DUPLICATE_COORDINATES': 'Exactly the same coordinates as an earlier check-in — real positions vary a little.',
+    'flag.CLOCK_SKEW': 'The phone’s clock is ahead of the server’s.',
+    'flag.LATE_SYNC': 'Sent more than 6 hours after it was made.',
+    'flag.OVERLAPPING_VISIT': 'Another visit at a different site was still open.',
+    'flag.SHORT_VISIT': 'The visit lasted less than 5 minutes.',
+    'flag.NO_CHECKOUT': 'The visit was never checked out.',
+    'flag.DUPLICATE_PHOTO': 'This photo (or a near copy) is attached to another job.',
+    'flag.PHOTO_LOCATION_MISMATCH': 'The photo was taken far from the site.',
+    'flag.PHOTO_TIME_MISMATCH': 'The photo was taken outside the visit’s time.',
+    'flag.review': 'Your supervisor will review this visit.',
+  },
+  'zh-CN': {
+    'flag.OUTSIDE_GEOFENCE': '您距离现场 {distance} —— 主管将审核此次上门。',
+    'flag.OUTSIDE_GEOFENCE.other': '签到位置距离现场 {distance}（在现场范围外）。',
+    'flag.LOW_ACCURACY': '定位精度较差（±{accuracy}）—— 主管将审核此次上门。',
+    'flag.LOW_ACCURACY.other': '定位精度较差（±{accuracy}）。',
+    'flag.MOCK_LOCATION': '位置来自模拟定位应用。',
+    'flag.IMPOSSIBLE_TRAVEL': '与上一次签到或签退的距离在这段时间内不可能到达。',
+    'flag.DUPLICATE_COORDINATES': '坐标与之前某次签到完全相同 —— 真实定位总会略有变化。',
+    'flag.CLOCK_SKEW': '手机时间比服务器快。',
+    'flag.LATE_SYNC': '操作后超过 6 小时才发送。',
+    'flag.OVERLAPPING_VISIT': '另一现场的上门记录仍未签退。',
+    'flag.SHORT_VISIT': '上门时间不足 5 分钟。',
+    'flag.NO_CHECKOUT': '此次上门没有签退。',
+    'flag.DUPLICATE_PHOTO': '此照片（或几乎相同的照片）已用于另一个工单。',
+    'flag.PHOTO_LOCATION_MISMATCH': '照片拍摄地点远离现场。',
+    'flag.PHOTO_TIME_MISMATCH': '照片拍摄时间不在上门时间范围内。',
+    'flag.review': '主管将审核此次上门。',
+  },
+});
+
+// flagText('OUTSIDE_GEOFENCE', {distance_m: 2300, accuracy_m: 12}, {self: true}) → a sentence.
+// `self` (default true) speaks to the engineer ("You are …"); false describes it for a supervisor.
+export function flagText(flag, fix = {}, { self = true } = {}) {
+  const vars = { distance: distance(fix.distance_m), accuracy: distance(fix.accuracy_m) };
+  const key = `flag.${flag}`;
+  if (!self && (flag === 'OUTSIDE_GEOFENCE' || flag === 'LOW_ACCURACY')) return t(`${key}.other`, vars);
+  const text = t(key, vars);
+  return text === key ? flag : text;
+}

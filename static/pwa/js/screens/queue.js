@@ -1,0 +1,398 @@
+// #/queue: the supervisor's verification queue (verification.md), oldest first. One card per
+// visit holds everything a decision needs: the flags in words, the positions against the
+// site (drawn and written), the photos, the engineer's recent history; approve or reject
+// with a note, one tap each. Decisions go through the offline outbox.
+import { t, register, dateTime, distance, problemText } from '../i18n.js';
+import * as api from '../api.js';
+import * as queue from '../queue.js';
+import { flagText } from '../flags.js';
+import { h, clear, button, chip, field, empty, staleNote, withStates, toast, showFieldErrors } from '../ui.js';
+import { useStyles, mount, svg } from './supervisor/shared.js';
+
+register({
+  en: {
+    'queue.title': 'Verification queue',
+    'queue.count': { one: '{n} visit waiting for your decision, oldest first', other: '{n} visits waiting for your decision, oldest first' },
+    'queue.none': 'No visit is waiting for a decision.',
+    'queue.status.flagged': 'Flagged', 'queue.status.disputed': 'Disputed',
+    'queue.visit_line': '{engineer} · {site}',
+    'queue.when': 'Checked in {when} · stayed {stay}',
+    'queue.when_open': 'Checked in {when} · not checked out',
+    'queue.flags': 'Why it is here',
+    'queue.at.OUTSIDE_GEOFENCE': '{event} was {distance} from the site, outside its {radius} area.',
+    'queue.at.LOW_ACCURACY': '{event} position was imprecise (±{accuracy}).',
+    'queue.event.in': 'Check-in', 'queue.event.out': 'Check-out',
+    'queue.photo_flag': 'Photo ({kind}): {text}',
+    'queue.dispute': 'Rejected {when}: “{note}”',
+    'queue.dispute_note': 'The engineer disputes it: “{note}”',
+    'queue.final': 'Your decision on this dispute is final.',
+    'queue.positions': 'Positions',
+    'queue.diagram': 'Site area {radius}; check-in {in_distance} away (±{in_accuracy}); check-out {out_distance} away (±{out_accuracy}).',
+    'queue.diagram_open': 'Site area {radius}; check-in {in_distance} away (±{in_accuracy}); no check-out.',
+    'queue.legend.site': 'Site and its area', 'queue.legend.in': 'Check-in', 'queue.legend.out': 'Check-out',
+    'queue.pos.distance': '{distance} from the site', 'queue.pos.accuracy': '±{accuracy}',
+    'queue.pos.none': 'Not checked out', 'queue.pos.mock': 'mock location',
+    'queue.site_area': 'Site area', 'queue.radius': '{radius} radius',
+    'queue.photos': 'Photos', 'queue.no_photos': 'No photos on this job.',
+    'queue.photo_alt': '{kind} photo, {when}', 'queue.photo_open': 'Open the {kind} photo',
+    'queue.kind.before': 'Before', 'queue.kind.after': 'After', 'queue.kind.signature': 'Signature', 'queue.kind.other': 'Other',
+    'queue.history': 'Engineer’s history',
+    'queue.history_line': 'Last {days} days: {visits} visits, {flagged} flagged, {rejected} rejected, {disputed} disputed.',
+    'queue.history_none': 'No other flagged visits.',
+    'queue.this_visit': 'this visit',
+    'queue.note': 'Note (required to reject)',
+    'queue.note_required': 'Write why you reject this visit.',
+    'queue.approve': 'Approve', 'queue.reject': 'Reject',
+    'queue.approve_visit': 'Approve the visit of {engineer} to {site}',
+    'queue.reject_visit': 'Reject the visit of {engineer} to {site}',
+    'queue.action.approve': 'Approve visit #{id}', 'queue.action.reject': 'Reject visit #{id}',
+    'queue.done_approved': 'Visit approved.', 'queue.done_rejected': 'Visit rejected.',
+    'queue.queued': 'Decision saved on this device: waiting to send.',
+    'queue.status.approved': 'Approved', 'queue.status.rejected': 'Rejected', 'queue.status.verified': 'Verified',
+    'queue.short.OUTSIDE_GEOFENCE': 'Outside the site', 'queue.short.LOW_ACCURACY': 'Imprecise position',
+    'queue.short.MOCK_LOCATION': 'Mock location', 'queue.short.IMPOSSIBLE_TRAVEL': 'Impossible travel',
+    'queue.short.DUPLICATE_COORDINATES': 'Repeated coordinates', 'queue.short.CLOCK_SKEW': 'Clock ahead',
+    'queue.short.LATE_SYNC': 'Sent late', 'queue.short.OVERLAPPING_VISIT': 'Overlapping visit',
+    'queue.short.SHORT_VISIT': 'Short visit', 'queue.short.NO_CHECKOUT': 'No check-out',
+    'queue.short.DUPLICATE_PHOTO': 'Duplicate photo', 'queue.short.PHOTO_LOCATION_MISMATCH': 'Photo elsewhere',
+    'queue.short.PHOTO_TIME_MISMATCH': 'Photo at another time',
+    'queue.north': 'N',
+    'queue.minutes': '{n} min', 'queue.hours': '{h} h {m} min',
+    'queue.legend.flagged': 'Flagged position',
+  },
+  'zh-CN': {
+    'queue.title': '待审核上门',
+    'queue.count': { other: '{n} 次上门等待您的决定，最早的在前' },
+    'queue.none': '没有等待审核的上门记录。',
+    'queue.status.flagged': '已标记', 'queue.status.disputed': '申诉中',
+    'queue.visit_line': '{engineer} · {site}',
+    'queue.when': '签到于 {when} · 停留 {stay}',
+    'queue.when_open': '签到于 {when} · 未签退',
+    'queue.flags': '进入审核的原因',
+    'queue.at.OUTSIDE_GEOFENCE': '{event}位置距离现场 {distance}，在 {radius} 现场范围外。',
+    'queue.at.LOW_ACCURACY': '{event}定位精度较差（±{accuracy}）。',
+    'queue.event.in': '签到', 'queue.event.out': '签退',
+    'queue.photo_flag': '照片（{kind}）：{text}',
+    'queue.dispute': '已于 {when} 驳回：“{note}”',
+    'queue.dispute_note': '工程师申诉：“{note}”',
+    'queue.final': '您对此申诉的决定为最终决定。',
+    'queue.positions': '位置',
+    'queue.diagram': '现场范围 {radius}；签到距离 {in_distance}（±{in_accuracy}）；签退距离 {out_distance}（±{out_accuracy}）。',
+    'queue.diagram_open': '现场范围 {radius}；签到距离 {in_distance}（±{in_accuracy}）；未签退。',
+    'queue.legend.site': '现场及其范围', 'queue.legend.in': '签到', 'queue.legend.out': '签退',
+    'queue.pos.distance': '距现场 {distance}', 'queue.pos.accuracy': '±{accuracy}',
+    'queue.pos.none': '未签退', 'queue.pos.mock': '模拟定位',
+    'queue.site_area': '现场范围', 'queue.radius': '半径 {radius}',
+    'queue.photos': '照片', 'queue.no_photos': '此工单没有照片。',
+    'queue.photo_alt': '{kind}照片，{when}', 'queue.photo_open': '打开{kind}照片',
+    'queue.kind.before': '维修前', 'queue.kind.after': '完工', 'queue.kind.signature': '签名', 'queue.kind.other': '其他',
+    'queue.history': '工程师历史记录',
+    'queue.history_line': '最近 {days} 天：上门 {visits} 次，被标记 {flagged} 次，驳回 {rejected} 次，申诉 {disputed} 次。',
+    'queue.history_none': '没有其他被标记的上门。',
+    'queue.this_visit': '本次',
+    'queue.note': '备注（驳回时必填）',
+    'queue.note_required': '请写明驳回此次上门的原因。',
+    'queue.approve': '通过', 'queue.reject': '驳回',
+    'queue.approve_visit': '通过 {engineer} 在 {site} 的上门',
+    'queue.reject_visit': '驳回 {engineer} 在 {site} 的上门',
+    'queue.action.approve': '通过上门 #{id}', 'queue.action.reject': '驳回上门 #{id}',
+    'queue.done_approved': '已通过此次上门。', 'queue.done_rejected': '已驳回此次上门。',
+    'queue.queued': '决定已保存在本机：等待发送。',
+    'queue.status.approved': '已通过', 'queue.status.rejected': '已驳回', 'queue.status.verified': '已核实',
+    'queue.short.OUTSIDE_GEOFENCE': '不在现场范围', 'queue.short.LOW_ACCURACY': '定位不准',
+    'queue.short.MOCK_LOCATION': '模拟定位', 'queue.short.IMPOSSIBLE_TRAVEL': '不可能的移动',
+    'queue.short.DUPLICATE_COORDINATES': '坐标重复', 'queue.short.CLOCK_SKEW': '时间超前',
+    'queue.short.LATE_SYNC': '延迟上传', 'queue.short.OVERLAPPING_VISIT': '上门重叠',
+    'queue.short.SHORT_VISIT': '上门过短', 'queue.short.NO_CHECKOUT': '未签退',
+    'queue.short.DUPLICATE_PHOTO': '重复照片', 'queue.short.PHOTO_LOCATION_MISMATCH': '照片地点不符',
+    'queue.short.PHOTO_TIME_MISMATCH': '照片时间不符',
+    'queue.north': '北',
+    'queue.minutes': '{n} 分钟', 'queue.hours': '{h} 小时 {m} 分钟',
+    'queue.legend.flagged': '被标记的位置',
+  },
+});
+
+export const roles = ['supervisor', 'admin'];
+export const title = 'queue.title';
+
+const STATUS_TONE = { flagged: 'warn', disputed: 'bad', approved: 'ok', rejected: 'bad', verified: 'ok' };
+const POSITION_FLAGS = new Set(['OUTSIDE_GEOFENCE', 'LOW_ACCURACY']);
+// Flags about where a fix was (drawn as a red ring on the diagram), not about its time.
+const PLACE_FLAGS = new Set([...POSITION_FLAGS, 'MOCK_LOCATION', 'IMPOSSIBLE_TRAVEL', 'DUPLICATE_COORDINATES']);
+
+export default async function render(ctx) {
+  const root = mount(ctx);
+  const cards = new Map(); // visit id → card controller
+  // A decision kept offline becomes final on the card once the outbox has sent it.
+  ctx.onCleanup(queue.subscribe((state) => {
+    if (!ctx.isCurrent()) return;
+    for (const card of cards.values()) card.sync(state);
+  }));
+  await useStyles();
+  await withStates(root, async () => {
+    const { data, stale } = await api.loadAll('visits', { status: 'flagged,disputed' });
+    if (!data.length) return [staleNote(stale), empty(t('queue.none'))];
+    const list = h('div', { class: 'vq-list' });
+    for (const visit of data) {
+      const card = visitCard(visit);
+      cards.set(visit.id, card);
+      list.append(card.el);
+    }
+    return [staleNote(stale), h('p', { class: 'meta', role: 'status' }, t('queue.count', { n: data.length })), list];
+  });
+}
+
+function visitCard(visit) {
+  const engineer = visit.engineer ? visit.engineer.name : `#${visit.engineer_id}`;
+  const site = visit.site ? visit.site.name : `#${visit.site_id}`;
+  const note = h('textarea', { class: 'textarea', name: 'note', maxlength: 2000, rows: 2 });
+  const errorLine = h('p', { class: 'field-error', role: 'alert', hidden: true });
+  const approve = button(t('queue.approve'), () => decide('approve'), {
+    kind: 'ok primary', 'aria-label': t('queue.approve_visit', { engineer, site }),
+  });
+  const reject = button(t('queue.reject'), () => decide('reject'), {
+    kind: 'danger primary', 'aria-label': t('queue.reject_visit', { engineer, site }),
+  });
+  const form = h('form', { class: 'form vq-decide', novalidate: true, onsubmit: (ev) => ev.preventDefault() },
+    field(t('queue.note'), note), errorLine, h('div', { class: 'btn-row' }, approve, reject));
+  const outcome = h('div', { class: 'vq-outcome', role: 'status', 'aria-live': 'polite' });
+  const el = h('article', { class: ['card', 'vq-card', `vq-${visit.status}`], 'aria-label': `${visit.job ? visit.job.title : ''} · ${engineer}` },
+    header(visit, engineer, site),
+    flagSection(visit),
+    visit.status === 'disputed' ? disputeSection(visit) : null,
+    h('div', { class: 'vq-evidence' }, positionSection(visit), h('div', {}, photoSection(visit), historySection(visit))),
+    form, outcome);
+  let pendingKey = null;
+
+  // A waiting decision from an earlier session (made offline) is shown as such.
+  const waiting = queue.pending((e) => e.kind === 'verify' && e.visit_id === visit.id && e.state !== 'refused');
+  if (waiting.length) markWaiting(waiting[waiting.length - 1].key);
+
+  function markWaiting(key) {
+    pendingKey = key;
+    form.hidden = true;
+    clear(outcome, chip(t('sup.waiting'), 'warn'), ' ', t('queue.queued'));
+  }
+  function markDone(body, decision) {
+    pendingKey = null;
+    form.hidden = true;
+    const status = (body && body.status) || (decision === 'approve' ? 'approved' : 'rejected');
+    el.classList.remove(`vq-${visit.status}`);
+    el.classList.add('vq-done');
+    clear(outcome, chip(t(`queue.status.${status}`), STATUS_TONE[status] || ''),
+      body && body.decision_note ? h('span', { class: 'meta' }, ` “${body.decision_note}”`) : null);
+  }
+  function markRefused(error) {
+    pendingKey = null;
+    form.hidden = false;
+    approve.disabled = false;
+    reject.disabled = false;
+    clear(outcome);
+    errorLine.textContent = problemText(error);
+    errorLine.hidden = false;
+    if (error && error.errors) showFieldErrors(form, error.errors);
+  }
+
+  async function decide(decision) {
+    const text = note.value.trim();
+    errorLine.hidden = true;
+    showFieldErrors(form, {});
+    if (decision === 'reject' && !text) {
+      showFieldErrors(form, { note: [t('queue.note_required')] });
+      return;
+    }
+    approve.disabled = true;
+    reject.disabled = true;
+    const json = text ? { decision, note: text } : { decision };
+    try {
+      const r = await queue.submit({
+        kind: 'verify', method: 'POST', path: `visits/${visit.id}/verify`, json,
+        label: t(`queue.action.${decision}`, { id: visit.id }), visit_id: visit.id, job_id: visit.job_id,
+      });
+      if (r.status === 'sent') {
+        markDone(r.body, decision);
+        toast(t(decision === 'approve' ? 'queue.done_approved' : 'queue.done_rejected'), 'ok');
+      } else {
+        markWaiting(r.key);
+      }
+    } catch (error) {
+      markRefused(error);
+    }
+  }
+
+  async function sync(state) {
+    if (!pendingKey) return;
+    const key = pendingKey;
+    const entry = state.entries.find((e) => e.key === key);
+    if (entry && entry.state === 'refused') { markRefused(entry.error); return; }
+    if (entry) return;
+    const body = await queue.result(key);
+    if (body !== undefined && pendingKey === key) markDone(body, body && body.status === 'rejected' ? 'reject' : 'approve');
+  }
+
+  return { el, sync };
+}
+
+function header(visit, engineer, site) {
+  const inTime = visit.check_in && visit.check_in.client_time;
+  const outTime = visit.check_out && visit.check_out.client_time;
+  const when = outTime
+    ? t('queue.when', { when: dateTime(inTime), stay: stayText((new Date(outTime) - new Date(inTime)) / 60000) })
+    : t('queue.when_open', { when: dateTime(inTime) });
+  return h('header', { class: 'vq-head' },
+    h('div', { class: 'card-row' },
+      h('h2', { class: 'card-title grow' }, visit.job ? visit.job.title : t('sup.job', { id: visit.job_id })),
+      chip(t(`queue.status.${visit.status}`), STATUS_TONE[visit.status])),
+    h('p', { class: 'vq-who' }, t('queue.visit_line', { engineer, site })),
+    h('p', { class: 'meta' }, `${t('sup.job', { id: visit.job_id })} · ${when}`));
+}
+
+function stayText(minutes) {
+  const m = Math.max(0, Math.round(minutes));
+  return m < 60 ? t('queue.minutes', { n: m }) : t('queue.hours', { h: Math.floor(m / 60), m: m % 60 });
+}
+
+// Each flag in a sentence, said about the event (check-in, check-out, photo) that raised it.
+function flagSentences(visit) {
+  const out = [];
+  const seen = new Set();
+  const radius = distance(visit.site ? visit.site.radius_m : null);
+  for (const [event, fix] of [['in', visit.check_in], ['out', visit.check_out]]) {
+    for (const flag of (fix && fix.flags) || []) {
+      seen.add(flag);
+      out.push(POSITION_FLAGS.has(flag)
+        ? t(`queue.at.${flag}`, { event: t(`queue.event.${event}`), distance: distance(fix.distance_m), accuracy: distance(fix.accuracy_m), radius })
+        : flagText(flag, fix, { self: false }));
+    }
+  }
+  for (const photo of visit.photos || []) {
+    for (const flag of photo.flags || []) {
+      seen.add(flag);
+      out.push(t('queue.photo_flag', { kind: t(`queue.kind.${photo.kind}`), text: flagText(flag, {}, { self: false }) }));
+    }
+  }
+  // Flags of the visit not tied to one event (NO_CHECKOUT, a photo flag added later).
+  for (const flag of visit.flags || []) {
+    if (!seen.has(flag)) { seen.add(flag); out.push(flagText(flag, visit.check_in || {}, { self: false })); }
+  }
+  return out;
+}
+
+function flagSection(visit) {
+  const sentences = flagSentences(visit);
+  return h('section', { class: 'vq-section' },
+    h('h3', {}, t('queue.flags')),
+    h('ul', { class: 'flags' }, sentences.map((s) => h('li', {}, s))));
+}
+
+function disputeSection(visit) {
+  return h('section', { class: 'vq-section vq-dispute' },
+    visit.decision_note ? h('p', {}, t('queue.dispute', { when: dateTime(visit.rejected_at || visit.decided_at), note: visit.decision_note })) : null,
+    visit.dispute_note ? h('p', {}, t('queue.dispute_note', { note: visit.dispute_note })) : null,
+    h('p', { class: 'vq-final' }, t('queue.final')));
+}
+
+function positionSection(visit) {
+  const rows = [];
+  for (const [event, fix] of [['in', visit.check_in], ['out', visit.check_out]]) {
+    rows.push(h('dt', {}, t(`queue.event.${event}`)));
+    rows.push(h('dd', {}, fix
+      ? [h('strong', {}, t('queue.pos.distance', { distance: distance(fix.distance_m) })), ' ',
+        h('span', { class: 'meta' }, `${t('queue.pos.accuracy', { accuracy: distance(fix.accuracy_m) })} · ${dateTime(fix.client_time)}`),
+        fix.mock_location ? [' ', chip(t('queue.pos.mock'), 'bad')] : null]
+      : h('span', { class: 'meta' }, t('queue.pos.none'))));
+  }
+  if (visit.site) {
+    rows.push(h('dt', {}, t('queue.site_area')));
+    rows.push(h('dd', {}, t('queue.radius', { radius: distance(visit.site.radius_m) })));
+  }
+  return h('section', { class: 'vq-section' },
+    h('h3', {}, t('queue.positions')),
+    visit.site ? diagram(visit) : null,
+    h('dl', { class: 'kv' }, rows));
+}
+
+// The positions drawn around the site, north up, to scale (no map tiles): the site's area,
+// each fix with its accuracy circle, and a scale bar.
+function diagram(visit) {
+  const site = visit.site;
+  const size = 240;
+  const centre = size / 2;
+  const metresPerDegLat = 111_132;
+  const metresPerDegLon = 111_320 * Math.cos((site.lat * Math.PI) / 180);
+  const fixes = [['in', visit.check_in], ['out', visit.check_out]].filter(([, f]) => f && f.lat !== undefined && f.lat !== null)
+    .map(([event, f]) => ({ event, x: (f.lon - site.lon) * metresPerDegLon, y: (f.lat - site.lat) * metresPerDegLat, accuracy: f.accuracy_m || 0, flagged: (f.flags || []).some((x) => PLACE_FLAGS.has(x)) }));
+  let extent = site.radius_m * 1.4;
+  for (const f of fixes) extent = Math.max(extent, Math.hypot(f.x, f.y) + Math.min(f.accuracy, 2000) + 20);
+  const scale = (centre - 16) / extent; // px per metre
+  const px = (m) => m * scale;
+  const nodes = [
+    svg('rect', { x: 0, y: 0, width: size, height: size, class: 'vq-map-bg' }),
+    svg('circle', { cx: centre, cy: centre, r: Math.max(3, px(site.radius_m)), class: 'vq-map-area' }),
+    // The site's cross under the fixes, which are see-through so that one right on it shows both.
+    svg('path', { d: `M${centre - 7} ${centre}h14M${centre} ${centre - 7}v14`, class: 'vq-map-site' }),
+  ];
+  for (const f of fixes) {
+    const cx = centre + px(f.x);
+    const cy = centre - px(f.y);
+    nodes.push(svg('line', { x1: centre, y1: centre, x2: cx, y2: cy, class: 'vq-map-line' }));
+    if (f.accuracy) nodes.push(svg('circle', { cx, cy, r: Math.max(2, px(f.accuracy)), class: `vq-map-acc vq-map-acc-${f.event}` }));
+    nodes.push(svg('circle', { cx, cy, r: f.flagged ? 8 : 7, class: `vq-map-fix vq-map-${f.event}${f.flagged ? ' vq-map-flagged' : ''}` }));
+    // The label goes on the side of the point nearer the middle, so that it stays inside.
+    const right = cx < centre || (cx === centre && f.event === 'out');
+    nodes.push(svg('text', { x: cx + (right ? 10 : -10), y: cy + (cy < 30 ? 20 : -10), class: 'vq-map-label', 'text-anchor': right ? 'start' : 'end' },
+      t(`queue.legend.${f.event}`)));
+  }
+  // A scale bar of a round length about a quarter of the width.
+  const target = extent / 2;
+  const step = [1, 2, 5].flatMap((m) => [m, m * 10, m * 100, m * 1000, m * 10000]).sort((a, b) => a - b)
+    .filter((m) => m <= target).pop() || 1;
+  nodes.push(svg('path', { d: `M12 ${size - 14}h${px(step)}M12 ${size - 19}v10M${12 + px(step)} ${size - 19}v10`, class: 'vq-map-scale' }));
+  nodes.push(svg('text', { x: 12, y: size - 24, class: 'vq-map-label' }, distance(step)));
+  nodes.push(svg('text', { x: size - 14, y: 22, class: 'vq-map-label', 'text-anchor': 'middle' }, t('queue.north')));
+  nodes.push(svg('path', { d: `M${size - 14} 28l-5 12h10z`, class: 'vq-map-north' }));
+  const out = visit.check_out;
+  const label = out
+    ? t('queue.diagram', { radius: distance(site.radius_m), in_distance: distance(visit.check_in.distance_m), in_accuracy: distance(visit.check_in.accuracy_m), out_distance: distance(out.distance_m), out_accuracy: distance(out.accuracy_m) })
+    : t('queue.diagram_open', { radius: distance(site.radius_m), in_distance: distance(visit.check_in.distance_m), in_accuracy: distance(visit.check_in.accuracy_m) });
+  return h('figure', { class: 'vq-map' },
+    svg('svg', { viewBox: `0 0 ${size} ${size}`, role: 'img', 'aria-label': label, class: 'vq-map-svg' }, nodes),
+    h('figcaption', { class: 'vq-legend' },
+      h('span', { class: 'vq-key vq-key-site' }, t('queue.legend.site')),
+      h('span', { class: 'vq-key vq-key-in' }, t('queue.legend.in')),
+      out ? h('span', { class: 'vq-key vq-key-out' }, t('queue.legend.out')) : null,
+      fixes.some((f) => f.flagged) ? h('span', { class: 'vq-key vq-key-flagged' }, t('queue.legend.flagged')) : null));
+}
+
+function photoSection(visit) {
+  const photos = visit.photos || [];
+  return h('section', { class: 'vq-section' },
+    h('h3', {}, t('queue.photos')),
+    photos.length
+      ? h('ul', { class: 'photos' }, photos.map((p) => {
+        const kind = t(`queue.kind.${p.kind}`);
+        return h('li', { class: 'photo' },
+          h('a', { href: `/api/v1/photos/${p.id}/image`, target: '_blank', rel: 'noopener', 'aria-label': t('queue.photo_open', { kind }) },
+            h('img', { src: p.thumb_url || `/api/v1/photos/${p.id}/thumb`, alt: t('queue.photo_alt', { kind, when: dateTime(p.created_at) }), loading: 'lazy', width: 96, height: 96 })),
+          h('span', {}, kind),
+          (p.flags || []).map((f) => chip(t(`queue.short.${f}`), 'bad')));
+      }))
+      : h('p', { class: 'meta' }, t('queue.no_photos')));
+}
+
+function historySection(visit) {
+  const history = visit.engineer_history;
+  if (!history) return null;
+  const recent = history.recent_flagged || [];
+  return h('section', { class: 'vq-section' },
+    h('h3', {}, t('queue.history')),
+    h('p', {}, t('queue.history_line', { days: history.days, visits: history.visits, flagged: history.flagged, rejected: history.rejected, disputed: history.disputed })),
+    recent.length
+      ? h('ul', { class: 'list vq-history' }, recent.map((v) => h('li', { class: 'list-row' },
+        h('div', { class: 'grow' },
+          h('div', {}, dateTime(v.client_time), v.id === visit.id ? h('span', { class: 'meta' }, ` (${t('queue.this_visit')})`) : null),
+          h('div', { class: 'meta' }, `${t('sup.job', { id: v.job_id })} · ${(v.flags || []).map((f) => t(`queue.short.${f}`)).join(', ')}`)),
+        chip(t(`queue.status.${v.status}`), STATUS_TONE[v.status] || ''))))
+      : h('p', { class: 'meta' }, t('queue.history_none')));
+}
+
