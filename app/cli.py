@@ -7,6 +7,7 @@ import click
 import sqlalchemy as sa
 from flask import Flask
 
+from app.backup import backup_command, restore_command
 from app.extensions import db
 from app.models import AuditEntry, User
 from app.services.alerts import scan_alerts_command
@@ -17,6 +18,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(audit_verify)
     app.cli.add_command(scan_alerts_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 def _read_password() -> str:

@@ -16,6 +16,7 @@ import io
 import math
 import re
 import struct
+import threading
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -26,6 +27,12 @@ from PIL import Image, ImageCms
 pillow_heif.register_heif_opener()
 
 MAX_PIXELS = 40_000_000
+# Decodes at once per process. A 12-megapixel photo takes about 40 MB while it is
+# decoded; twenty threads of one worker decoding together grew it by over 800 MB.
+# Pillow releases the GIL while decoding, but several worker processes already use
+# every core, so one at a time costs little throughput.
+DECODE_SLOTS = 1
+_DECODING = threading.BoundedSemaphore(DECODE_SLOTS)
 DISPLAY_LONG_EDGE = 1600
 THUMB_LONG_EDGE = 320
 DISPLAY_QUALITY = 85
@@ -147,9 +154,9 @@ def process_upload(data: bytes, max_pixels: int = MAX_PIXELS) -> ProcessedPhoto:
     # far below Pillow's, so in practice it only guards decoders that meet a bigger
     # frame than the header announced. Pillow's "Corrupt EXIF data" warnings are silenced:
     # hostile or sloppy metadata is an expected input, answered by _read_exif, not a
-    # warning for the operator. catch_warnings is process-global, which is fine with one
-    # request per worker process.
-    with warnings.catch_warnings():
+    # warning for the operator. catch_warnings is process-global: _DECODING lets one
+    # thread at a time in, and bounds the memory a worker's threads spend on pixels.
+    with _DECODING, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
         try:

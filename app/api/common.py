@@ -12,6 +12,11 @@ from marshmallow import fields, validate
 from app.extensions import db
 
 
+# Ids are 32-bit in the database: a larger one names nothing and must be refused before
+# it reaches the driver (SQLite cannot bind it, PostgreSQL answers "out of range").
+MAX_ID = 2**31 - 1
+ID = validate.Range(min=1, max=MAX_ID)
+
 # Endpoints that take a body other than JSON (uploads, CSV), by endpoint name.
 BODY_TYPES: dict[str, tuple[str, ...]] = {}
 

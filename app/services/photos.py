@@ -17,7 +17,7 @@ from secrets import token_hex
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, has_request_context
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app.domain import verification
@@ -120,10 +120,17 @@ def _other_jobs_hashes(job_id: int, sha256: str, dhash: int, max_distance: int
 
 def upload_photo(engineer: User, job_id: int, kind: str, data: bytes) -> Photo:
     """Attach a photo to the engineer's job; its flags go on the photo and a visit."""
-    job = get_visible(Job, job_id, jobs_visible(engineer))
-    if job.status in CLOSED_JOB_STATUSES:
-        raise Conflict(f"Job {job.id} is {job.status}; no photos can be added.", code="JOB_CLOSED")
+    _ensure_open_job(engineer, job_id)
+    if has_request_context():
+        # The image work takes a second or more at full size. The request's transaction
+        # so far (its checks; it changed nothing but the sign-in's last-used time) ends
+        # before it, so that no pooled connection, and on SQLite no write lock, is held
+        # while pixels are decoded: twenty uploads at once would otherwise queue behind
+        # one another's decoding past SQLite's busy timeout. The job is read again
+        # below. (A command, seed-demo say, keeps its one transaction.)
+        db.session.commit()
     processed = _processed(data)
+    job = _ensure_open_job(engineer, job_id)
     info = processed.info
     uploaded_at = utcnow()
     taken_at = info.taken_at_in(ZoneInfo(current_app.config["TIMEZONE"]))
@@ -155,6 +162,13 @@ def upload_photo(engineer: User, job_id: int, kind: str, data: bytes) -> Photo:
         "flags": flags, "flagged_visit_id": flagged_visit.id if flagged_visit else None,
     })
     return photo
+
+
+def _ensure_open_job(engineer: User, job_id: int) -> Job:
+    job = get_visible(Job, job_id, jobs_visible(engineer))
+    if job.status in CLOSED_JOB_STATUSES:
+        raise Conflict(f"Job {job.id} is {job.status}; no photos can be added.", code="JOB_CLOSED")
+    return job
 
 
 def _photo_flags(job: Job, info: ImageInfo, taken_at: datetime | None, job_visits: list[Visit],

@@ -372,7 +372,7 @@ def test_scores_at_the_bounds_are_accepted(client, org, factory, score):
     body = response.get_json()
     assert set(body) == {"id", "score", "comment", "submitted_at"}
     assert body["score"] == score and body["comment"] == "Fixed fast"
-    assert response.headers["Location"].endswith(f"/api/v1/feedback/{body['id']}")
+    assert response.headers["Location"].endswith(f"/api/v1/feedback/items/{body['id']}")
     db.session.expire_all()
     row = db.session.get(Feedback, body["id"])
     link = link_of(token)
@@ -642,7 +642,7 @@ def test_the_list_takes_the_same_statements_whatever_the_page_size(client, org, 
 ])
 def test_one_feedback_is_scoped(client, org, rated, actor, status):
     client.use_token(org[actor])
-    response = client.get(f"feedback/{rated['a1_old']}")
+    response = client.get(f"feedback/items/{rated['a1_old']}")
     assert response.status_code == status
     if status == 200:
         assert response.get_json()["score"] == 9

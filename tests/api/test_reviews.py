@@ -223,6 +223,7 @@ LONG = "x" * 10_001
     ({"next_targets": {"first_contact_minutes": -5}}, "next_targets"),
     ({"next_targets": [50]}, "next_targets"),
     ({"supervisor_id": 1}, "supervisor_id"),
+    ({"engineer_id": 2**31}, "engineer_id"),
     ({"acknowledged_at": "2026-01-01T00:00:00Z"}, "acknowledged_at"),
 ])
 def test_bad_input_is_refused_and_nothing_is_written(client, org, changes, field):
@@ -319,6 +320,17 @@ def test_ticking_an_action_item_done_and_undone(client, org):
     assert client.patch(f"reviews/{review.id}/action-items/{second}", json={"done": True}).status_code == 200
     db.session.expire_all()
     assert db.session.get(ReviewActionItem, second).done_by_id == org["admin"].id
+
+
+def test_the_document_says_an_open_items_done_fields_are_null(client, org):
+    """The answer for an item not yet done has done_at and done_by_id null, and the
+    OpenAPI document must allow it (the fuzzing of the document found it did not)."""
+    make_review(org)
+    client.login(org["sup_a"])
+    item = client.get("reviews").json["items"][0]["action_items"][0]
+    assert (item["done"], item["done_at"], item["done_by_id"]) == (False, None, None)
+    fields = client.get("openapi.json").json["components"]["schemas"]["ActionItem"]["properties"]
+    assert fields["done_at"].get("nullable") is True and fields["done_by_id"].get("nullable") is True
 
 
 @pytest.mark.parametrize("who", ["eng_a2", "eng_b1", "sup_b"])
@@ -420,7 +432,8 @@ def test_list_filters(client, org, reviews, query, expected):
         assert {i["id"] for i in response.json["items"]} == {reviews[k].id for k in expected}
 
 
-@pytest.mark.parametrize("query", ["period=2026-13", "period=jan", "engineer_id=x", "per_page=201", "page=0"])
+@pytest.mark.parametrize("query", ["period=2026-13", "period=jan", "engineer_id=x", f"engineer_id={2**31}",
+                                   "per_page=201", "page=0"])
 def test_bad_list_filters_are_422(client, org, query):
     client.login(org["sup_a"])
     assert_problem(client.get("reviews?" + query), 422, "VALIDATION_ERROR")

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import ApiToken, AuditEntry, User, UserSession
 from app.services import users as users_service
 from tests.api.test_app import assert_problem
-from tests.support import PASSWORD, ApiClient
+from tests.support import PASSWORD, ApiClient, statements_of
 
 NEW_PASSWORD = "a brand new secret"
 UNKNOWN_ID = 999_999
@@ -147,6 +147,7 @@ def test_create_with_taken_email_is_409(admin, org, email):
     ({"supervisor_id": "@inactive_sup"}, {"supervisor_id"}),
     ({"supervisor_id": "@admin"}, {"supervisor_id"}),
     ({"supervisor_id": UNKNOWN_ID}, {"supervisor_id"}),
+    ({"supervisor_id": 2**31}, {"supervisor_id"}),  # beyond any id: no 500 from the driver
     ({"role": "supervisor", "level": None, "work_type": None, "supervisor_id": "@sup_a"},
      {"supervisor_id"}),
     ({"role": "admin", "level": None, "work_type": None, "supervisor_id": "@sup_a"},
@@ -328,6 +329,7 @@ def test_patch_without_change_writes_no_audit(admin, org):
     ("eng_a1", {"supervisor_id": "@eng_b1"}, 422, {"supervisor_id"}),
     ("eng_a1", {"supervisor_id": "@inactive_sup"}, 422, {"supervisor_id"}),
     ("eng_a1", {"supervisor_id": UNKNOWN_ID}, 422, {"supervisor_id"}),
+    ("eng_a1", {"supervisor_id": 2**31}, 422, {"supervisor_id"}),
     ("eng_a1", {"email": "SUP.B@example.com"}, 409, None),
     ("eng_a1", {"password": "x" * 9}, 422, {"password"}),
     ("eng_a1", {"is_admin": True}, 422, {"is_admin"}),
@@ -468,3 +470,16 @@ def test_deactivation_ends_sessions_and_sign_in(app, admin, org):
     assert ApiClient(app.test_client()).login(user).status_code == 200
     assert [(e.action, e.detail["active"]["to"]) for e in audit_entries()] == [
         ("user.active_change", False), ("user.active_change", True)]
+
+
+def test_the_list_costs_the_same_statements_however_many_users(client, org, factory):
+    client.use_token(org["admin"])
+    client.get("users")  # the token's first use is recorded once
+    before, page = statements_of(client, "users")
+    assert page["total"] == len(org)
+    for _ in range(5):
+        factory.user("engineer", supervisor=org["sup_b"])
+    db.session.commit()
+    after, page = statements_of(client, "users")
+    assert page["total"] == len(org) + 5 and len(page["items"]) == len(org) + 5
+    assert before == after

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from app.api.common import CommaList, PageArgs, Schema, UtcDateTime
+from app.api.common import ID, CommaList, PageArgs, Schema, UtcDateTime
 from app.domain.alerts import MAX_TERM_LENGTH, MAX_TERMS, watch_list_errors
 from app.models.types import ALERT_KINDS
 
@@ -22,8 +22,8 @@ class AlertSchema(Schema):
 
 class AlertListArgs(PageArgs):
     kind = CommaList(ALERT_KINDS)
-    engineer_id = fields.Integer(validate=validate.Range(min=1))
-    job_id = fields.Integer(validate=validate.Range(min=1))
+    engineer_id = fields.Integer(validate=ID)
+    job_id = fields.Integer(validate=ID)
     dismissed = fields.Boolean(load_default=False, metadata={
         "description": "false (default): the open warnings; true: those dismissed."})
     from_ = UtcDateTime(data_key="from", metadata={"description": "Raised at or after."})

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from app.api.common import PageArgs, Schema, UtcDateTime
+from app.api.common import ID, PageArgs, Schema, UtcDateTime
 
 
 class AuditEntrySchema(Schema):
@@ -19,5 +19,5 @@ class AuditEntrySchema(Schema):
 
 class AuditListArgs(PageArgs):
     target_type = fields.String(validate=validate.Length(min=1, max=40))
-    target_id = fields.Integer(validate=validate.Range(min=1))
+    target_id = fields.Integer(validate=ID)
     action = fields.String(validate=validate.Length(min=1, max=60))

@@ -2,13 +2,12 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from app.api.common import CommaList, OptionalText, PageArgs, Schema, Text, UtcDateTime
+from app.api.common import ID, CommaList, OptionalText, PageArgs, Schema, Text, UtcDateTime
 from app.domain.search import normalise_tag
 from app.models.types import KNOWLEDGE_KINDS, KNOWLEDGE_STATUSES
 
 MAX_TAGS = 10
 TAG_LENGTH = validate.Length(min=1, max=30)
-ID = validate.Range(min=1)
 
 
 class Tag(fields.String):

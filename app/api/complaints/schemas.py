@@ -2,9 +2,7 @@ from __future__ import annotations
 
 from marshmallow import fields, pre_dump, validate
 
-from app.api.common import Schema, Text, TimeRangeArgs, UtcDateTime
-
-ID = validate.Range(min=1)
+from app.api.common import ID, Schema, Text, TimeRangeArgs, UtcDateTime
 
 
 class ComplaintSchema(Schema):

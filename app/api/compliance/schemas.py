@@ -2,10 +2,8 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from app.api.common import CommaList, PageArgs, Schema, Text, UtcDateTime
+from app.api.common import ID, CommaList, PageArgs, Schema, Text, UtcDateTime
 from app.models.types import COMPLIANCE_KINDS, SEVERITIES
-
-ID = validate.Range(min=1)
 
 
 class ComplianceEventSchema(Schema):

@@ -47,7 +47,7 @@ class FeedbackViews(MethodView):
         return paginate(service.list_feedback(current_user, args), args, scalars=False)
 
 
-@blp.route("/feedback/<int:feedback_id>")
+@blp.route("/feedback/items/<int:feedback_id>")
 class FeedbackByIdViews(MethodView):
     @require_roles()
     @blp.response(200, FeedbackItemSchema)

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from marshmallow import fields, validate
 
 from app.api.common import (
+    ID,
     CommaList,
     JsonBoolean,
     OptionalText,
@@ -12,8 +16,6 @@ from app.api.common import (
     UtcDateTime,
 )
 from app.models.types import JOB_STATUSES, PRIORITIES, WORK_TYPES
-
-ID = validate.Range(min=1)
 
 
 def _text(max_len: int, **kwargs) -> Text:
@@ -45,6 +47,48 @@ class JobSchema(Schema):
     cancelled_at = UtcDateTime(allow_none=True)
     cancel_reason = fields.String(allow_none=True)
     created_at = UtcDateTime()
+
+
+def _utc(value: datetime | None) -> str | None:
+    """As UtcDateTime writes a time."""
+    return None if value is None else value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+
+
+def job_item(job: Any) -> dict[str, Any]:
+    """JobSchema's output for one job (a Job or a row of the jobs table), written out.
+
+    A page of the jobs list is 50 jobs of 24 fields: dumping it field by field through
+    marshmallow costs more than the rest of the request. The values come from the
+    database already of the field's type, so only times and dates need writing; a test
+    holds this equal to JobSchema().dump() field for field.
+    """
+    scheduled_for, checklist = job.scheduled_for, job.checklist
+    return {
+        "id": job.id,
+        "site_id": job.site_id,
+        "title": job.title,
+        "description": job.description,
+        "category": job.category,
+        "priority": job.priority,
+        "mode": job.mode,
+        "asset_ref": job.asset_ref,
+        "status": job.status,
+        "reported_at": _utc(job.reported_at),
+        "scheduled_for": None if scheduled_for is None else scheduled_for.isoformat(),
+        "engineer_id": job.engineer_id,
+        "created_by_id": job.created_by_id,
+        "assigned_at": _utc(job.assigned_at),
+        "first_contact_at": _utc(job.first_contact_at),
+        "closed_at": _utc(job.closed_at),
+        "resolution": job.resolution,
+        "fixed": job.fixed,
+        "checklist": None if checklist is None else {str(k): v for k, v in checklist.items()},
+        "checklist_complete": job.checklist_complete,
+        "repeat_of_id": job.repeat_of_id,
+        "cancelled_at": _utc(job.cancelled_at),
+        "cancel_reason": job.cancel_reason,
+        "created_at": _utc(job.created_at),
+    }
 
 
 class JobCreateSchema(Schema):

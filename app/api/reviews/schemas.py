@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from app.api.common import JsonBoolean, PageArgs, Schema, Text, UtcDateTime
+from app.api.common import ID, JsonBoolean, PageArgs, Schema, Text, UtcDateTime
 from app.domain.kpi import METRICS_BY_KEY
 
 PERIOD = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="Use YYYY-MM, e.g. 2026-11.")
@@ -33,8 +33,8 @@ class ActionItemSchema(Schema):
     title = Text(required=True, validate=[validate.Length(max=200), _not_blank])
     due_date = fields.Date(required=True)
     done = fields.Boolean(dump_only=True)
-    done_at = UtcDateTime(dump_only=True)
-    done_by_id = fields.Integer(dump_only=True)
+    done_at = UtcDateTime(dump_only=True, allow_none=True)
+    done_by_id = fields.Integer(dump_only=True, allow_none=True)
 
 
 class ReviewSchema(Schema):
@@ -52,7 +52,7 @@ class ReviewSchema(Schema):
 
 
 class ReviewCreateSchema(Schema):
-    engineer_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    engineer_id = fields.Integer(required=True, strict=True, validate=ID)
     period = fields.String(required=True, validate=PERIOD,
                            metadata={"description": "YYYY-MM, this month or an earlier one."})
     summary = Text(required=True, validate=[validate.Length(max=LONG_TEXT), _not_blank])
@@ -85,5 +85,5 @@ class ActionItemPatchSchema(Schema):
 
 
 class ReviewListArgs(PageArgs):
-    engineer_id = fields.Integer(validate=validate.Range(min=1))
+    engineer_id = fields.Integer(validate=ID)
     period = fields.String(validate=PERIOD)

@@ -4,9 +4,8 @@ from decimal import Decimal
 
 from marshmallow import ValidationError, fields, validate
 
-from app.api.common import PageArgs, Schema, Text, UtcDateTime
+from app.api.common import ID, PageArgs, Schema, Text, UtcDateTime
 
-ID = validate.Range(min=1)
 MAX_ATTENDEES = 500
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from app.api.common import PageArgs, Schema, UtcDateTime
+from app.api.common import ID, PageArgs, Schema, UtcDateTime
 from app.domain.people import role_field_errors
 from app.models.types import LEVELS, ROLES, WORK_TYPES
 
@@ -39,7 +39,7 @@ class UserCreateSchema(Schema):
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     level = fields.String(validate=validate.OneOf(LEVELS), allow_none=True)
     work_type = fields.String(validate=validate.OneOf(WORK_TYPES), allow_none=True)
-    supervisor_id = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    supervisor_id = fields.Integer(allow_none=True, validate=ID)
     locale = fields.String(validate=validate.OneOf(LOCALES), allow_none=True)
 
     @validates_schema
@@ -59,7 +59,7 @@ class UserPatchSchema(Schema):
     role = fields.String(validate=validate.OneOf(ROLES))
     level = fields.String(validate=validate.OneOf(LEVELS), allow_none=True)
     work_type = fields.String(validate=validate.OneOf(WORK_TYPES), allow_none=True)
-    supervisor_id = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    supervisor_id = fields.Integer(allow_none=True, validate=ID)
     locale = fields.String(validate=validate.OneOf(LOCALES), allow_none=True)
     active = fields.Boolean()
 

@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from app.api.common import CommaList, JsonBoolean, PageArgs, Schema, Text, UtcDateTime
+from app.api.common import ID, CommaList, JsonBoolean, PageArgs, Schema, Text, UtcDateTime
 from app.api.sites.schemas import LAT, LON
 from app.models.types import VISIT_STATUSES
 
-ID = validate.Range(min=1)
 ACCURACY = validate.Range(min=0, min_inclusive=False, error="Must be greater than 0.")
 NOTE = validate.Length(max=2000)
 
@@ -111,7 +110,11 @@ class VisitFlagHistorySchema(Schema):
                                  metadata={"description": "The latest flagged visits, any age."})
 
 
-class VisitSchema(Schema):
+class VisitAnswerSchema(Schema):
+    """A visit as a check-in or check-out answers it: without the evidence the
+    verification queue shows beside it (photos, the engineer's flag history), which the
+    phone does not need and which would cost three reads on the busiest write."""
+
     id = fields.Integer()
     job_id = fields.Integer()
     site_id = fields.Integer()
@@ -131,5 +134,10 @@ class VisitSchema(Schema):
     site = fields.Nested(VisitSiteSchema)
     job = fields.Nested(VisitJobSchema)
     engineer = fields.Nested(VisitEngineerSchema)
+
+
+class VisitSchema(VisitAnswerSchema):
+    """A visit with the evidence a decision needs."""
+
     photos = fields.List(fields.Nested(VisitPhotoSchema))
     engineer_history = fields.Nested(VisitFlagHistorySchema)

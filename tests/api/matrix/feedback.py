@@ -11,7 +11,7 @@ ROWS = [
     ("POST", "/api/v1/jobs/<int:job_id>/feedback-link", "jobs/{feedback_job}/feedback-link", {},
      expect(everyone=404, eng_a1=201, sup_a=201, admin=403)),
     ("GET", "/api/v1/feedback", "feedback", {}, expect(everyone=200)),
-    ("GET", "/api/v1/feedback/<int:feedback_id>", "feedback/{feedback_of_eng_a1}", {},
+    ("GET", "/api/v1/feedback/items/<int:feedback_id>", "feedback/items/{feedback_of_eng_a1}", {},
      expect(everyone=404, eng_a1=200, sup_a=200, admin=200)),
     # Public: the token is the only key, whoever calls (signed in or not).
     ("GET", "/api/v1/feedback/<token>", "feedback/{feedback_token}", {},
