@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, g, request
 from flask_login import current_user
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.errors import Conflict, Invalid
 from app.extensions import db
@@ -54,32 +55,65 @@ def fingerprint() -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_records = IdempotencyRecord.__table__
+# Built once: the claim runs on every keyed request, and a statement made anew each time
+# costs more to build than to run.
+_PURGE = sa.delete(_records).where(_records.c.user_id == sa.bindparam("user_id"),
+                                   _records.c.created_at < sa.bindparam("cutoff"))
+_FIND = sa.select(
+    _records.c.id, _records.c.fingerprint, _records.c.response_status,
+    _records.c.response_body, _records.c.response_headers, _records.c.created_at,
+).where(_records.c.user_id == sa.bindparam("user_id"), _records.c.key == sa.bindparam("key"))
+_CLAIM = {
+    name: dialect_insert(_records).on_conflict_do_nothing().returning(_records.c.id)
+    for name, dialect_insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
+}
+_TAKE_OVER = sa.update(_records).where(
+    _records.c.id == sa.bindparam("record_id"), _records.c.response_status.is_(None),
+    _records.c.created_at < sa.bindparam("lease_cutoff"),
+).values(created_at=sa.bindparam("now"))
+_STORE = sa.update(_records).where(_records.c.id == sa.bindparam("record_id")).values(
+    response_status=sa.bindparam("status"), response_body=sa.bindparam("body"),
+    response_headers=sa.bindparam("headers", type_=_records.c.response_headers.type),
+)
+_RELEASE = sa.delete(_records).where(_records.c.id == sa.bindparam("record_id"),
+                                     _records.c.response_status.is_(None))
+
+
+def _commit_claim() -> None:
+    """Commit the claim on its own. The signed-in user loaded before it is kept as it
+    is (the claim changed nothing of it) rather than read again at its next use."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
 def _claim(user_id: int, key: str, print_: str) -> Response | None:
     """Claim the key, or answer for it: a replay, 409 while in flight, 422 if reused."""
     now = utcnow()
     lease = timedelta(seconds=current_app.config["IDEMPOTENCY_LEASE_S"])
     ttl = timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_S"])
-    db.session.execute(
-        sa.delete(IdempotencyRecord).where(
-            IdempotencyRecord.user_id == user_id, IdempotencyRecord.created_at < now - ttl
-        )
-    )
-    record = db.session.scalar(
-        sa.select(IdempotencyRecord).where(
-            IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
-        )
-    )
-    if record is None:
-        record = IdempotencyRecord(user_id=user_id, key=key, fingerprint=print_, created_at=now)
-        db.session.add(record)
-        try:
-            db.session.commit()
-        except sa.exc.IntegrityError:
-            db.session.rollback()
-            raise Conflict("A request with this Idempotency-Key is being processed.",
-                           code="IDEMPOTENCY_IN_PROGRESS") from None
-        g.idempotency_record_id = record.id
+    session = db.session
+    conn = session.connection()
+    conn.execute(_PURGE, {"user_id": user_id, "cutoff": now - ttl})
+    # INSERT … ON CONFLICT DO NOTHING: the key is ours when a row comes back. A
+    # concurrent claim of the same key still in its transaction makes this one wait for
+    # it, then find it below.
+    record_id = conn.execute(_CLAIM[conn.dialect.name], {
+        "user_id": user_id, "key": key, "fingerprint": print_, "created_at": now,
+    }).scalar()
+    if record_id is not None:
+        _commit_claim()
+        g.idempotency_record_id = record_id
         return None
+    record = conn.execute(_FIND, {"user_id": user_id, "key": key}).one_or_none()
+    if record is None:  # released by a request that failed meanwhile: the client may retry
+        session.commit()
+        raise Conflict("A request with this Idempotency-Key is being processed.",
+                       code="IDEMPOTENCY_IN_PROGRESS")
     if record.fingerprint != print_:
         raise Invalid("This Idempotency-Key was used for a different request.",
                       {HEADER: ["Used before with another method, path or body."]},
@@ -90,16 +124,12 @@ def _claim(user_id: int, key: str, print_: str) -> Response | None:
         for name, value in (record.response_headers or {}).items():
             response.headers[name] = value
         response.headers["Idempotent-Replayed"] = "true"
-        db.session.commit()
+        session.commit()
         return response
     # In flight, or abandoned by a worker that died before committing anything.
-    taken = db.session.execute(
-        sa.update(IdempotencyRecord)
-        .where(IdempotencyRecord.id == record.id, IdempotencyRecord.response_status.is_(None),
-               IdempotencyRecord.created_at < now - lease)
-        .values(created_at=now)
-    ).rowcount
-    db.session.commit()
+    taken = conn.execute(_TAKE_OVER, {
+        "record_id": record.id, "lease_cutoff": now - lease, "now": now}).rowcount
+    _commit_claim()
     if not taken:
         raise Conflict("A request with this Idempotency-Key is being processed.",
                        code="IDEMPOTENCY_IN_PROGRESS")
@@ -126,15 +156,11 @@ def store_response(response: Response) -> None:
     record_id = g.get("idempotency_record_id")
     if record_id is None:
         return
-    db.session.execute(
-        sa.update(IdempotencyRecord)
-        .where(IdempotencyRecord.id == record_id)
-        .values(
-            response_status=response.status_code,
-            response_body=response.get_data(as_text=True),
-            response_headers={h: response.headers[h] for h in KEPT_HEADERS if h in response.headers},
-        )
-    )
+    db.session.connection().execute(_STORE, {
+        "record_id": record_id, "status": response.status_code,
+        "body": response.get_data(as_text=True),
+        "headers": {h: response.headers[h] for h in KEPT_HEADERS if h in response.headers},
+    })
 
 
 def release_failed_claim() -> None:
@@ -143,6 +169,5 @@ def release_failed_claim() -> None:
     if record_id is None:
         return
     db.session.rollback()
-    db.session.execute(sa.delete(IdempotencyRecord).where(
-        IdempotencyRecord.id == record_id, IdempotencyRecord.response_status.is_(None)))
+    db.session.execute(_RELEASE, {"record_id": record_id})
     db.session.commit()

@@ -149,3 +149,22 @@ class Factory:
         db.session.add(visit)
         db.session.flush()
         return visit
+
+
+def statements_of(client: ApiClient, path: str) -> tuple[int, Any]:
+    """GET `path`: how many SQL statements it ran, and its JSON (asserting a 200), so that
+    a list can be shown to cost the same statements however many rows it shows."""
+    import sqlalchemy as sa
+
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        response = client.get(path)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return len(seen), response.get_json()

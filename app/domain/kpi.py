@@ -324,7 +324,9 @@ def round_half_up(x: float | None, places: int = 2) -> float | None:
     """Round half away from zero, as the figure is written (None stays None).
 
     Going through str() rounds the shortest repr, so 2.675 (stored as 2.67499…) gives
-    2.68 as a person would expect, and both implementations of the spec agree.
+    2.68 as a person would expect, and both implementations of the spec agree. The digits
+    of that repr are rounded as text (a figure is rounded thousands of times per board);
+    `_round_decimal` is the same rule through Decimal, for the forms the text path leaves.
     """
     if x is None:
         return None
@@ -332,6 +334,23 @@ def round_half_up(x: float | None, places: int = 2) -> float | None:
         # Nothing to round (a float this large has no hundredths), and quantize() would
         # overflow Decimal's default precision (a target of 1e300 is a valid scheme).
         return float(x)
+    text = repr(float(x))
+    whole, dot, fraction = text.partition(".")
+    if not dot or "e" in fraction:
+        return _round_decimal(x, places)
+    if len(fraction) <= places:
+        return float(x)  # already written with at most `places` decimals
+    negative = whole.startswith("-")
+    kept = int(whole.lstrip("-") + fraction[:places])
+    if fraction[places] >= "5":  # the first digit dropped decides: half goes up
+        kept += 1
+    # An exact integer over a power of ten, divided once: the float nearest the decimal,
+    # which is what float(Decimal(...)) gives too.
+    value = kept / 10**places
+    return -value if negative else value
+
+
+def _round_decimal(x: float, places: int) -> float:
     return float(Decimal(str(x)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
@@ -381,17 +400,34 @@ def _weighted_mean(pairs: Sequence[tuple[float, float]]) -> float | None:
     return sum(w * s for w, s in pairs) / weight if weight else None
 
 
-def compute_card(scheme: Scheme, raw: Mapping[str, RawFigure], active: bool) -> CardScores:
+_PLANS: dict[int, tuple[Scheme, tuple[tuple[MetricDef, SchemeMetric | None], ...]]] = {}
+
+
+def _plan(scheme: Scheme) -> tuple[tuple[MetricDef, SchemeMetric | None], ...]:
+    """Every metric with the scheme's entry for it, worked out once per scheme object."""
+    cached = _PLANS.get(id(scheme))
+    if cached is not None and cached[0] is scheme:
+        return cached[1]
+    if len(_PLANS) > 256:
+        _PLANS.clear()
+    plan = tuple((definition, scheme.metric(definition.key)) for definition in METRICS)
+    _PLANS[id(scheme)] = (scheme, plan)
+    return plan
+
+
+def compute_card(scheme: Scheme, raw: Mapping[str, RawFigure], active: bool,
+                 rows: bool = True) -> CardScores:
     """Score one engineer's period under a scheme.
 
     `raw` maps metric keys to figures; a missing count is 0 records, a missing mean or rate
     has no data. Only metrics with weight > 0 and data enter the dimensions and total, so
-    the weight of a metric without data is shared out among the others.
+    the weight of a metric without data is shared out among the others. With `rows`
+    false the metric rows are left out (`metrics` is empty) and everything else is the
+    same: what ranking a whole organisation needs, at a fraction of the cost.
     """
-    rows: list[CardMetric] = []
+    metric_rows: list[CardMetric] = []
     scored: dict[str, list[tuple[float, float]]] = {d: [] for d in DIMENSIONS}
-    for definition in METRICS:
-        entry = scheme.metric(definition.key)
+    for definition, entry in _plan(scheme):
         figure = raw.get(definition.key, _NO_FIGURE)
         with_data = has_data(definition, figure, active, entry.min_samples if entry else None)
 
@@ -400,12 +436,14 @@ def compute_card(scheme: Scheme, raw: Mapping[str, RawFigure], active: bool) -> 
             value = figure.value if figure.value is not None else 0.0
             if entry is not None:
                 score = score_metric(definition.better, value, entry.target, entry.floor)
-                distance = gap(definition.better, value, entry.target)
+                if rows:
+                    distance = gap(definition.better, value, entry.target)
                 if entry.weight > 0:
                     # Unrounded: the spec rounds only what is returned.
                     scored[definition.dimension].append((entry.weight, score))
-
-        rows.append(
+        if not rows:
+            continue
+        metric_rows.append(
             CardMetric(
                 key=definition.key,
                 dimension=definition.dimension,
@@ -426,7 +464,7 @@ def compute_card(scheme: Scheme, raw: Mapping[str, RawFigure], active: bool) -> 
     return CardScores(
         scheme=scheme.key,
         pass_score=scheme.pass_score,
-        metrics=tuple(rows),
+        metrics=tuple(metric_rows),
         dimensions={d: round_half_up(_weighted_mean(pairs)) for d, pairs in scored.items()},
         total=total,
         meets_target=meets_target(total, scheme.pass_score),

@@ -32,6 +32,11 @@ class Job(db.Model):
         sa.Index("ix_jobs_engineer_contact", "engineer_id", "first_contact_at"),
         sa.Index("ix_jobs_engineer_assigned", "engineer_id", "assigned_at"),
         sa.Index("ix_jobs_engineer_status", "engineer_id", "status"),
+        # The organisation-wide month of every KPI figure (ranks need everyone's) reads
+        # the month's rows by the figure's defining time alone.
+        sa.Index("ix_jobs_first_contact", "first_contact_at"),
+        sa.Index("ix_jobs_assigned", "assigned_at"),
+        sa.Index("ix_jobs_closed", "closed_at"),
         # Repeat-repair detection looks up earlier jobs at the same site.
         sa.Index("ix_jobs_site_closed", "site_id", "closed_at"),
         sa.Index("ix_jobs_status_reported", "status", "reported_at"),

@@ -24,6 +24,7 @@ class KnowledgeItem(db.Model):
     __table_args__ = (
         sa.Index("ix_knowledge_author_reviewed", "author_id", "status", "reviewed_at"),
         sa.Index("ix_knowledge_status_created", "status", "created_at"),
+        sa.Index("ix_knowledge_status_reviewed", "status", "reviewed_at"),
         sa.CheckConstraint("quality IS NULL OR (quality >= 1 AND quality <= 5)", name="quality_range"),
     )
 
@@ -104,7 +105,10 @@ class TrainingAttendee(db.Model):
 
 class ComplianceEvent(db.Model):
     __tablename__ = "compliance_events"
-    __table_args__ = (sa.Index("ix_compliance_engineer_occurred", "engineer_id", "occurred_at"),)
+    __table_args__ = (
+        sa.Index("ix_compliance_engineer_occurred", "engineer_id", "occurred_at"),
+        sa.Index("ix_compliance_occurred", "occurred_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     engineer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))

@@ -167,9 +167,46 @@ def load_session_user(user_id: str) -> User | None:
     if user is None or not user.active:
         return None
     if now - row.last_seen_at > SESSION_TOUCH_INTERVAL:
-        row.last_seen_at = now
+        _record_use(_SESSION_SEEN, {"session_id": row.id, "now": now})
     g.auth_method = "session"
     return user
+
+
+# One statement per request for the token and its user, built once.
+_TOKEN_USER = (
+    sa.select(User, ApiToken.id.label("token_id"), ApiToken.last_used_at)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.digest == sa.bindparam("digest"), ApiToken.revoked_at.is_(None))
+)
+_TOKEN_USED = (
+    sa.update(ApiToken.__table__).where(ApiToken.__table__.c.id == sa.bindparam("token_id"))
+    .values(last_used_at=sa.bindparam("now"))
+)
+
+
+_SESSION_SEEN = (
+    sa.update(UserSession.__table__).where(UserSession.__table__.c.id == sa.bindparam("session_id"))
+    .values(last_seen_at=sa.bindparam("now"))
+)
+
+
+def _record_use(statement: sa.Update, params: dict) -> None:
+    """Write a sign-in's last-used time, in a savepoint of the request's transaction.
+
+    A read (GET) on SQLite holds a snapshot, and once another request has written since,
+    no write can join it (SQLITE_BUSY_SNAPSHOT at once, whatever the busy timeout). The
+    time is bookkeeping: it is then left to a later request instead of failing this one.
+    A write request holds the write lock from its start (BEGIN IMMEDIATE), so its update
+    cannot meet that, and is run without the savepoint's two extra statements.
+    """
+    if request.method in UNSAFE_METHODS:
+        db.session.connection().execute(statement, params)
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.connection().execute(statement, params)
+    except sa.exc.OperationalError:
+        pass
 
 
 @login_manager.request_loader
@@ -178,15 +215,16 @@ def load_token_user(req) -> User | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    row = db.session.scalar(sa.select(ApiToken).where(ApiToken.digest == digest(token.strip())))
-    if row is None or row.revoked_at is not None:
+    row = db.session.execute(_TOKEN_USER, {"digest": digest(token.strip())}).one_or_none()
+    if row is None:
         return None
-    user = db.session.get(User, row.user_id)
-    if user is None or not user.active:
+    user, token_id, last_used_at = row
+    if not user.active:
         return None
     now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > SESSION_TOUCH_INTERVAL:
-        row.last_used_at = now
+    if last_used_at is None or now - last_used_at > SESSION_TOUCH_INTERVAL:
+        # Written with the request's own changes (and undone with them), as before.
+        _record_use(_TOKEN_USED, {"token_id": token_id, "now": now})
     g.auth_method = "token"
     return user
 

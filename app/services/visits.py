@@ -66,15 +66,35 @@ def visits_visible(user: User) -> sa.ColumnElement[bool]:
 # --- check-in and check-out ------------------------------------------------------------
 
 
+_jobs, _sites, _visits = Job.__table__, Site.__table__, Visit.__table__
+# The statements of a check-in, built once: it is the busiest write of the day, and a
+# statement made anew each time costs more to build than to run.
+_CHECK_IN_JOB = (
+    sa.select(_jobs.c.id, _jobs.c.title, _jobs.c.status, _jobs.c.reported_at, _jobs.c.site_id,
+              _sites.c.name.label("site_name"), _sites.c.lat, _sites.c.lon, _sites.c.radius_m)
+    .join(_sites, _sites.c.id == _jobs.c.site_id)
+    .where(_jobs.c.id == sa.bindparam("job_id"), _jobs.c.engineer_id == sa.bindparam("engineer_id"))
+    # Locked so that two check-ins on one job (a double tap, a replay) cannot both pass.
+    .with_for_update(of=_jobs)
+)
+_OPEN_VISITS = sa.select(_visits.c.id, _visits.c.job_id, _visits.c.site_id).where(
+    _visits.c.engineer_id == sa.bindparam("engineer_id"), _visits.c.out_client_time.is_(None))
+_INSERT_VISIT = sa.insert(_visits).returning(_visits.c.id)
+_JOB_STARTED = (
+    sa.update(_jobs).where(_jobs.c.id == sa.bindparam("job_id"), _jobs.c.status == "assigned")
+    .values(status="in_progress")
+)
+_VISIT_JOB = sa.select(_jobs.c.id, _jobs.c.title, _jobs.c.status).where(
+    _jobs.c.id == sa.bindparam("job_id"))
+
+
 def check_in(engineer: User, data: dict[str, Any]) -> VisitView:
     """Record a check-in on one of the engineer's open jobs; flags never block it."""
     now, t = utcnow(), thresholds()
     fix = _fix(data)
-    # Locked so that two check-ins on one job (a double tap, a replay) cannot both pass.
-    job = db.session.scalar(
-        sa.select(Job).where(Job.id == data["job_id"], Job.engineer_id == engineer.id)
-        .with_for_update(of=Job)
-    )
+    session = db.session
+    conn = session.connection()  # Core statements skip the ORM's per-statement work
+    job = conn.execute(_CHECK_IN_JOB, {"job_id": data["job_id"], "engineer_id": engineer.id}).first()
     if job is None:
         raise NotFound(f"No job {data['job_id']} assigned to you.")
     if job.status in CLOSED_JOB_STATUSES:
@@ -83,35 +103,40 @@ def check_in(engineer: User, data: dict[str, Any]) -> VisitView:
     if fix.client_time < job.reported_at:
         raise Invalid("The check-in precedes the job's report.",
                       {"client_time": ["Must not be before the job's reported_at."]})
-    open_visits = list(db.session.scalars(
-        sa.select(Visit).where(Visit.engineer_id == engineer.id, Visit.out_client_time.is_(None))
-    ))
+    open_visits = conn.execute(_OPEN_VISITS, {"engineer_id": engineer.id}).all()
     if any(visit.job_id == job.id for visit in open_visits):
         raise Conflict("You already have an open visit on this job; check out first.",
                        code="VISIT_ALREADY_OPEN")
-    elsewhere = [visit for visit in open_visits if visit.site_id != job.site_id]
-    site = db.session.get(Site, job.site_id)
+    elsewhere = [visit.id for visit in open_visits if visit.site_id != job.site_id]
+    previous, same_place = _position_history(engineer.id, fix)
     flags, distance = rules.check_in_flags(
-        fix, now, _fence(site), _previous_event(engineer.id, fix.client_time),
-        _same_coordinates(engineer.id, fix.lat, fix.lon), bool(elsewhere), t,
+        fix, now, rules.Site(job.lat, job.lon, job.radius_m), previous, same_place,
+        bool(elsewhere), t,
     )
-    visit = Visit(
-        job_id=job.id, site_id=site.id, engineer_id=engineer.id,
+    values = dict(
+        job_id=job.id, site_id=job.site_id, engineer_id=engineer.id,
         status="flagged" if flags else "verified", flags=list(flags),
         in_lat=fix.lat, in_lon=fix.lon, in_accuracy_m=fix.accuracy_m,
         in_client_time=fix.client_time, in_server_time=now, in_distance_m=distance,
-        in_mock=fix.mock_location, in_flags=list(flags),
+        in_mock=fix.mock_location, in_flags=list(flags), decision_final=False, created_at=now,
     )
-    db.session.add(visit)
-    for other in elsewhere:
-        # Checking in elsewhere while a visit is open means it was never checked out.
-        raise_visit_flags(other, [NO_CHECKOUT])
-    if job.status == "assigned":
-        job.status = "in_progress"
-    db.session.flush()
+    visit = Visit(id=conn.execute(_INSERT_VISIT, values).scalar_one(), **values)
+    if elsewhere:
+        for other in session.scalars(sa.select(Visit).where(Visit.id.in_(elsewhere))):
+            # Checking in elsewhere while a visit is open means it was never checked out.
+            raise_visit_flags(other, [NO_CHECKOUT])
+    job_status = job.status
+    if job_status == "assigned":
+        conn.execute(_JOB_STARTED, {"job_id": job.id})
+        job_status = "in_progress"
+    session.flush()
     if flags:
         alerts.raise_flag_pattern_alert(engineer.id, now)
-    return present([visit])[0]
+    site = {"id": job.site_id, "name": job.site_name, "lat": job.lat, "lon": job.lon,
+            "radius_m": job.radius_m}
+    # The answer leaves out the queue's evidence (photos, flag history): see VisitAnswerSchema.
+    return VisitView(visit, site, {"id": job.id, "title": job.title, "status": job_status},
+                     {"id": engineer.id, "name": engineer.name})
 
 
 def check_out(engineer: User, visit_id: int, data: dict[str, Any]) -> VisitView:
@@ -126,10 +151,9 @@ def check_out(engineer: User, visit_id: int, data: dict[str, Any]) -> VisitView:
         raise Invalid("The check-out precedes the check-in.",
                       {"client_time": ["Must not be before the check-in's client_time."]})
     site = db.session.get(Site, visit.site_id)
+    previous, same_place = _position_history(engineer.id, fix)
     flags, distance = rules.check_out_flags(
-        fix, visit.in_client_time, now, _fence(site),
-        _previous_event(engineer.id, fix.client_time),
-        _same_coordinates(engineer.id, fix.lat, fix.lon), t,
+        fix, visit.in_client_time, now, _fence(site), previous, same_place, t,
     )
     visit.out_lat, visit.out_lon, visit.out_accuracy_m = fix.lat, fix.lon, fix.accuracy_m
     visit.out_client_time, visit.out_server_time = fix.client_time, now
@@ -137,7 +161,8 @@ def check_out(engineer: User, visit_id: int, data: dict[str, Any]) -> VisitView:
     # Flags only accumulate, so a flagged visit never drifts back to verified.
     raise_visit_flags(visit, flags)
     db.session.flush()
-    return present([visit])[0]
+    job = db.session.connection().execute(_VISIT_JOB, {"job_id": visit.job_id}).one()
+    return VisitView(visit, site, job, {"id": engineer.id, "name": engineer.name})
 
 
 def _fix(data: dict[str, Any]) -> Fix:
@@ -156,44 +181,56 @@ def _ensure_not_too_old(client_time: datetime, now: datetime, t: Thresholds) -> 
         raise Invalid(exc.detail, {"client_time": [exc.detail]}, code=exc.code) from exc
 
 
-def _events(lat: sa.ColumnElement, lon: sa.ColumnElement, time: sa.ColumnElement) -> sa.Select:
-    return sa.select(lat.label("lat"), lon.label("lon"), time.label("client_time"))
+def _events(kind: str, lat: sa.ColumnElement, lon: sa.ColumnElement,
+            time: sa.ColumnElement) -> sa.Select:
+    return sa.select(sa.literal_column(f"'{kind}'").label("kind"), lat.label("lat"),
+                     lon.label("lon"), time.label("client_time"))
 
 
-def _previous_event(engineer_id: int, at: datetime) -> PositionEvent | None:
-    """The engineer's latest check-in or check-out at or before `at`, in one statement:
-    the latest of each kind, each read from its (engineer_id, client_time) index."""
-    latest_in = (
-        _events(Visit.in_lat, Visit.in_lon, Visit.in_client_time)
-        .where(Visit.engineer_id == engineer_id, Visit.in_client_time <= at)
-        .order_by(Visit.in_client_time.desc()).limit(1).subquery()
-    )
-    latest_out = (
-        _events(Visit.out_lat, Visit.out_lon, Visit.out_client_time)
-        .where(Visit.engineer_id == engineer_id, Visit.out_client_time <= at)
-        .order_by(Visit.out_client_time.desc()).limit(1).subquery()
-    )
-    rows = db.session.execute(sa.union_all(sa.select(latest_in), sa.select(latest_out)))
-    return rules.previous_event((PositionEvent(*row) for row in rows), at)
-
-
-def _same_coordinates(engineer_id: int, lat: float, lon: float) -> list[PositionEvent]:
-    """The engineer's recorded events at (about) these coordinates, from the
-    (engineer_id, lat, lon) indexes; the domain then compares to 6 decimals exactly."""
-    lat_key, lon_key = round(lat, rules.COORDINATE_DECIMALS), round(lon, rules.COORDINATE_DECIMALS)
-
-    def near(lat_col, lon_col, time_col) -> sa.Select:
-        return _events(lat_col, lon_col, time_col).where(
-            Visit.engineer_id == engineer_id,
-            lat_col.between(lat_key - COORDINATE_WINDOW, lat_key + COORDINATE_WINDOW),
-            lon_col.between(lon_key - COORDINATE_WINDOW, lon_key + COORDINATE_WINDOW),
+def _position_history_statement() -> sa.CompoundSelect:
+    """The engineer's latest check-in and latest check-out at or before `at` (each read
+    from its (engineer_id, client_time) index), and their events at about (lat, lon)
+    (from the (engineer_id, lat, lon) indexes): one statement, one round trip."""
+    v = _visits.c
+    engineer, at = sa.bindparam("engineer_id"), sa.bindparam("at", type_=v.in_client_time.type)
+    latest = [
+        _events("previous", lat, lon, time)
+        .where(v.engineer_id == engineer, time <= at)
+        .order_by(time.desc()).limit(1).subquery()
+        for lat, lon, time in ((v.in_lat, v.in_lon, v.in_client_time),
+                               (v.out_lat, v.out_lon, v.out_client_time))
+    ]
+    near = [
+        _events("near", lat, lon, time).where(
+            v.engineer_id == engineer,
+            lat.between(sa.bindparam("lat_low"), sa.bindparam("lat_high")),
+            lon.between(sa.bindparam("lon_low"), sa.bindparam("lon_high")),
         )
+        for lat, lon, time in ((v.in_lat, v.in_lon, v.in_client_time),
+                               (v.out_lat, v.out_lon, v.out_client_time))
+    ]
+    return sa.union_all(*(sa.select(sub) for sub in latest), *near)
 
-    rows = db.session.execute(sa.union_all(
-        near(Visit.in_lat, Visit.in_lon, Visit.in_client_time),
-        near(Visit.out_lat, Visit.out_lon, Visit.out_client_time),
-    ))
-    return [PositionEvent(*row) for row in rows]
+
+_POSITION_HISTORY = _position_history_statement()
+
+
+def _position_history(engineer_id: int, fix: Fix) -> tuple[PositionEvent | None, list[PositionEvent]]:
+    """For the flags of a new fix: the engineer's previous event (IMPOSSIBLE_TRAVEL) and
+    their recorded events at about the same coordinates (DUPLICATE_COORDINATES; the SQL
+    window is a little wider, and the domain compares to 6 decimals exactly)."""
+    lat_key = round(fix.lat, rules.COORDINATE_DECIMALS)
+    lon_key = round(fix.lon, rules.COORDINATE_DECIMALS)
+    rows = db.session.connection().execute(_POSITION_HISTORY, {
+        "engineer_id": engineer_id, "at": fix.client_time,
+        "lat_low": lat_key - COORDINATE_WINDOW, "lat_high": lat_key + COORDINATE_WINDOW,
+        "lon_low": lon_key - COORDINATE_WINDOW, "lon_high": lon_key + COORDINATE_WINDOW,
+    }).all()
+    previous = rules.previous_event(
+        (PositionEvent(r.lat, r.lon, r.client_time) for r in rows if r.kind == "previous"),
+        fix.client_time)
+    same_place = [PositionEvent(r.lat, r.lon, r.client_time) for r in rows if r.kind == "near"]
+    return previous, same_place
 
 
 # --- decisions -------------------------------------------------------------------------
@@ -327,10 +364,12 @@ def flag_stale_open_visits(now: datetime, where: sa.ColumnElement[bool] | None =
 
 class VisitView:
     """A visit with what a decision needs beside it: its site, job, engineer, the photos'
-    thumbnails and the engineer's recent flag history. Reads through to the visit."""
+    thumbnails and the engineer's recent flag history (None in a check-in's or
+    check-out's answer, which leaves them out). Reads through to the visit."""
 
     def __init__(self, visit: Visit, site: Site | None, job: Any, engineer: Any,
-                 photos: list[dict[str, Any]], engineer_history: dict[str, Any]) -> None:
+                 photos: list[dict[str, Any]] | None = None,
+                 engineer_history: dict[str, Any] | None = None) -> None:
         self.visit = visit
         self.site = site
         self.job = job
@@ -425,51 +464,66 @@ def _photos(visits: list[Visit]) -> list[dict[str, Any]]:
                       Photo.job_id.in_({v.job_id for v in visits})))
         .order_by(Photo.id)
     )
-    return [
-        {"id": row.id, "job_id": row.job_id, "visit_id": row.visit_id, "kind": row.kind,
-         "flags": row.flags or [], "created_at": row.created_at,
-         "thumb_url": THUMB_URL.format(id=row.id)}
-        for row in rows
-    ]
+    return [_photo_item(row) for row in rows]
+
+
+def _photo_item(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "job_id": row.job_id, "visit_id": row.visit_id, "kind": row.kind,
+            "flags": row.flags or [], "created_at": row.created_at,
+            "thumb_url": THUMB_URL.format(id=row.id)}
+
+
+def _flag_history_statements() -> tuple[sa.Select, sa.Select]:
+    """Per engineer (`engineer_ids`, expanding): the counts since `since`, and the
+    HISTORY_RECENT latest flagged visits. Built once."""
+    v = _visits.c
+    engineers = sa.bindparam("engineer_ids", expanding=True)
+    flagged = sa.func.json_array_length(v.flags) > 0
+
+    def count_when(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+    counts = (
+        sa.select(v.engineer_id, sa.func.count(), count_when(flagged),
+                  count_when(v.status == "rejected"), count_when(v.status == "disputed"))
+        .where(v.engineer_id.in_(engineers),
+               v.in_client_time >= sa.bindparam("since", type_=v.in_client_time.type))
+        .group_by(v.engineer_id)
+    )
+    rank = sa.func.row_number().over(
+        partition_by=v.engineer_id, order_by=(v.in_client_time.desc(), v.id.desc())
+    ).label("rank")
+    latest = (
+        sa.select(v.id, v.engineer_id, v.job_id, v.status, v.flags, v.in_client_time, rank)
+        .where(v.engineer_id.in_(engineers), flagged)
+        .subquery()
+    )
+    recent = (
+        sa.select(latest).where(latest.c.rank <= HISTORY_RECENT)
+        .order_by(latest.c.engineer_id, latest.c.rank)
+    )
+    return counts, recent
+
+
+_HISTORY_COUNTS, _HISTORY_RECENT = _flag_history_statements()
 
 
 def _flag_history(engineer_ids: set[int]) -> dict[int, dict[str, Any]]:
     """Per engineer: visits, flagged, rejected and disputed counts over the last
     HISTORY_DAYS (by check-in time), and their HISTORY_RECENT latest flagged visits."""
     since = utcnow() - timedelta(days=HISTORY_DAYS)
-    flagged = sa.func.json_array_length(Visit.flags) > 0
-
-    def count_when(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
-        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
-
     history = {
         engineer_id: {"days": HISTORY_DAYS, "visits": 0, "flagged": 0, "rejected": 0,
                       "disputed": 0, "recent_flagged": []}
         for engineer_id in engineer_ids
     }
-    counts = db.session.execute(
-        sa.select(Visit.engineer_id, sa.func.count(), count_when(flagged),
-                  count_when(Visit.status == "rejected"), count_when(Visit.status == "disputed"))
-        .where(Visit.engineer_id.in_(engineer_ids), Visit.in_client_time >= since)
-        .group_by(Visit.engineer_id)
-    )
+    ids = sorted(engineer_ids)
+    conn = db.session.connection()
+    counts = conn.execute(_HISTORY_COUNTS, {"engineer_ids": ids, "since": since})
     for engineer_id, visits, n_flagged, rejected, disputed in counts:
         history[engineer_id].update(visits=visits, flagged=int(n_flagged),
                                     rejected=int(rejected), disputed=int(disputed))
-    rank = sa.func.row_number().over(
-        partition_by=Visit.engineer_id, order_by=(Visit.in_client_time.desc(), Visit.id.desc())
-    ).label("rank")
-    latest = (
-        sa.select(Visit.id, Visit.engineer_id, Visit.job_id, Visit.status, Visit.flags,
-                  Visit.in_client_time, rank)
-        .where(Visit.engineer_id.in_(engineer_ids), flagged)
-        .subquery()
-    )
-    rows = db.session.execute(
-        sa.select(latest).where(latest.c.rank <= HISTORY_RECENT)
-        .order_by(latest.c.engineer_id, latest.c.rank)
-    )
-    for row in rows:
+    for row in conn.execute(_HISTORY_RECENT, {"engineer_ids": ids}):
         history[row.engineer_id]["recent_flagged"].append({
             "id": row.id, "job_id": row.job_id, "status": row.status, "flags": row.flags,
             "client_time": row.in_client_time,

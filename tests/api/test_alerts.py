@@ -14,6 +14,7 @@ from app.models import Alert, AuditEntry, Feedback, Job, Setting
 from app.models.types import utcnow
 from app.services import alerts as service
 from tests.api.test_app import assert_problem
+from tests.support import statements_of
 
 ITEM_KEYS = {"id", "kind", "engineer_id", "job_id", "feedback_id", "matched", "detail",
              "created_at", "dismissed_at", "dismissed_by_id"}
@@ -566,3 +567,18 @@ def test_a_watch_list_change_without_the_csrf_header_is_refused(client, org):
     client.login(org["admin"])
     assert_problem(client.put("alerts/watch-list", json={"terms": ["x"]}, csrf=False), 403, "CSRF_FAILED")
     assert db.session.get(Setting, "alert_watch_list") is None
+
+
+def test_the_list_costs_the_same_statements_for_1_and_6_alerts(client, org):
+    client.use_token(org["sup_a"])
+    alert(org, key="TEST:first")
+    db.session.commit()
+    client.get("alerts")  # the token's first use is recorded once
+    one, page = statements_of(client, "alerts")
+    assert page["total"] == 1
+    for n in range(5):
+        alert(org, engineer="eng_a2" if n % 2 else "eng_a1", kind="NEGATIVE_FEEDBACK", key=f"TEST:{n}")
+    db.session.commit()
+    six, page = statements_of(client, "alerts")
+    assert page["total"] == 6 and len(page["items"]) == 6
+    assert one == six

@@ -15,7 +15,7 @@ from app.models.knowledge import KnowledgeTerm
 from app.models.types import utcnow
 from app.services import knowledge
 from tests.api.test_app import assert_problem
-from tests.support import ApiClient
+from tests.support import ApiClient, statements_of
 
 LEAK = "空调室内机漏水处理"
 
@@ -484,3 +484,17 @@ def test_search_never_shows_a_private_item_outside_scope(app, org):
     assert search(app, org["sup_b"], "private") == []
     assert search(app, org["sup_a"], "漏水") == [private.id]
     assert search(app, org["eng_a1"], "private 漏水") == [private.id]
+
+
+def test_the_list_costs_the_same_statements_for_1_and_6_items(app, org):
+    item(org["eng_a1"], title="Compressor trips")
+    client = as_user(app, org["sup_a"])
+    client.get("cases")  # the token's first use is recorded once
+    one, page = statements_of(client, "cases")
+    assert page["total"] == 1
+    for n in range(5):
+        item(org["eng_a2"] if n % 2 else org["eng_a1"], status="submitted" if n % 2 else "approved",
+             title=f"Fan noise {n}", tags=[f"tag{n}", "hvac"])
+    six, page = statements_of(client, "cases")
+    assert page["total"] == 6 and len(page["items"]) == 6
+    assert one == six

@@ -12,6 +12,7 @@ from app.models import AuditEntry, Complaint
 from app.models.types import utcnow
 from tests.api.test_app import assert_problem
 from tests.api.test_jobs import MARGIN, SECOND, TOLERANCE, iso, parse
+from tests.support import statements_of
 
 
 def complaints() -> list[Complaint]:
@@ -225,3 +226,18 @@ def test_a_reassigned_job_takes_its_complaints_along(client, org, job):
     assert_problem(client.get(f"complaints/{row.id}"), 404, "NOT_FOUND")
     client.use_token(org["eng_b1"])
     assert client.get(f"complaints/{row.id}").json["engineer_id"] == org["eng_b1"].id
+
+
+def test_the_list_costs_the_same_statements_for_1_and_6_complaints(client, org, factory, job):
+    client.use_token(org["sup_a"])
+    complaint(job)
+    db.session.commit()
+    client.get("complaints")  # the token's first use is recorded once
+    one, page = statements_of(client, "complaints")
+    assert page["total"] == 1
+    for n in range(5):
+        complaint(factory.job(engineer=org["eng_a2"] if n % 2 else org["eng_a1"], site=factory.site()))
+    db.session.commit()
+    six, page = statements_of(client, "complaints")
+    assert page["total"] == 6 and len(page["items"]) == 6
+    assert one == six

@@ -12,7 +12,7 @@ from app.models import AuditEntry, Category, Job
 from app.models.types import utcnow
 from tests.api.matrix.jobs import CHECKLIST, add_photo
 from tests.api.test_app import assert_problem
-from tests.support import ApiClient
+from tests.support import ApiClient, statements_of
 
 TOLERANCE = timedelta(seconds=300)  # CLOCK_AHEAD_TOLERANCE_S
 MAX_AGE = timedelta(seconds=259200)  # OFFLINE_MAX_AGE_S
@@ -907,3 +907,18 @@ def test_a_job_that_moved_to_another_team_is_read_only_to_its_creator(client, or
     assert creator.post(f"jobs/{job.id}/assign", json={"engineer_id": org["eng_a1"].id}).status_code == 404
     assert creator.post(f"jobs/{job.id}/complaints", json={"detail": "x"}).status_code == 404
     assert fresh(job).engineer_id == org["eng_b1"].id and fresh(job).title == "Air conditioner leaking"
+
+
+def test_the_list_costs_the_same_statements_for_1_and_7_jobs(client, org, factory):
+    client.use_token(org["sup_a"])
+    factory.job(engineer=org["eng_a1"])
+    db.session.commit()
+    client.get("jobs")  # the token's first use is recorded once
+    one, page = statements_of(client, "jobs")
+    assert len(page["items"]) == 1
+    for n in range(6):
+        factory.job(engineer=org["eng_a2"] if n % 2 else None, created_by=org["sup_a"])
+    db.session.commit()
+    seven, page = statements_of(client, "jobs")
+    assert len(page["items"]) == 7 and page["total"] == 7
+    assert one == seven

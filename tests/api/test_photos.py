@@ -24,7 +24,7 @@ from app.models import AuditEntry, Photo, Visit
 from app.models.types import utcnow
 from app.services import photos as photo_service
 from tests.api.test_app import assert_problem
-from tests.support import ApiClient
+from tests.support import ApiClient, statements_of
 
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
 SITE = (31.2304, 121.4737)  # the factory's site
@@ -726,3 +726,20 @@ def test_the_upload_is_documented_as_multipart(app, client):
     schema = spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]
     assert schema["required"] == ["file", "kind"]
     assert schema["properties"]["file"]["format"] == "binary"
+
+
+def test_a_jobs_photo_list_costs_the_same_statements_for_1_and_6_photos(client, org, job):
+    from tests.api.matrix.jobs import add_photo
+
+    client.use_token(org["eng_a1"])
+    add_photo(job)
+    db.session.commit()
+    client.get(f"jobs/{job.id}/photos")  # the token's first use is recorded once
+    one, page = statements_of(client, f"jobs/{job.id}/photos")
+    assert len(page["items"]) == 1
+    for kind in ("before", "after", "other", "before", "after"):
+        add_photo(job, kind)
+    db.session.commit()
+    six, page = statements_of(client, f"jobs/{job.id}/photos")
+    assert len(page["items"]) == 6
+    assert one == six

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Site
+from tests.support import statements_of
 
 VALID = {"name": "Plant 1", "customer_name": "ACME", "address": "1 Dock Road",
          "lat": 31.2304, "lon": 121.4737}
@@ -504,3 +505,18 @@ def test_openapi_documents_the_site_rules(client):
         "type": "integer", "minimum": 20, "maximum": 5000, "description": "Geofence radius; default 150."}
     assert create["properties"]["lat"]["minimum"] == -90
     assert create["properties"]["name"] == {"type": "string", "minLength": 1, "maxLength": 200}
+
+
+def test_the_list_costs_the_same_statements_for_1_and_6_sites(client, org, factory):
+    client.use_token(org["eng_a1"])
+    factory.site()
+    db.session.commit()
+    client.get("sites")  # the token's first use is recorded once
+    one, page = statements_of(client, "sites")
+    assert page["total"] == 1
+    for _ in range(5):
+        factory.site()
+    db.session.commit()
+    six, page = statements_of(client, "sites")
+    assert page["total"] == 6 and len(page["items"]) == 6
+    assert one == six

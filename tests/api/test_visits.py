@@ -417,6 +417,7 @@ def test_check_out_validation_writes_nothing(eng, factory, job, site, change, fi
     ({"client_time": ...}, "client_time"), ({"client_time": "2026-11-03T08:15:00"}, "client_time"),
     ({"client_time": 1700000000}, "client_time"), ({"job_id": ...}, "job_id"),
     ({"job_id": "1"}, "job_id"), ({"job_id": 0}, "job_id"), ({"job_id": 1.5}, "job_id"),
+    ({"job_id": 2**31}, "job_id"),  # beyond any id: no 500 from the driver
     ({"mock_location": "true"}, "mock_location"), ({"mock_location": None}, "mock_location"),
     ({"engineer_id": 2}, "engineer_id"), ({"status": "approved"}, "status"),
     ({"flags": []}, "flags"),

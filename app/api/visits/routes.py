@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from app.api.common import envelope
 from app.api.visits.schemas import (
+    VisitAnswerSchema,
     VisitCheckInSchema,
     VisitCheckOutSchema,
     VisitDisputeSchema,
@@ -36,7 +37,7 @@ class VisitsViews(MethodView):
 class VisitCheckInViews(MethodView):
     @require_roles("engineer")
     @blp.arguments(VisitCheckInSchema)
-    @blp.response(201, VisitSchema)
+    @blp.response(201, VisitAnswerSchema)
     def post(self, data):
         """Check in at the site of one of your jobs (engineer)."""
         visit = service.check_in(current_user, data)
@@ -56,7 +57,7 @@ class VisitByIdViews(MethodView):
 class VisitCheckOutViews(MethodView):
     @require_roles("engineer")
     @blp.arguments(VisitCheckOutSchema)
-    @blp.response(200, VisitSchema)
+    @blp.response(200, VisitAnswerSchema)
     def post(self, data, visit_id):
         """Check out of your open visit (engineer)."""
         return service.check_out(current_user, visit_id, data)

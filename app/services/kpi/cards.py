@@ -86,7 +86,10 @@ def _closed(period: Period) -> KpiPeriod | None:
 
 @dataclass
 class LiveMonth:
-    """Every engineer's scored month, ranked org-wide."""
+    """Every engineer's scored month, ranked org-wide.
+
+    `scores` hold the dimensions, totals and meets_target of everyone, without the metric
+    rows; `full()` scores one engineer again with the rows, from the same figures."""
 
     period: Period
     engineers: dict[int, User]
@@ -94,9 +97,15 @@ class LiveMonth:
     scores: dict[int, CardScores]
     active: dict[int, bool]
     rankings: dict[int, Ranking]
+    figures: source.Figures
+
+    def full(self, engineer_id: int) -> CardScores:
+        found = self.figures.get((engineer_id, self.period.key)) or source.EngineerFigures()
+        scheme = self.schemes[scheme_key_of(self.engineers[engineer_id])]
+        return compute_card(scheme, found.raw, found.active)
 
     def card(self, engineer_id: int, streak: int, live: bool) -> dict[str, Any]:
-        return card_dict(engineer_id, self.period.key, self.scores[engineer_id],
+        return card_dict(engineer_id, self.period.key, self.full(engineer_id),
                          self.rankings[engineer_id], streak, live=live, frozen=False)
 
 
@@ -111,7 +120,7 @@ def _score(engineers: dict[int, User], schemes: dict[str, Scheme], figures: sour
     for engineer_id, engineer in engineers.items():
         found = figures.get((engineer_id, period.key)) or source.EngineerFigures()
         scheme = schemes[scheme_key_of(engineer)]
-        scores[engineer_id] = compute_card(scheme, found.raw, found.active)
+        scores[engineer_id] = compute_card(scheme, found.raw, found.active, rows=False)
         active[engineer_id] = found.active
     return scores, active
 
@@ -120,11 +129,12 @@ def live_month(period: Period) -> LiveMonth:
     """All engineers' cards for a month computed from the records now."""
     engineers = _engineers()
     schemes = schemes_in_force()
-    scores, active = _score(engineers, schemes, source.raw_figures([period]), period)
+    figures = source.raw_figures([period])
+    scores, active = _score(engineers, schemes, figures, period)
     # Ranked: the engineers active in the month with a total (kpi.md, Scoring).
     totals = {e: scores[e].total if active[e] else None for e in engineers}
     return LiveMonth(period, engineers, schemes, scores, active,
-                     rank_totals(totals, _bonus_share()))
+                     rank_totals(totals, _bonus_share()), figures)
 
 
 def streaks(month: LiveMonth, engineer_ids: set[int]) -> dict[int, int]:
@@ -193,7 +203,7 @@ def _meets_live(months: list[Period], engineer_ids: list[int],
         scheme = month.schemes[scheme_key_of(month.engineers[engineer_id])]
         for p in months:
             figures = found.get((engineer_id, p.key)) or source.EngineerFigures()
-            card = compute_card(scheme, figures.raw, figures.active)
+            card = compute_card(scheme, figures.raw, figures.active, rows=False)
             result[(engineer_id, p.key)] = card.meets_target
     return result
 
@@ -404,7 +414,7 @@ def export_rows(viewer: User, period_text: str | None,
             people.append(({"engineer_id": engineer_id, "name": month.engineers[engineer_id].name,
                             "scheme": scores.scheme, "total_score": scores.total,
                             "rank": ranking.rank, "bonus_eligible": ranking.bonus_eligible},
-                           [asdict(m) for m in scores.metrics]))
+                           [asdict(m) for m in month.full(engineer_id).metrics]))
     people.sort(key=lambda p: _order(p[0]))
     rows = []
     for person, metrics in people:

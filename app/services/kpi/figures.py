@@ -72,34 +72,63 @@ def _minutes_sqlite(element, compiler, **kw) -> str:
 # --- Month buckets -------------------------------------------------------------------
 
 
-def _ranges(periods: Sequence[Period]) -> list[tuple[Any, Any]]:
-    """The periods as [start, end) ranges, adjoining months merged."""
-    merged: list[list[Any]] = []
-    for p in sorted(periods, key=lambda p: p.start):
-        if merged and merged[-1][1] == p.start:
-            merged[-1][1] = p.end
+@dataclass(frozen=True)
+class Bounds:
+    """The months a statement looks at: each month's [start, end) and the [start, end)
+    ranges of the WHERE clause (adjoining months merged), as values or as bind parameters.
+
+    As bind parameters, one statement serves every month with the same shape, so that it
+    is built once per process (`_statement`) rather than on every request."""
+
+    months: tuple[tuple[Any, Any], ...]
+    ranges: tuple[tuple[Any, Any], ...]
+
+
+def _merged(periods: Sequence[Period]) -> list[tuple[int, int]]:
+    """The periods as ranges of indexes (first, last), adjoining months merged."""
+    order = sorted(range(len(periods)), key=lambda i: periods[i].start)
+    merged: list[list[int]] = []
+    for i in order:
+        if merged and periods[merged[-1][1]].end == periods[i].start:
+            merged[-1][1] = i
         else:
-            merged.append([p.start, p.end])
-    return [(s, e) for s, e in merged]
+            merged.append([i, i])
+    return [(first, last) for first, last in merged]
 
 
-def _within(column, periods: Sequence[Period]) -> sa.ColumnElement[bool]:
-    return sa.or_(*(sa.and_(column >= s, column < e) for s, e in _ranges(periods)))
+def _values(periods: Sequence[Period]) -> Bounds:
+    return Bounds(tuple((p.start, p.end) for p in periods),
+                  tuple((periods[f].start, periods[l].end) for f, l in _merged(periods)))
 
 
-def _bucket(column, periods: Sequence[Period]) -> sa.ColumnElement[Any]:
+def _parameters(count: int, merged: Sequence[tuple[int, int]]) -> Bounds:
+    months = tuple((sa.bindparam(f"period_{i}_start"), sa.bindparam(f"period_{i}_end"))
+                   for i in range(count))
+    return Bounds(months, tuple((months[f][0], months[l][1]) for f, l in merged))
+
+
+def _within(column, bounds: Bounds) -> sa.ColumnElement[bool]:
+    return sa.or_(*(sa.and_(column >= s, column < e) for s, e in bounds.ranges))
+
+
+def _bucket(column, bounds: Bounds) -> sa.ColumnElement[Any]:
     """The index of the period the time falls in (the WHERE clause keeps it in one)."""
-    if len(periods) == 1:
+    if len(bounds.months) == 1:
         return sa.literal_column("0")
     return sa.case(
-        *((sa.and_(column >= p.start, column < p.end), sa.literal_column(str(i)))
-          for i, p in enumerate(periods))
+        *((sa.and_(column >= s, column < e), sa.literal_column(str(i)))
+          for i, (s, e) in enumerate(bounds.months))
     )
 
 
-def _of(column, engineer_ids: Sequence[int] | None) -> sa.ColumnElement[bool]:
+ENGINEER_IDS = sa.bindparam("engineer_ids", expanding=True)
+
+
+def _of(column, engineer_ids: Sequence[int] | sa.BindParameter | None) -> sa.ColumnElement[bool]:
     if engineer_ids is None:
         return column.is_not(None)
+    if isinstance(engineer_ids, sa.BindParameter):
+        return column.in_(engineer_ids)
     return column.in_(list(engineer_ids))
 
 
@@ -132,7 +161,7 @@ class Family:
 
     name: str
     record_type: str
-    source: Callable[[Sequence[Period], Sequence[int] | None], sa.Select]
+    source: Callable[[Bounds, Any], sa.Select]  # (months, engineer ids or None)
     metrics: dict[str, MetricSource]
     facts: tuple[str, ...] = ()
     # Whether a record of this family makes the engineer active (kpi.md, Metrics).
@@ -375,8 +404,8 @@ class EngineerFigures:
 Figures = dict[tuple[int, str], EngineerFigures]
 
 
-def _aggregate(family: Family, periods: Sequence[Period], engineer_ids) -> sa.Select:
-    sub = family.source(periods, engineer_ids).subquery(family.name)
+def _aggregate(family: Family, bounds: Bounds, engineer_ids) -> sa.Select:
+    sub = family.source(bounds, engineer_ids).subquery(family.name)
     columns: list[Any] = [sub.c.engineer_id, sub.c.bucket, sa.func.count().label("records")]
     for key, metric in family.metrics.items():
         value = metric.value(sub.c)
@@ -388,6 +417,23 @@ def _aggregate(family: Family, periods: Sequence[Period], engineer_ids) -> sa.Se
     return sa.select(*columns).group_by(sub.c.engineer_id, sub.c.bucket)
 
 
+_STATEMENTS: dict[tuple[str, int, tuple[tuple[int, int], ...], bool], sa.Select] = {}
+
+
+def _statement(family: Family, count: int, merged: tuple[tuple[int, int], ...],
+               everyone: bool) -> sa.Select:
+    """The family's aggregate for `count` months merged as `merged`, for everyone or for
+    the ENGINEER_IDS parameter: built once per shape, then only its parameters change."""
+    key = (family.name, count, merged, everyone)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        if len(_STATEMENTS) >= 1024:  # shapes are few; this only bounds the memory
+            _STATEMENTS.clear()
+        statement = _STATEMENTS[key] = _aggregate(
+            family, _parameters(count, merged), None if everyone else ENGINEER_IDS)
+    return statement
+
+
 def raw_figures(periods: Sequence[Period], engineer_ids: Iterable[int] | None = None,
             families: Sequence[Family] = FAMILIES) -> Figures:
     """Raw figures by (engineer id, period key), for every engineer with a record
@@ -397,8 +443,15 @@ def raw_figures(periods: Sequence[Period], engineer_ids: Iterable[int] | None = 
     result: Figures = {}
     if not periods or ids == []:
         return result
+    merged = tuple(_merged(periods))
+    params: dict[str, Any] = {}
+    for i, p in enumerate(periods):
+        params[f"period_{i}_start"], params[f"period_{i}_end"] = p.start, p.end
+    if ids is not None:
+        params["engineer_ids"] = ids
     for family in families:
-        for row in db.session.execute(_aggregate(family, periods, ids)).mappings():
+        statement = _statement(family, len(periods), merged, ids is None)
+        for row in db.session.execute(statement, params).mappings():
             key = (row["engineer_id"], periods[int(row["bucket"])].key)
             entry = result.setdefault(key, EngineerFigures())
             if family.activity and row["records"]:
@@ -418,7 +471,7 @@ def records_query(metric: str, periods: Sequence[Period],
     """The records behind `metric`, newest first: engineer_id, bucket, type, id, job_id,
     at, value and the family's facts."""
     family = FAMILY_OF_METRIC[metric]
-    sub = family.source(periods, engineer_ids).subquery(family.name)
+    sub = family.source(_values(list(periods)), engineer_ids).subquery(family.name)
     value = family.metrics[metric].value(sub.c)
     return (
         sa.select(

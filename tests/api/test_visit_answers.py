@@ -1,0 +1,85 @@
+"""What a check-in and a check-out answer: the visit of api.md (and its site, job and
+engineer), without the verification queue's evidence, which they do not read."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models.types import utcnow
+from tests.support import ApiClient
+
+ANSWER = {"id", "job_id", "site_id", "engineer_id", "check_in", "check_out", "status", "flags",
+          "decision_note", "decided_at", "decided_by_id", "rejected_at", "dispute_note",
+          "disputed_at", "decision_final", "created_at", "site", "job", "engineer"}
+QUEUE_EVIDENCE = {"photos", "engineer_history"}
+
+
+@pytest.fixture
+def setting(app, factory, org):
+    site = factory.site(lat=31.2304, lon=121.4737, radius_m=150)
+    job = factory.job(site=site, engineer=org["eng_a1"], reported_at=utcnow() - timedelta(days=1),
+                      title="Chiller alarm")
+    db.session.commit()
+    return ApiClient(app.test_client()).use_token(org["eng_a1"]), site, job
+
+
+def statements(callable_):
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        return callable_(), seen
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_check_in_and_check_out_answer_the_visit_without_the_queue_evidence(setting, org):
+    eng, site, job = setting
+    at = utcnow() - timedelta(minutes=30)
+    response, seen = statements(lambda: eng.post("visits/check-in", json={
+        "job_id": job.id, "lat": site.lat, "lon": site.lon, "accuracy_m": 8.0,
+        "client_time": at.isoformat()}))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == ANSWER
+    assert body["job"] == {"id": job.id, "title": "Chiller alarm", "status": "in_progress"}
+    assert body["engineer"] == {"id": org["eng_a1"].id, "name": org["eng_a1"].name}
+    assert body["site"] == {"id": site.id, "name": site.name, "lat": 31.2304, "lon": 121.4737,
+                            "radius_m": 150}
+    assert (body["status"], body["flags"], body["check_out"]) == ("verified", [], None)
+    # Neither the photos nor the flag history is read for it.
+    assert not [s for s in seen if "photos" in s.lower() or "row_number" in s.lower()]
+
+    response, seen = statements(lambda: eng.post(f"visits/{body['id']}/check-out", json={
+        "lat": site.lat + 0.0001, "lon": site.lon, "accuracy_m": 9.0,
+        "client_time": (at + timedelta(minutes=20)).isoformat()}))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    out = response.get_json()
+    assert set(out) == ANSWER
+    assert out["id"] == body["id"] and out["check_out"]["accuracy_m"] == 9.0
+    assert out["check_out"]["flags"] == [] and out["status"] == "verified"
+    assert out["job"] == {"id": job.id, "title": "Chiller alarm", "status": "in_progress"}
+    assert out["engineer"] == body["engineer"] and out["site"] == body["site"]
+    assert not [s for s in seen if "photos" in s.lower() or "row_number" in s.lower()]
+
+    # Reading the visit still gives the evidence a decision needs.
+    shown = eng.get(f"visits/{body['id']}").get_json()
+    assert set(shown) == ANSWER | QUEUE_EVIDENCE
+    assert shown["photos"] == [] and shown["engineer_history"]["visits"] == 1
+    assert {k: shown[k] for k in ANSWER} == out
+
+
+def test_a_refused_check_in_still_answers_a_problem(setting):
+    eng, site, job = setting
+    response = eng.post("visits/check-in", json={
+        "job_id": job.id, "lat": site.lat, "lon": site.lon, "accuracy_m": 0,
+        "client_time": utcnow().isoformat()})
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert "accuracy_m" in response.get_json()["errors"]
