@@ -4,7 +4,7 @@
 import { t, register, num } from '../i18n.js';
 import * as api from '../api.js';
 import { h, chip, link, staleNote, withStates } from '../ui.js';
-import { gapText } from './kpis.js';
+import { metricBar } from './kpis.js';
 import { useStyles, mount, month, monthName, DIMENSIONS } from './supervisor/shared.js';
 
 register({
@@ -29,7 +29,6 @@ register({
 export const roles = ['supervisor', 'admin'];
 export const title = 'eng.title';
 
-const UNIT = { min: 'min', '%': 'pct', points: 'points', count: 'count', '1–5': 'quality' };
 
 export default async function render(ctx) {
   const root = mount(ctx);
@@ -80,16 +79,4 @@ export default async function render(ctx) {
           others.length ? [h('h3', { class: 'section-title' }, t('eng.not_weighted')), h('ul', { class: 'list' }, others.map(metricBar))] : null)),
     ];
   });
-}
-
-function metricBar(m) {
-  const name = t(`metric.${m.key}`);
-  if (!m.has_data) {
-    return h('li', { class: 'bar' }, h('div', { class: 'bar-head' }, h('span', {}, name), h('span', { class: 'meta' }, t('kpis.no_data'))));
-  }
-  const met = !m.gap;
-  return h('li', { class: ['bar', met && 'bar-met'] },
-    h('div', { class: 'bar-head' }, h('span', {}, name), h('span', {}, t(`value.${UNIT[m.unit] || 'count'}`, { v: num(m.value) }))),
-    h('meter', { min: 0, max: 100, low: 50, high: 99.99, optimum: 100, value: m.score ?? 0, 'aria-label': `${name}: ${t('kpis.score_of', { n: num(m.score ?? 0) })}` }),
-    h('span', { class: 'bar-gap' }, met ? `✓ ${t('kpis.met')}` : gapText(m), m.weight ? ` · ${t('kpis.weight', { n: num(m.weight) })}` : ''));
 }

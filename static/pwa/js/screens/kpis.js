@@ -86,7 +86,8 @@ export function gapText(m) {
 
 function valueText(m) { return t(`value.${UNIT[m.unit] || 'count'}`, { v: num(m.value) }); }
 
-function metricBar(m) {
+/** One metric as a bar toward its target (shared with the supervisor's view of a card). */
+export function metricBar(m) {
   const name = t(`metric.${m.key}`);
   if (!m.has_data) {
     return h('li', { class: 'bar' }, h('div', { class: 'bar-head' }, h('span', {}, name), h('span', { class: 'meta' }, t('kpis.no_data'))));
