@@ -31,6 +31,7 @@ def test_wrong_method_is_405_with_allow(client):
     assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
 
 
+@pytest.mark.config()  # an app of its own: the test adds a route
 def test_unexpected_error_is_500_problem_and_rolls_back(app, client, org):
     def explode():
         db.session.add(Site(name="x", customer_name="x", address="x", lat=0, lon=0, radius_m=150))

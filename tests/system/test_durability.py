@@ -3,6 +3,7 @@ under load loses none of the requests it answered 2xx, and the requests it never
 answered, retried with their Idempotency-Key after the restart, act exactly once."""
 from __future__ import annotations
 
+import http.client
 import threading
 import time
 import uuid
@@ -64,7 +65,9 @@ def test_answered_requests_survive_sigkill_and_unanswered_ones_act_once(serve, o
             attempts.append(attempt)
             try:
                 response = send(server, attempt)
-            except OSError:  # reset, refused, timed out: the server is gone
+            except (OSError, http.client.HTTPException):
+                # Reset, refused, timed out, or killed between the headers and the body:
+                # the server is gone and this request counts as unanswered.
                 return
             attempt.status, attempt.answer = response.status, response.body
             n += 1
