@@ -58,8 +58,11 @@ def fingerprint() -> str:
 _records = IdempotencyRecord.__table__
 # Built once: the claim runs on every keyed request, and a statement made anew each time
 # costs more to build than to run.
-_PURGE = sa.delete(_records).where(_records.c.user_id == sa.bindparam("user_id"),
-                                   _records.c.created_at < sa.bindparam("cutoff"))
+# Records past their time are deleted in bulk every PURGE_EVERY claims (by the claim's
+# id), from the created_at index; one met before that is deleted when its key comes back.
+PURGE_EVERY = 256
+_PURGE = sa.delete(_records).where(_records.c.created_at < sa.bindparam("cutoff"))
+_DROP = sa.delete(_records).where(_records.c.id == sa.bindparam("record_id"))
 _FIND = sa.select(
     _records.c.id, _records.c.fingerprint, _records.c.response_status,
     _records.c.response_body, _records.c.response_headers, _records.c.created_at,
@@ -98,18 +101,23 @@ def _claim(user_id: int, key: str, print_: str) -> Response | None:
     ttl = timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_S"])
     session = db.session
     conn = session.connection()
-    conn.execute(_PURGE, {"user_id": user_id, "cutoff": now - ttl})
+    claim = {"user_id": user_id, "key": key, "fingerprint": print_, "created_at": now}
     # INSERT … ON CONFLICT DO NOTHING: the key is ours when a row comes back. A
     # concurrent claim of the same key still in its transaction makes this one wait for
     # it, then find it below.
-    record_id = conn.execute(_CLAIM[conn.dialect.name], {
-        "user_id": user_id, "key": key, "fingerprint": print_, "created_at": now,
-    }).scalar()
+    record_id = conn.execute(_CLAIM[conn.dialect.name], claim).scalar()
+    record = None
+    if record_id is None:
+        record = conn.execute(_FIND, {"user_id": user_id, "key": key}).one_or_none()
+        if record is not None and record.created_at < now - ttl:  # kept long enough: gone
+            conn.execute(_DROP, {"record_id": record.id})
+            record_id = conn.execute(_CLAIM[conn.dialect.name], claim).scalar()
     if record_id is not None:
+        if record_id % PURGE_EVERY == 0:
+            conn.execute(_PURGE, {"cutoff": now - ttl})
         _commit_claim()
         g.idempotency_record_id = record_id
         return None
-    record = conn.execute(_FIND, {"user_id": user_id, "key": key}).one_or_none()
     if record is None:  # released by a request that failed meanwhile: the client may retry
         session.commit()
         raise Conflict("A request with this Idempotency-Key is being processed.",

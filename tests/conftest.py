@@ -111,6 +111,7 @@ class SharedApp:
         self.app = create_app(TestConfig(root / "instance", SQLALCHEMY_DATABASE_URI=target))
         self.app.test_client_class = IsolatedClient
         self.config = dict(self.app.config)
+        self.view_functions = dict(self.app.view_functions)
         # One Limiter serves every app of the process and keeps the storage of the app
         # initialised last: this app's own is put back before each of its tests.
         self.limiter_state = (limiter._storage, limiter._limiter)
@@ -129,6 +130,9 @@ class SharedApp:
             db.engine.dispose()  # a restore may have put another file in its place
         self.app.config.clear()
         self.app.config.update(self.config)
+        if self.app.view_functions != self.view_functions:  # a test replaced a view
+            self.app.view_functions.clear()
+            self.app.view_functions.update(self.view_functions)
         self.app.extensions.pop("photo_storage", None)
 
 

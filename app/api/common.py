@@ -175,13 +175,20 @@ def envelope(item_schema: type[ma.Schema]) -> type[ma.Schema]:
     return _envelopes[item_schema]
 
 
-def paginate(query: sa.Select, args: dict[str, Any], scalars: bool = True) -> dict[str, Any]:
-    """One page of `query` (already ordered) and the total, in two statements."""
+def paginate(query: sa.Select, args: dict[str, Any], scalars: bool = True,
+             plain: bool = False) -> dict[str, Any]:
+    """One page of `query` (already ordered) and the total, in two statements. `plain`:
+    the query selects only table columns, read as rows without the ORM's per-statement work."""
     page, per_page = args["page"], args["per_page"]
-    total = db.session.scalar(
+    db.session.flush()  # what the request changed counts (Core statements do not flush)
+    connection = db.session.connection()
+    total = connection.execute(
         sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
-    )
+    ).scalar_one()
     page_query = query.limit(per_page).offset((page - 1) * per_page)
-    result = db.session.execute(page_query)
-    items = list(result.scalars() if scalars else result)
+    if plain:
+        items = list(connection.execute(page_query))
+    else:
+        result = db.session.execute(page_query)
+        items = list(result.scalars() if scalars else result)
     return {"items": items, "page": page, "per_page": per_page, "total": total}

@@ -13,7 +13,7 @@ from app.domain.verification import Thresholds
 from app.errors import Invalid, NotFound
 from app.extensions import db
 from app.models import Job, Photo, Site, User, Visit
-from app.models.types import utcnow
+from app.models.types import UTCDateTime, utcnow
 from app.scope import jobs_changeable, jobs_visible, supervises
 from app.services import alerts, audit
 from app.services.categories import require_category
@@ -90,10 +90,30 @@ def detect_repeat(job: Job) -> int | None:
                            (rules.ClosedJob(*row) for row in candidates))
 
 
+_LIST_COLUMNS: dict[str, list[sa.ColumnElement]] = {}
+
+
+def _list_columns(dialect: str) -> list[sa.ColumnElement]:
+    """The jobs table's columns as the list reads them. Converting values costs a page of
+    50 jobs more than anything else, and the list only writes them out again: enums come
+    as text, and on SQLite times and dates as the text stored (job_item writes both)."""
+    if dialect not in _LIST_COLUMNS:
+        columns = []
+        for column in Job.__table__.c:
+            if isinstance(column.type, sa.Enum):
+                column = sa.type_coerce(column, sa.String()).label(column.name)
+            elif dialect == "sqlite" and isinstance(column.type, (UTCDateTime, sa.Date)):
+                column = sa.type_coerce(column, sa.String()).label(column.name)
+            columns.append(column)
+        _LIST_COLUMNS[dialect] = columns
+    return _LIST_COLUMNS[dialect]
+
+
 def list_jobs(viewer: User, args: dict[str, Any]) -> sa.Select:
-    """The jobs in scope, newest first, as plain rows of the jobs table: a page of 50 is
-    read for display only, so no ORM object is made for each."""
-    query = sa.select(*Job.__table__.c).where(jobs_visible(viewer)).order_by(Job.id.desc())
+    """The jobs in scope, newest first, as plain rows of the jobs table (a page of 50 is
+    read for display only, so no ORM object is made for each); see _list_columns."""
+    columns = _list_columns(db.session.get_bind().dialect.name)
+    query = sa.select(*columns).where(jobs_visible(viewer)).order_by(Job.id.desc())
     if args.get("status"):
         query = query.where(Job.status.in_(args["status"]))
     for name in ("engineer_id", "site_id", "scheduled_for"):

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from app import idempotency
 from app.extensions import db
 from app.models import IdempotencyRecord, Site
 from app.models.types import utcnow
@@ -116,7 +117,9 @@ def test_malformed_keys_are_refused(client, org, key):
     assert sites() == 0
 
 
-def test_records_older_than_the_ttl_are_dropped(client, org):
+def test_records_older_than_the_ttl_are_dropped(client, org, monkeypatch):
+    """In bulk, every PURGE_EVERY claims (here every claim)."""
+    monkeypatch.setattr(idempotency, "PURGE_EVERY", 1)
     client.login(org["sup_a"])
     old_key = str(uuid.uuid4())
     assert post(client, old_key).status_code == 201
@@ -126,6 +129,37 @@ def test_records_older_than_the_ttl_are_dropped(client, org):
     assert post(client, str(uuid.uuid4())).status_code == 201
     keys = db.session.scalars(sa.select(IdempotencyRecord.key)).all()
     assert old_key not in keys and len(keys) == 1
+
+
+def test_records_are_purged_in_bulk_only_every_so_many_claims(client, org, monkeypatch):
+    monkeypatch.setattr(idempotency, "PURGE_EVERY", 3)
+    client.login(org["sup_a"])
+    assert post(client, str(uuid.uuid4())).status_code == 201  # claim 1
+    db.session.execute(sa.update(IdempotencyRecord).values(created_at=utcnow() - timedelta(hours=73)))
+    db.session.commit()
+    assert post(client, str(uuid.uuid4())).status_code == 201  # claim 2: kept
+    assert db.session.scalar(sa.select(sa.func.count(IdempotencyRecord.id))) == 2
+    assert post(client, str(uuid.uuid4())).status_code == 201  # claim 3: the old one goes
+    assert db.session.scalars(sa.select(IdempotencyRecord.id)).all() == [2, 3]
+
+
+def test_an_expired_key_acts_again_instead_of_replaying(client, org):
+    client.login(org["sup_a"])
+    key = str(uuid.uuid4())
+    first = post(client, key)
+    assert first.status_code == 201
+    db.session.execute(sa.update(IdempotencyRecord).values(created_at=utcnow() - timedelta(hours=73)))
+    db.session.commit()
+    again = post(client, key)
+    assert again.status_code == 201
+    assert "Idempotent-Replayed" not in again.headers
+    assert again.get_json()["id"] != first.get_json()["id"]
+    assert sites() == 2
+    # The key's record is the new request's, kept for another 72 hours.
+    record = db.session.scalar(sa.select(IdempotencyRecord))
+    assert record.response_body == again.get_data(as_text=True)
+    assert utcnow() - record.created_at < timedelta(minutes=1)
+    assert post(client, key).headers.get("Idempotent-Replayed") == "true"
 
 
 def test_records_are_kept_for_72_hours(client, org):

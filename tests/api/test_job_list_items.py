@@ -11,6 +11,7 @@ from app.api.jobs.schemas import JobSchema, job_item
 from app.extensions import db
 from app.models import Job
 from app.models.types import utcnow
+from app.services.jobs import list_jobs
 
 
 @pytest.fixture
@@ -41,10 +42,10 @@ def test_every_field_is_the_schemas(varied):
     assert all(list(job_item(job)) == list(JobSchema().fields) for job in varied)
 
 
-def test_the_rows_the_list_reads_give_the_same_items(varied):
-    rows = db.session.execute(
-        sa.select(*Job.__table__.c).where(Job.id.in_([j.id for j in varied])).order_by(Job.id)
-    ).all()
+def test_the_rows_the_list_reads_give_the_same_items(varied, org):
+    """The list's own statement (times and dates as SQLite's text, enums as text)."""
+    query = list_jobs(org["admin"], {}).where(Job.id.in_([j.id for j in varied]))
+    rows = db.session.connection().execute(query.order_by(None).order_by(Job.id)).all()
     db.session.expire_all()
     jobs = list(db.session.scalars(sa.select(Job).order_by(Job.id)))
     assert [job_item(row) for row in rows] == JobSchema().dump(jobs, many=True)
@@ -86,3 +87,19 @@ def test_times_in_another_offset_are_written_in_utc():
     assert item == JobSchema().dump(row)
     assert (item["reported_at"], item["created_at"]) == ("2026-11-03T08:15:00Z",
                                                          "2026-11-03T08:15:00.000005Z")
+
+
+@pytest.mark.parametrize(("stored", "written"), [
+    ("2026-11-03 08:15:00.000000", "2026-11-03T08:15:00Z"),
+    ("2026-11-03 08:15:00.000250", "2026-11-03T08:15:00.000250Z"),
+    ("2026-11-03 08:15:00", "2026-11-03T08:15:00Z"),  # as SQL's CURRENT_TIMESTAMP writes it
+    ("2026-11-03 08:15:00.5", "2026-11-03T08:15:00.500000Z"),
+    ("2026-11-03T10:15:00+02:00", "2026-11-03T08:15:00Z"),
+])
+def test_times_stored_as_text_are_written_as_the_schema_writes_them(stored, written):
+    from app.api.jobs.schemas import _utc
+
+    assert _utc(stored) == written
+    parsed = datetime.fromisoformat(stored)
+    aware = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    assert JobSchema().dump({"created_at": aware})["created_at"] == written

@@ -129,11 +129,12 @@ def test_no_server_error_and_every_answer_matches_its_schema(app, caller):
     (lambda: 1 / 0, "Server error"),
     (lambda: flask.jsonify({"user": "me"}), "Response violates schema"),
 ], ids=["server-error", "off-schema"])
-def test_the_fuzzing_reports_a_server_error_and_an_answer_off_its_schema(app, org, answer, finding):
+def test_the_fuzzing_reports_a_server_error_and_an_answer_off_its_schema(
+        app, org, answer, finding, monkeypatch):
     """The checks have teeth: /auth/me made to fail, or to answer off its schema, is reported."""
     row, token = create_token(org["admin"], "fuzzing")
     db.session.commit()
-    app.view_functions["auth.MeView"] = answer
+    monkeypatch.setitem(app.view_functions, "auth.MeView", answer)
     operation = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)["/api/v1/auth/me"]["GET"]
     with pytest.raises(FailureGroup) as found:
         fuzz_operation(operation, app, Caller(org["admin"].id, row.id, token),

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from geopy.distance import geodesic
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.domain import verification as v
 from app.domain.verification import (
@@ -456,3 +458,55 @@ def test_domain_module_imports_neither_flask_nor_sqlalchemy():
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
     assert not imported & {"flask", "flask_sqlalchemy", "sqlalchemy", "werkzeug"}
+
+
+# --- the sphere's shortcut for IMPOSSIBLE_TRAVEL -------------------------------------
+
+def _geodesic_only_travel(previous: PositionEvent, fix: Fix, t: Thresholds) -> bool:
+    """The rule as verification.md words it, with the geodesic every time."""
+    travelled = geodesic((previous.lat, previous.lon), (fix.lat, fix.lon)).meters
+    if travelled < t.travel_min_distance_m:
+        return False
+    seconds = (fix.client_time - previous.client_time).total_seconds()
+    if seconds <= 0:
+        return True
+    return travelled * 3600 > t.max_travel_kmh * 1000 * seconds
+
+
+latitudes = st.floats(-89.9, 89.9, allow_nan=False)
+longitudes = st.floats(-180, 180, allow_nan=False)
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True)
+@given(latitudes, longitudes, latitudes, longitudes)
+def test_the_sphere_stays_within_its_margin_of_the_geodesic(lat1, lon1, lat2, lon2):
+    exact = geodesic((lat1, lon1), (lat2, lon2)).meters
+    sphere = v.sphere_distance_m(lat1, lon1, lat2, lon2)
+    slack = v.SPHERE_SLACK_M
+    assert sphere / v.SPHERE_MARGIN - slack <= exact <= sphere * v.SPHERE_MARGIN + slack
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True)
+@given(
+    lat=st.floats(-80, 80, allow_nan=False), lon=st.floats(-179, 179, allow_nan=False),
+    # Mostly near the 1 km and 200 km/h thresholds, some far from them.
+    dlat=st.one_of(st.floats(-0.02, 0.02), st.floats(-1, 1)),
+    dlon=st.one_of(st.floats(-0.02, 0.02), st.floats(-1, 1)),
+    seconds=st.one_of(st.integers(-60, 0), st.integers(1, 60), st.integers(1, 3600)),
+)
+def test_impossible_travel_answers_as_the_geodesic_alone_would(lat, lon, dlat, dlon, seconds):
+    previous = PositionEvent(lat, lon, NOW)
+    fix = Fix(lat + dlat, lon + dlon, 10, NOW + timedelta(seconds=seconds))
+    assert v._impossible_travel(previous, fix, T) == _geodesic_only_travel(previous, fix, T)
+
+
+@pytest.mark.parametrize("metres", [T.travel_min_distance_m - EPS_M, T.travel_min_distance_m + EPS_M])
+@pytest.mark.parametrize("seconds", [0, 17, 18, 19])  # 1 km at 200 km/h takes 18 s
+def test_impossible_travel_at_the_thresholds_is_the_geodesics(metres, seconds):
+    # A point `metres` due north of the site by the geodesic.
+    north = geodesic(meters=metres).destination((SITE.lat, SITE.lon), 0)
+    previous = PositionEvent(SITE.lat, SITE.lon, NOW)
+    fix = Fix(north.latitude, north.longitude, 10, NOW + timedelta(seconds=seconds))
+    assert v._impossible_travel(previous, fix, T) == _geodesic_only_travel(previous, fix, T)
+    expected = metres >= T.travel_min_distance_m and (seconds <= 0 or metres * 3600 > 200_000 * seconds)
+    assert v._impossible_travel(previous, fix, T) == expected

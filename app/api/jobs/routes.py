@@ -41,7 +41,7 @@ class JobsViews(MethodView):
     @blp.response(200, envelope(JobSchema))
     def get(self, args):
         """List the jobs within scope, newest first."""
-        page = paginate(service.list_jobs(current_user, args), args, scalars=False)
+        page = paginate(service.list_jobs(current_user, args), args, plain=True)
         # Written out rather than dumped by the schema, which still documents it.
         page["items"] = [job_item(row) for row in page["items"]]
         return jsonify(page)

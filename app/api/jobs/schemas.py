@@ -49,9 +49,22 @@ class JobSchema(Schema):
     created_at = UtcDateTime()
 
 
-def _utc(value: datetime | None) -> str | None:
-    """As UtcDateTime writes a time."""
-    return None if value is None else value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+def _utc(value: datetime | str | None) -> str | None:
+    """As UtcDateTime writes a time: from a UTC datetime, or from SQLite's stored text
+    (`2026-11-03 08:15:00.250000`, UTC, as UTCDateTime keeps it)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if len(value) != 26 or value[10] != " ":  # written otherwise (by hand, say)
+            parsed = datetime.fromisoformat(value)
+            value = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+        elif value.endswith(".000000"):
+            return f"{value[:10]}T{value[11:19]}Z"
+        else:
+            return f"{value[:10]}T{value[11:]}Z"
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat()[:-6] + "Z"
 
 
 def job_item(job: Any) -> dict[str, Any]:
@@ -59,8 +72,9 @@ def job_item(job: Any) -> dict[str, Any]:
 
     A page of the jobs list is 50 jobs of 24 fields: dumping it field by field through
     marshmallow costs more than the rest of the request. The values come from the
-    database already of the field's type, so only times and dates need writing; a test
-    holds this equal to JobSchema().dump() field for field.
+    database already of the field's type, or as the text SQLite stores for times and
+    dates (see services.jobs.list_jobs), so only those need writing; a test holds this
+    equal to JobSchema().dump() field for field.
     """
     scheduled_for, checklist = job.scheduled_for, job.checklist
     return {
@@ -74,7 +88,8 @@ def job_item(job: Any) -> dict[str, Any]:
         "asset_ref": job.asset_ref,
         "status": job.status,
         "reported_at": _utc(job.reported_at),
-        "scheduled_for": None if scheduled_for is None else scheduled_for.isoformat(),
+        "scheduled_for": (scheduled_for if scheduled_for is None or isinstance(scheduled_for, str)
+                          else scheduled_for.isoformat()),
         "engineer_id": job.engineer_id,
         "created_by_id": job.created_by_id,
         "assigned_at": _utc(job.assigned_at),
