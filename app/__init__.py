@@ -17,7 +17,7 @@ from app import idempotency
 from app.api.common import BODY_TYPES
 from app.config import Config
 from app.errors import DomainError, http_exception_problem, problem
-from app.extensions import UNSAFE_METHODS, db, limiter, login_manager, migrate
+from app.extensions import UNSAFE_METHODS, QueuedWriterConnection, db, limiter, login_manager, migrate
 from app.extensions import api as rest_api  # `app.api` is the package of resources
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,9 @@ def create_app(config: Any = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         timeout = app.config.get("SQLITE_BUSY_TIMEOUT_MS", 15000) / 1000
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": timeout}})
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
+            "connect_args": {"timeout": timeout, "factory": QueuedWriterConnection},
+        })
     else:
         # JIT compilation costs more than it saves on these short aggregates (about 3x
         # on a month's KPI figures over a million jobs), so it is off for our sessions.

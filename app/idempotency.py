@@ -5,7 +5,8 @@ concurrent duplicate sees the claim and gets 409. The response of a successful r
 is written into that row in the request's own transaction, together with its effects:
 either both are committed or neither is. So a claim left without a response (the worker
 died) means nothing was committed, and after `IDEMPOTENCY_LEASE_S` it may be taken over.
-A request that fails deletes its claim, so the same key can be tried again.
+A request that fails deletes its claim, so the same key can be tried again. Records
+are kept IDEMPOTENCY_TTL_S (72 hours), then no longer answer and are deleted.
 """
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ _records = IdempotencyRecord.__table__
 # id), from the created_at index; one met before that is deleted when its key comes back.
 PURGE_EVERY = 256
 _PURGE = sa.delete(_records).where(_records.c.created_at < sa.bindparam("cutoff"))
-_DROP = sa.delete(_records).where(_records.c.id == sa.bindparam("record_id"))
+_DROP = sa.delete(_records).where(_records.c.id == sa.bindparam("record_id"),
+                                  _records.c.created_at < sa.bindparam("cutoff"))
 _FIND = sa.select(
     _records.c.id, _records.c.fingerprint, _records.c.response_status,
     _records.c.response_body, _records.c.response_headers, _records.c.created_at,
@@ -102,19 +104,23 @@ def _claim(user_id: int, key: str, print_: str) -> Response | None:
     session = db.session
     conn = session.connection()
     claim = {"user_id": user_id, "key": key, "fingerprint": print_, "created_at": now}
+    cutoff = now - ttl
     # INSERT … ON CONFLICT DO NOTHING: the key is ours when a row comes back. A
     # concurrent claim of the same key still in its transaction makes this one wait for
     # it, then find it below.
-    record_id = conn.execute(_CLAIM[conn.dialect.name], claim).scalar()
-    record = None
-    if record_id is None:
+    record_id, record = conn.execute(_CLAIM[conn.dialect.name], claim).scalar(), None
+    for _ in range(2):  # again if the record went meanwhile (its time was up, or purged)
+        if record_id is not None:
+            break
         record = conn.execute(_FIND, {"user_id": user_id, "key": key}).one_or_none()
-        if record is not None and record.created_at < now - ttl:  # kept long enough: gone
-            conn.execute(_DROP, {"record_id": record.id})
-            record_id = conn.execute(_CLAIM[conn.dialect.name], claim).scalar()
+        if record is not None and record.created_at >= cutoff:
+            break  # a live record answers for the key
+        if record is not None:  # its time is up: gone, unless taken over meanwhile
+            conn.execute(_DROP, {"record_id": record.id, "cutoff": cutoff})
+        record_id, record = conn.execute(_CLAIM[conn.dialect.name], claim).scalar(), None
     if record_id is not None:
         if record_id % PURGE_EVERY == 0:
-            conn.execute(_PURGE, {"cutoff": now - ttl})
+            conn.execute(_PURGE, {"cutoff": cutoff})
         _commit_claim()
         g.idempotency_record_id = record_id
         return None

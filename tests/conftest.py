@@ -112,6 +112,7 @@ class SharedApp:
         self.app.test_client_class = IsolatedClient
         self.config = dict(self.app.config)
         self.view_functions = dict(self.app.view_functions)
+        self.rules = len(self.app.url_map._rules)
         # One Limiter serves every app of the process and keeps the storage of the app
         # initialised last: this app's own is put back before each of its tests.
         self.limiter_state = (limiter._storage, limiter._limiter)
@@ -124,16 +125,20 @@ class SharedApp:
         return self.app
 
     def end(self) -> None:
-        db.session.remove()
-        _empty_tables(self.kind)
-        if self.kind == "sqlite":
-            db.engine.dispose()  # a restore may have put another file in its place
-        self.app.config.clear()
-        self.app.config.update(self.config)
-        if self.app.view_functions != self.view_functions:  # a test replaced a view
-            self.app.view_functions.clear()
-            self.app.view_functions.update(self.view_functions)
-        self.app.extensions.pop("photo_storage", None)
+        try:
+            db.session.remove()
+            _empty_tables(self.kind)
+            if self.kind == "sqlite":
+                db.engine.dispose()  # a restore may have put another file in its place
+        finally:
+            self.app.config.clear()
+            self.app.config.update(self.config)
+            if self.app.view_functions != self.view_functions:  # a test replaced a view
+                self.app.view_functions.clear()
+                self.app.view_functions.update(self.view_functions)
+            self.app.extensions.pop("photo_storage", None)
+        # Routes and hooks cannot be taken back: a test that adds them needs its own app.
+        assert len(self.app.url_map._rules) == self.rules, "mark the test @pytest.mark.config()"
 
 
 @pytest.fixture(scope="session")
