@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, has_request_context, request
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -24,7 +24,7 @@ from app.api.common import paginate
 from app.domain import verification as rules
 from app.domain.verification import NO_CHECKOUT, Fix, OfflineActionTooOld, PositionEvent, Thresholds
 from app.errors import Conflict, Forbidden, Invalid, NotFound
-from app.extensions import db
+from app.extensions import UNSAFE_METHODS, db
 from app.models import Job, Photo, Site, User, Visit
 from app.models.types import utcnow
 from app.scope import owned_by_visible
@@ -349,14 +349,21 @@ def flag_stale_open_visits(now: datetime, where: sa.ColumnElement[bool] | None =
         stale.append(where)
     if db.session.scalar(sa.select(Visit.id).where(*stale).limit(1)) is None:
         return 0
-    result = db.session.execute(
-        sa.update(Visit).where(*stale).values(
-            flags=json_array_append(Visit.flags, NO_CHECKOUT),
-            status=sa.case((Visit.status.in_(sorted(REOPENED_BY_NEW_FLAG)), "flagged"),
-                           else_=Visit.status),
-        ).execution_options(synchronize_session=False)
-    )
-    return result.rowcount
+    update = sa.update(Visit).where(*stale).values(
+        flags=json_array_append(Visit.flags, NO_CHECKOUT),
+        status=sa.case((Visit.status.in_(sorted(REOPENED_BY_NEW_FLAG)), "flagged"),
+                       else_=Visit.status),
+    ).execution_options(synchronize_session=False)
+    if (db.session.get_bind().dialect.name == "sqlite" and has_request_context()
+            and request.method not in UNSAFE_METHODS):
+        # A SQLite read cannot become a write once another request has committed since
+        # it began (SQLITE_BUSY_SNAPSHOT, at once): then the update starts afresh.
+        try:
+            with db.session.begin_nested():
+                return db.session.execute(update).rowcount
+        except sa.exc.OperationalError:
+            db.session.rollback()
+    return db.session.execute(update).rowcount
 
 
 # --- reading, with the evidence a decision needs ----------------------------------------

@@ -530,6 +530,40 @@ def test_reading_one_visit_flags_it_no_checkout(app, org, factory, job):
     assert body["flags"] == ["LOW_ACCURACY", "NO_CHECKOUT"] and body["status"] == "flagged"
 
 
+def test_a_read_that_flags_survives_a_write_committed_meanwhile(app, org, factory, job):
+    """GET /visits writes NO_CHECKOUT. On SQLite a read cannot become a write once another
+    request has committed since it began (SQLITE_BUSY_SNAPSHOT): another writer commits
+    right after the read's first look, and the read still answers 200 with the flag."""
+    stale_id = factory.visit(job, at=ago(hours=13), minutes=None).id
+    other_id = factory.job(engineer=org["eng_a2"]).id
+    db.session.commit()
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    committed = []
+
+    def another_writer(conn, cursor, statement, parameters, context, executemany):
+        if not committed and statement.lstrip().upper().startswith("SELECT VISITS.ID") \
+                and "LIMIT" in statement.upper():
+            committed.append(True)
+            engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+            with engine.begin() as writer:
+                writer.execute(sa.update(Job).where(Job.id == other_id).values(title="Moved"))
+            engine.dispose()
+
+    client = as_user(app, org["sup_a"])
+    assert client.get("auth/me").status_code == 200  # the token's use recorded: a pure read next
+    sa.event.listen(db.engine, "after_cursor_execute", another_writer)
+    try:
+        response = client.get("visits")
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", another_writer)
+    assert committed, "the other writer ran between the look and the update"
+    assert response.status_code == 200, response.get_data(as_text=True)
+    items = {v["id"]: v for v in response.get_json()["items"]}
+    assert items[stale_id]["flags"] == ["NO_CHECKOUT"]
+    assert stored(Visit, stale_id).flags == ["NO_CHECKOUT"]
+    assert stored(Job, other_id).title == "Moved"
+
+
 @pytest.mark.config(OPEN_VISIT_ALERT_S=600)
 def test_flag_stale_open_visits_for_the_command_line(app, org, factory, job):
     stale = [factory.visit(job, at=ago(minutes=11), minutes=None),

@@ -98,7 +98,8 @@ class Pages:
             geolocation=position or NEAR, permissions=["geolocation"],
             service_workers=service_workers, is_mobile=False, has_touch=True,
         )
-        context.set_default_timeout(10_000)
+        # Generous: the other test worker shares the two cores with the browser and server.
+        context.set_default_timeout(20_000)
         self.contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
