@@ -140,6 +140,11 @@ class QueuedWriterConnection(sqlite3.Connection):
             self._end_write()
 
 
+def in_write_request() -> bool:
+    """Whether this runs for a request that may change data (POST, PUT, PATCH, DELETE)."""
+    return has_request_context() and request.method in UNSAFE_METHODS
+
+
 @sa.event.listens_for(sa.engine.Engine, "begin")
 def _sqlite_begin(conn) -> None:
     """Start write requests with BEGIN IMMEDIATE on SQLite.
@@ -151,8 +156,7 @@ def _sqlite_begin(conn) -> None:
     """
     if conn.dialect.name != "sqlite":
         return
-    immediate = has_request_context() and request.method in UNSAFE_METHODS
-    if not immediate:
+    if not in_write_request():
         conn.exec_driver_sql("BEGIN")
         return
     dbapi_connection = conn.connection.driver_connection

@@ -76,16 +76,19 @@ def database(request, tmp_path_factory):
         admin_engine.dispose()
 
 
+TABLES = db.metadata.sorted_tables
+# One statement naming the tables that hold rows.
+FIND_FILLED = " UNION ALL ".join(
+    f"SELECT '{table.name}' WHERE EXISTS (SELECT 1 FROM \"{table.name}\")" for table in TABLES)
+
+
 def _empty_tables(kind: str) -> None:
     """Delete every row of the app's tables and restart their ids, in one transaction;
     only the tables holding rows are touched (most tests fill a handful)."""
-    tables = db.metadata.sorted_tables
-    find_filled = " UNION ALL ".join(
-        f"SELECT '{table.name}' WHERE EXISTS (SELECT 1 FROM \"{table.name}\")" for table in tables)
     with db.engine.begin() as conn:
-        filled = {row[0] for row in conn.exec_driver_sql(find_filled)}
+        filled = {row[0] for row in conn.exec_driver_sql(FIND_FILLED)}
         # Children before parents; on small tables DELETE is much cheaper than TRUNCATE.
-        for table in reversed(tables):
+        for table in reversed(TABLES):
             if table.name in filled:
                 conn.exec_driver_sql(f'DELETE FROM "{table.name}"')
         if kind == "sqlite":
@@ -112,7 +115,7 @@ class SharedApp:
         self.app.test_client_class = IsolatedClient
         self.config = dict(self.app.config)
         self.view_functions = dict(self.app.view_functions)
-        self.rules = len(self.app.url_map._rules)
+        self.rules = len(list(self.app.url_map.iter_rules()))
         # One Limiter serves every app of the process and keeps the storage of the app
         # initialised last: this app's own is put back before each of its tests.
         self.limiter_state = (limiter._storage, limiter._limiter)
@@ -138,7 +141,7 @@ class SharedApp:
                 self.app.view_functions.update(self.view_functions)
             self.app.extensions.pop("photo_storage", None)
         # Routes and hooks cannot be taken back: a test that adds them needs its own app.
-        assert len(self.app.url_map._rules) == self.rules, "mark the test @pytest.mark.config()"
+        assert len(list(self.app.url_map.iter_rules())) == self.rules, "mark the test @pytest.mark.config()"
 
 
 @pytest.fixture(scope="session")

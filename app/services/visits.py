@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, has_request_context, request
+from flask import current_app
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -24,7 +24,7 @@ from app.api.common import paginate
 from app.domain import verification as rules
 from app.domain.verification import NO_CHECKOUT, Fix, OfflineActionTooOld, PositionEvent, Thresholds
 from app.errors import Conflict, Forbidden, Invalid, NotFound
-from app.extensions import UNSAFE_METHODS, db
+from app.extensions import db, in_write_request
 from app.models import Job, Photo, Site, User, Visit
 from app.models.types import utcnow
 from app.scope import owned_by_visible
@@ -354,8 +354,7 @@ def flag_stale_open_visits(now: datetime, where: sa.ColumnElement[bool] | None =
         status=sa.case((Visit.status.in_(sorted(REOPENED_BY_NEW_FLAG)), "flagged"),
                        else_=Visit.status),
     ).execution_options(synchronize_session=False)
-    if (db.session.get_bind().dialect.name == "sqlite" and has_request_context()
-            and request.method not in UNSAFE_METHODS):
+    if db.session.get_bind().dialect.name == "sqlite" and not in_write_request():
         # A SQLite read cannot become a write once another request has committed since
         # it began (SQLITE_BUSY_SNAPSHOT, at once): then the update starts afresh.
         try:

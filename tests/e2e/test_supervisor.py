@@ -159,6 +159,9 @@ def test_team_board_alerts_and_a_review(pages, small_org, factory, client):
     page.get_by_role("link", name="Reviews").click()
     page.get_by_text("No reviews yet.", exact=False).wait_for()
     page.get_by_role("link", name="New review").click()
+    # The list's engineer filter is labelled "Engineer" too: wait for the form first, or
+    # the choice can land on the filter (which then shows Li Qiang's reviews instead).
+    page.get_by_label("Month reviewed").wait_for()
     page.get_by_label("Engineer").select_option(label="Li Qiang")
     period = page.get_by_label("Month reviewed").input_value()
     page.get_by_role("button", name="Save the review").click()
