@@ -1,9 +1,10 @@
-"""flask-smorest's Api, documenting every error as a problem document."""
+"""flask-smorest's Api, documenting every error as a problem document, and its Blueprint."""
 from __future__ import annotations
 
 import http
 
 import marshmallow as ma
+import flask_smorest
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
@@ -19,6 +20,16 @@ class ProblemSchema(ma.Schema):
     detail = ma.fields.String(required=True)
     code = ma.fields.String(required=True)
     errors = ma.fields.Dict(metadata={"description": "Field errors, on validation failures."})
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint, whose argument schemas are made once: given a schema
+    class, webargs would make a new instance of it for every request."""
+
+    def arguments(self, schema, **kwargs):
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, **kwargs)
 
 
 class FieldProofApi(Api):

@@ -5,9 +5,11 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlalchemy as sa
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -145,6 +147,40 @@ def in_write_request() -> bool:
     return has_request_context() and request.method in UNSAFE_METHODS
 
 
+def commit_keeping_loaded() -> None:
+    """Commit the session without expiring what it loaded (the signed-in user above all),
+    which would otherwise be read again at its next use."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
+@contextmanager
+def read_before_writing() -> Iterator[None]:
+    """Let the statements inside begin a write request's transaction as a read.
+
+    On SQLite a write request's transaction takes the write lock from its first
+    statement (below). Sign-in reads the user this way instead: when its statements
+    began the transaction, that read-only transaction is ended on leaving (keeping what
+    was loaded), and the request's writes then begin with BEGIN IMMEDIATE afresh, so the
+    write lock is not held while the body is fingerprinted and parsed. Nothing changes
+    on PostgreSQL, or when a transaction was already open.
+    """
+    if not in_write_request():
+        yield
+        return
+    g.sqlite_read_first = "armed"
+    try:
+        yield
+    finally:
+        began = g.pop("sqlite_read_first", None) == "began"
+    if began:
+        commit_keeping_loaded()
+
+
 @sa.event.listens_for(sa.engine.Engine, "begin")
 def _sqlite_begin(conn) -> None:
     """Start write requests with BEGIN IMMEDIATE on SQLite.
@@ -157,6 +193,10 @@ def _sqlite_begin(conn) -> None:
     if conn.dialect.name != "sqlite":
         return
     if not in_write_request():
+        conn.exec_driver_sql("BEGIN")
+        return
+    if g.get("sqlite_read_first") == "armed":  # read_before_writing
+        g.sqlite_read_first = "began"
         conn.exec_driver_sql("BEGIN")
         return
     dbapi_connection = conn.connection.driver_connection

@@ -22,7 +22,7 @@ from flask_login import current_user
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.errors import Conflict, Invalid
-from app.extensions import db
+from app.extensions import commit_keeping_loaded, db
 from app.models import IdempotencyRecord
 from app.models.types import utcnow
 from app.services.auth import check_csrf
@@ -85,17 +85,6 @@ _RELEASE = sa.delete(_records).where(_records.c.id == sa.bindparam("record_id"),
                                      _records.c.response_status.is_(None))
 
 
-def _commit_claim() -> None:
-    """Commit the claim on its own. The signed-in user loaded before it is kept as it
-    is (the claim changed nothing of it) rather than read again at its next use."""
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
-
-
 def _claim(user_id: int, key: str, print_: str) -> Response | None:
     """Claim the key, or answer for it: a replay, 409 while in flight, 422 if reused."""
     now = utcnow()
@@ -121,7 +110,7 @@ def _claim(user_id: int, key: str, print_: str) -> Response | None:
     if record_id is not None:
         if record_id % PURGE_EVERY == 0:
             conn.execute(_PURGE, {"cutoff": cutoff})
-        _commit_claim()
+        commit_keeping_loaded()  # the claim on its own; the user stays loaded
         g.idempotency_record_id = record_id
         return None
     if record is None:  # released by a request that failed meanwhile: the client may retry
@@ -143,7 +132,7 @@ def _claim(user_id: int, key: str, print_: str) -> Response | None:
     # In flight, or abandoned by a worker that died before committing anything.
     taken = conn.execute(_TAKE_OVER, {
         "record_id": record.id, "lease_cutoff": now - lease, "now": now}).rowcount
-    _commit_claim()
+    commit_keeping_loaded()  # the claim on its own; the user stays loaded
     if not taken:
         raise Conflict("A request with this Idempotency-Key is being processed.",
                        code="IDEMPOTENCY_IN_PROGRESS")

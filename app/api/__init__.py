@@ -5,7 +5,7 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-from flask_smorest import Blueprint
+from app.api_base import Blueprint
 
 
 def resource_blueprints() -> list[Blueprint]:

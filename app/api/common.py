@@ -85,9 +85,14 @@ class UtcDateTime(fields.DateTime):
         return result.astimezone(UTC)
 
     def _serialize(self, value: datetime | None, attr, obj, **kwargs) -> str | None:
-        if value is None:
-            return None
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+        return utc_text(value)
+
+
+def utc_text(value: datetime | None) -> str | None:
+    """A time as UtcDateTime writes it: ISO 8601 in UTC, with `Z`."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
 class Text(fields.String):

@@ -90,9 +90,14 @@ class Thresholds:
         return cls(**values)
 
 
+# One calculator for every distance: a new geodesic() builds its ellipsoid's series
+# coefficients each time, which costs as much as the distance itself.
+_WGS84 = geodesic()
+
+
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Geodesic distance in metres between two WGS-84 points."""
-    return geodesic((lat1, lon1), (lat2, lon2)).meters
+    return _WGS84.measure((lat1, lon1), (lat2, lon2)) * 1000  # as geodesic(...).meters
 
 
 # The distance on a sphere of the Earth's mean radius is within 0.6 % of the WGS-84

@@ -15,7 +15,7 @@ from limits import parse
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.errors import DomainError, Forbidden, Unauthorized
-from app.extensions import UNSAFE_METHODS, db, limiter, login_manager
+from app.extensions import UNSAFE_METHODS, db, limiter, login_manager, read_before_writing
 from app.models import ApiToken, User, UserSession
 from app.models.types import utcnow
 
@@ -156,14 +156,15 @@ def load_session_user(user_id: str) -> User | None:
     sid = session.get("sid")
     if not sid:
         return None
-    row = db.session.scalar(sa.select(UserSession).where(UserSession.digest == digest(sid)))
+    with read_before_writing():
+        row = db.session.scalar(sa.select(UserSession).where(UserSession.digest == digest(sid)))
+        user = None if row is None else db.session.get(User, row.user_id)
     now = utcnow()
     lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"]
     if row is None or row.ended_at is not None or str(row.user_id) != user_id:
         return None
     if now - row.last_seen_at > lifetime:
         return None
-    user = db.session.get(User, row.user_id)
     if user is None or not user.active:
         return None
     if now - row.last_seen_at > SESSION_TOUCH_INTERVAL:
@@ -196,8 +197,9 @@ def _record_use(statement: sa.Update, params: dict) -> None:
     A read (GET) on SQLite holds a snapshot, and once another request has written since,
     no write can join it (SQLITE_BUSY_SNAPSHOT at once, whatever the busy timeout). The
     time is bookkeeping: it is then left to a later request instead of failing this one.
-    A write request holds the write lock from its start (BEGIN IMMEDIATE), so its update
-    cannot meet that, and is run without the savepoint's two extra statements.
+    In a write request the update comes after sign-in's reads ended their transaction,
+    so it begins the request's write transaction (BEGIN IMMEDIATE), cannot meet that,
+    and is run without the savepoint's two extra statements.
     """
     if request.method in UNSAFE_METHODS:
         db.session.connection().execute(statement, params)
@@ -215,7 +217,8 @@ def load_token_user(req) -> User | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    row = db.session.execute(_TOKEN_USER, {"digest": digest(token.strip())}).one_or_none()
+    with read_before_writing():
+        row = db.session.execute(_TOKEN_USER, {"digest": digest(token.strip())}).one_or_none()
     if row is None:
         return None
     user, token_id, last_used_at = row

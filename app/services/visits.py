@@ -13,7 +13,7 @@ A new flag on a verified or approved visit sends it back to flagged (visit_flags
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
@@ -77,8 +77,6 @@ _CHECK_IN_JOB = (
     # Locked so that two check-ins on one job (a double tap, a replay) cannot both pass.
     .with_for_update(of=_jobs)
 )
-_OPEN_VISITS = sa.select(_visits.c.id, _visits.c.job_id, _visits.c.site_id).where(
-    _visits.c.engineer_id == sa.bindparam("engineer_id"), _visits.c.out_client_time.is_(None))
 _INSERT_VISIT = sa.insert(_visits).returning(_visits.c.id)
 _JOB_STARTED = (
     sa.update(_jobs).where(_jobs.c.id == sa.bindparam("job_id"), _jobs.c.status == "assigned")
@@ -88,13 +86,28 @@ _VISIT_JOB = sa.select(_jobs.c.id, _jobs.c.title, _jobs.c.status).where(
     _jobs.c.id == sa.bindparam("job_id"))
 
 
-def check_in(engineer: User, data: dict[str, Any]) -> VisitView:
-    """Record a check-in on one of the engineer's open jobs; flags never block it."""
+class CheckedIn(NamedTuple):
+    """A check-in just stored: the visit's columns (with its id), and the site, job and
+    engineer its answer names (VisitAnswerSchema; api/visits/schemas.checked_in_answer)."""
+
+    visit: dict[str, Any]
+    site: dict[str, Any]
+    job: dict[str, Any]
+    engineer: dict[str, Any]
+
+
+def check_in(engineer: User, data: dict[str, Any]) -> CheckedIn:
+    """Record a check-in on one of the engineer's open jobs; flags never block it.
+
+    The busiest write of the day, so it goes through the connection in four statements
+    (the job, the engineer's history and open visits, the visit, the job started) and
+    leaves the ORM out: on SQLite the write lock is held all along.
+    """
     now, t = utcnow(), thresholds()
     fix = _fix(data)
-    session = db.session
-    conn = session.connection()  # Core statements skip the ORM's per-statement work
-    job = conn.execute(_CHECK_IN_JOB, {"job_id": data["job_id"], "engineer_id": engineer.id}).first()
+    engineer_id = engineer.id
+    conn = db.session.connection()
+    job = conn.execute(_CHECK_IN_JOB, {"job_id": data["job_id"], "engineer_id": engineer_id}).first()
     if job is None:
         raise NotFound(f"No job {data['job_id']} assigned to you.")
     if job.status in CLOSED_JOB_STATUSES:
@@ -103,40 +116,38 @@ def check_in(engineer: User, data: dict[str, Any]) -> VisitView:
     if fix.client_time < job.reported_at:
         raise Invalid("The check-in precedes the job's report.",
                       {"client_time": ["Must not be before the job's reported_at."]})
-    open_visits = conn.execute(_OPEN_VISITS, {"engineer_id": engineer.id}).all()
+    previous, same_place, open_visits = _position_history(conn, engineer_id, fix, _CHECK_IN_HISTORY)
     if any(visit.job_id == job.id for visit in open_visits):
         raise Conflict("You already have an open visit on this job; check out first.",
                        code="VISIT_ALREADY_OPEN")
-    elsewhere = [visit.id for visit in open_visits if visit.site_id != job.site_id]
-    previous, same_place = _position_history(engineer.id, fix)
+    elsewhere = [visit.visit_id for visit in open_visits if visit.site_id != job.site_id]
     flags, distance = rules.check_in_flags(
         fix, now, rules.Site(job.lat, job.lon, job.radius_m), previous, same_place,
         bool(elsewhere), t,
     )
-    values = dict(
-        job_id=job.id, site_id=job.site_id, engineer_id=engineer.id,
+    visit = dict(
+        job_id=job.id, site_id=job.site_id, engineer_id=engineer_id,
         status="flagged" if flags else "verified", flags=list(flags),
         in_lat=fix.lat, in_lon=fix.lon, in_accuracy_m=fix.accuracy_m,
         in_client_time=fix.client_time, in_server_time=now, in_distance_m=distance,
         in_mock=fix.mock_location, in_flags=list(flags), decision_final=False, created_at=now,
     )
-    visit = Visit(id=conn.execute(_INSERT_VISIT, values).scalar_one(), **values)
+    visit["id"] = conn.execute(_INSERT_VISIT, visit).scalar_one()
     if elsewhere:
-        for other in session.scalars(sa.select(Visit).where(Visit.id.in_(elsewhere))):
+        for other in db.session.scalars(sa.select(Visit).where(Visit.id.in_(elsewhere))):
             # Checking in elsewhere while a visit is open means it was never checked out.
             raise_visit_flags(other, [NO_CHECKOUT])
+        db.session.flush()
     job_status = job.status
     if job_status == "assigned":
         conn.execute(_JOB_STARTED, {"job_id": job.id})
         job_status = "in_progress"
-    session.flush()
     if flags:
-        alerts.raise_flag_pattern_alert(engineer.id, now)
+        alerts.raise_flag_pattern_alert(engineer_id, now)
     site = {"id": job.site_id, "name": job.site_name, "lat": job.lat, "lon": job.lon,
             "radius_m": job.radius_m}
-    # The answer leaves out the queue's evidence (photos, flag history): see VisitAnswerSchema.
-    return VisitView(visit, site, {"id": job.id, "title": job.title, "status": job_status},
-                     {"id": engineer.id, "name": engineer.name})
+    return CheckedIn(visit, site, {"id": job.id, "title": job.title, "status": job_status},
+                     {"id": engineer_id, "name": engineer.name})
 
 
 def check_out(engineer: User, visit_id: int, data: dict[str, Any]) -> VisitView:
@@ -151,7 +162,7 @@ def check_out(engineer: User, visit_id: int, data: dict[str, Any]) -> VisitView:
         raise Invalid("The check-out precedes the check-in.",
                       {"client_time": ["Must not be before the check-in's client_time."]})
     site = db.session.get(Site, visit.site_id)
-    previous, same_place = _position_history(engineer.id, fix)
+    previous, same_place, _ = _position_history(db.session.connection(), engineer.id, fix)
     flags, distance = rules.check_out_flags(
         fix, visit.in_client_time, now, _fence(site), previous, same_place, t,
     )
@@ -181,27 +192,39 @@ def _ensure_not_too_old(client_time: datetime, now: datetime, t: Thresholds) -> 
         raise Invalid(exc.detail, {"client_time": [exc.detail]}, code=exc.code) from exc
 
 
+def _null(type_: Any) -> sa.ColumnElement:
+    # Cast: PostgreSQL takes a bare NULL in a subquery for text, which no UNION matches.
+    return sa.cast(sa.null(), type_)
+
+
+_NO_VISIT = (_null(sa.Integer).label("visit_id"), _null(sa.Integer).label("job_id"),
+             _null(sa.Integer).label("site_id"))
+
+
 def _events(kind: str, lat: sa.ColumnElement, lon: sa.ColumnElement,
-            time: sa.ColumnElement) -> sa.Select:
-    return sa.select(sa.literal_column(f"'{kind}'").label("kind"), lat.label("lat"),
-                     lon.label("lon"), time.label("client_time"))
+            time: sa.ColumnElement, open_visits: bool) -> sa.Select:
+    columns = [sa.literal_column(f"'{kind}'").label("kind"), lat.label("lat"),
+               lon.label("lon"), time.label("client_time")]
+    return sa.select(*columns, *(_NO_VISIT if open_visits else ()))
 
 
-def _position_history_statement() -> sa.CompoundSelect:
+def _position_history_statement(open_visits: bool) -> sa.CompoundSelect:
     """The engineer's latest check-in and latest check-out at or before `at` (each read
     from its (engineer_id, client_time) index), and their events at about (lat, lon)
-    (from the (engineer_id, lat, lon) indexes): one statement, one round trip."""
+    (from the (engineer_id, lat, lon) indexes): one statement, one round trip. For a
+    check-in (`open_visits`), also the engineer's visits not checked out (kind "open",
+    from the open-visit index), in the same round trip."""
     v = _visits.c
     engineer, at = sa.bindparam("engineer_id"), sa.bindparam("at", type_=v.in_client_time.type)
     latest = [
-        _events("previous", lat, lon, time)
+        _events("previous", lat, lon, time, open_visits)
         .where(v.engineer_id == engineer, time <= at)
         .order_by(time.desc()).limit(1).subquery()
         for lat, lon, time in ((v.in_lat, v.in_lon, v.in_client_time),
                                (v.out_lat, v.out_lon, v.out_client_time))
     ]
     near = [
-        _events("near", lat, lon, time).where(
+        _events("near", lat, lon, time, open_visits).where(
             v.engineer_id == engineer,
             lat.between(sa.bindparam("lat_low"), sa.bindparam("lat_high")),
             lon.between(sa.bindparam("lon_low"), sa.bindparam("lon_high")),
@@ -209,19 +232,29 @@ def _position_history_statement() -> sa.CompoundSelect:
         for lat, lon, time in ((v.in_lat, v.in_lon, v.in_client_time),
                                (v.out_lat, v.out_lon, v.out_client_time))
     ]
-    return sa.union_all(*(sa.select(sub) for sub in latest), *near)
+    parts = [*(sa.select(sub) for sub in latest), *near]
+    if open_visits:
+        parts.append(sa.select(
+            sa.literal_column("'open'").label("kind"), _null(v.in_lat.type), _null(v.in_lon.type),
+            _null(v.in_client_time.type), v.id, v.job_id, v.site_id,
+        ).where(v.engineer_id == engineer, v.out_client_time.is_(None)))
+    return sa.union_all(*parts)
 
 
-_POSITION_HISTORY = _position_history_statement()
+_POSITION_HISTORY = _position_history_statement(open_visits=False)
+_CHECK_IN_HISTORY = _position_history_statement(open_visits=True)
 
 
-def _position_history(engineer_id: int, fix: Fix) -> tuple[PositionEvent | None, list[PositionEvent]]:
+def _position_history(conn: sa.Connection, engineer_id: int, fix: Fix,
+                      statement: sa.CompoundSelect = _POSITION_HISTORY,
+                      ) -> tuple[PositionEvent | None, list[PositionEvent], list[sa.Row]]:
     """For the flags of a new fix: the engineer's previous event (IMPOSSIBLE_TRAVEL) and
     their recorded events at about the same coordinates (DUPLICATE_COORDINATES; the SQL
-    window is a little wider, and the domain compares to 6 decimals exactly)."""
+    window is a little wider, and the domain compares to 6 decimals exactly); with
+    _CHECK_IN_HISTORY also their open visits (visit_id, job_id, site_id)."""
     lat_key = round(fix.lat, rules.COORDINATE_DECIMALS)
     lon_key = round(fix.lon, rules.COORDINATE_DECIMALS)
-    rows = db.session.connection().execute(_POSITION_HISTORY, {
+    rows = conn.execute(statement, {
         "engineer_id": engineer_id, "at": fix.client_time,
         "lat_low": lat_key - COORDINATE_WINDOW, "lat_high": lat_key + COORDINATE_WINDOW,
         "lon_low": lon_key - COORDINATE_WINDOW, "lon_high": lon_key + COORDINATE_WINDOW,
@@ -230,7 +263,7 @@ def _position_history(engineer_id: int, fix: Fix) -> tuple[PositionEvent | None,
         (PositionEvent(r.lat, r.lon, r.client_time) for r in rows if r.kind == "previous"),
         fix.client_time)
     same_place = [PositionEvent(r.lat, r.lon, r.client_time) for r in rows if r.kind == "near"]
-    return previous, same_place
+    return previous, same_place, [r for r in rows if r.kind == "open"]
 
 
 # --- decisions -------------------------------------------------------------------------

@@ -264,3 +264,43 @@ def test_login_limits_in_redis(client, org):
     finally:
         for key in server.scan_iter(f"*{PREFIX}*"):
             server.delete(key)
+
+
+@pytest.mark.parametrize("how", ["token", "cookie"])
+@pytest.mark.parametrize("touch_due", [False, True])
+def test_sign_in_of_a_change_does_not_hold_sqlite_write_lock_and_still_records_use(
+        client, org, monkeypatch, how, touch_due):
+    """A write request's sign-in reads in a read transaction it then ends (SQLite), so the
+    write lock is first taken by the request's writes: not while its body is
+    fingerprinted, unless the sign-in's last-used time is due (every few minutes), which
+    is still written with the request's changes."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL has no database-wide write lock")
+    from app import idempotency
+    from app.extensions import WRITERS
+
+    last = utcnow() - (timedelta(hours=1) if touch_due else timedelta(seconds=30))
+    if how == "token":
+        client.use_token(org["sup_a"])
+        db.session.execute(sa.update(ApiToken).values(last_used_at=last))
+    else:
+        client.login(org["sup_a"])
+        db.session.execute(sa.update(UserSession).values(last_seen_at=last))
+    db.session.commit()
+    seen = []
+    real = idempotency.fingerprint
+
+    def fingerprint():
+        seen.append(WRITERS.lock.locked())
+        return real()
+
+    monkeypatch.setattr(idempotency, "fingerprint", fingerprint)
+    response = client.post("sites", json={"name": "Depot", "customer_name": "Acme", "address": "1 Road",
+                                          "lat": 31.2, "lon": 121.4, "radius_m": 100},
+                           headers={"Idempotency-Key": str(uuid.uuid4())})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert seen == [touch_due]
+    db.session.expire_all()
+    column = ApiToken.last_used_at if how == "token" else UserSession.last_seen_at
+    recorded = db.session.scalar(sa.select(column))
+    assert utcnow() - recorded < timedelta(minutes=1) if touch_due else recorded == last

@@ -83,3 +83,42 @@ def test_a_refused_check_in_still_answers_a_problem(setting):
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
     assert "accuracy_m" in response.get_json()["errors"]
+
+
+@pytest.mark.parametrize("extra", [
+    {},
+    {"mock_location": True, "accuracy_m": 150.0},  # flagged: MOCK_LOCATION, LOW_ACCURACY
+])
+def test_the_written_check_in_answer_is_the_schemas_dump_of_the_stored_visit(setting, org, extra):
+    """The check-in's answer is written out by hand (checked_in_answer); it must be what
+    VisitAnswerSchema makes of the row just stored, field for field."""
+    from app.api.visits.schemas import VisitAnswerSchema
+    from app.models import Job, Site, Visit
+    from app.services.visits import VisitView
+
+    eng, site, job = setting
+    at = utcnow().replace(microsecond=123456) - timedelta(minutes=30)
+    body = {"job_id": job.id, "lat": site.lat + 0.0002, "lon": site.lon, "accuracy_m": 8.5,
+            "client_time": at.isoformat(), **extra}
+    response, seen = statements(lambda: eng.post("visits/check-in", json=body))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    answer = response.get_json()
+    db.session.expire_all()
+    visit, stored_site, stored_job = (db.session.get(Visit, answer["id"]), db.session.get(Site, site.id),
+                                      db.session.get(Job, job.id))
+    engineer = org["eng_a1"]
+    dumped = VisitAnswerSchema().dump(VisitView(
+        visit, stored_site, {"id": stored_job.id, "title": stored_job.title, "status": stored_job.status},
+        {"id": engineer.id, "name": engineer.name}))
+    assert answer == dumped
+    assert answer["check_in"]["client_time"] == at.strftime("%Y-%m-%dT%H:%M:%S.123456Z")
+    assert response.headers["Location"].endswith(f"/api/v1/visits/{answer['id']}")
+    if extra:
+        assert answer["status"] == "flagged" and set(answer["flags"]) >= {"MOCK_LOCATION"}
+    if not extra:
+        # Beside sign-in (and its last-used time), the check-in's four statements.
+        work = [" ".join(s.split()[:3]) for s in seen
+                if s.split()[0] in ("SELECT", "INSERT", "UPDATE") and "users" not in s.split()[1]
+                and "api_tokens" not in s]
+        assert work == ["SELECT jobs.id, jobs.title,", "SELECT anon_1.kind, anon_1.lat,",
+                        "INSERT INTO visits", "UPDATE jobs SET"], work

@@ -486,6 +486,12 @@ def test_the_sphere_stays_within_its_margin_of_the_geodesic(lat1, lon1, lat2, lo
     assert sphere / v.SPHERE_MARGIN - slack <= exact <= sphere * v.SPHERE_MARGIN + slack
 
 
+@settings(max_examples=1000, deadline=None, derandomize=True)
+@given(latitudes, longitudes, latitudes, longitudes)
+def test_the_shared_calculator_gives_a_new_geodesics_metres_exactly(lat1, lon1, lat2, lon2):
+    assert v.distance_m(lat1, lon1, lat2, lon2) == geodesic((lat1, lon1), (lat2, lon2)).meters
+
+
 @settings(max_examples=3000, deadline=None, derandomize=True)
 @given(
     lat=st.floats(-80, 80, allow_nan=False), lon=st.floats(-179, 179, allow_nan=False),

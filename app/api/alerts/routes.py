@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from app.api.alerts.schemas import AlertListArgs, AlertSchema, WatchListSchema
 from app.api.common import envelope, paginate
+from app.api_base import Blueprint
 from app.services import alerts as service
 from app.services.auth import require_roles
 

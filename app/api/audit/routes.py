@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.api.audit.schemas import AuditEntrySchema, AuditListArgs
 from app.api.common import envelope, paginate
+from app.api_base import Blueprint
 from app.models import AuditEntry
 from app.services.auth import require_roles
 

@@ -5,7 +5,6 @@ import sqlalchemy as sa
 from flask import url_for
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from app.api.auth.schemas import (
     LoginSchema,
@@ -15,6 +14,7 @@ from app.api.auth.schemas import (
     TokenSchema,
 )
 from app.api.common import PageArgs, envelope, paginate
+from app.api_base import Blueprint
 from app.errors import NotFound
 from app.extensions import db
 from app.models import ApiToken

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from app.api.categories.schemas import CategoryListArgs, CategoryPutSchema, CategorySchema
 from app.api.common import envelope
+from app.api_base import Blueprint
 from app.services import categories as service
 from app.services.auth import require_roles
 

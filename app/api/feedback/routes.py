@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import url_for
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from app.api.common import envelope, paginate
 from app.api.feedback.schemas import (
@@ -15,6 +14,7 @@ from app.api.feedback.schemas import (
     FeedbackListArgs,
     FeedbackSchema,
 )
+from app.api_base import Blueprint
 from app.extensions import limiter
 from app.services import feedback as service
 from app.services.auth import require_roles

@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import jsonify, url_for
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from app.api.common import envelope, paginate
 from app.api.jobs.schemas import (
@@ -18,6 +17,7 @@ from app.api.jobs.schemas import (
     JobSchema,
     job_item,
 )
+from app.api_base import Blueprint
 from app.models import Job
 from app.scope import get_visible, jobs_visible
 from app.services import jobs as service

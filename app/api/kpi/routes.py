@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Response
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from app.api.common import PageArgs
 from app.api.kpi.schemas import (
@@ -20,6 +19,7 @@ from app.api.kpi.schemas import (
     KpiTeamArgs,
     KpiTeamBoardSchema,
 )
+from app.api_base import Blueprint
 from app.services import kpi as service
 from app.services.auth import require_roles
 

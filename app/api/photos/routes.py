@@ -6,10 +6,10 @@ import io
 from flask import Response, send_file, url_for
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from app.api.common import PageArgs, accepts_body, envelope, paginate
 from app.api.photos.schemas import PhotoSchema, PhotoUploadSchema
+from app.api_base import Blueprint
 from app.models import Photo
 from app.services import photos as service
 from app.services.auth import require_roles

@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import url_for
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from app.api.common import envelope, paginate
 from app.api.reviews.schemas import (
@@ -13,6 +12,7 @@ from app.api.reviews.schemas import (
     ReviewListArgs,
     ReviewSchema,
 )
+from app.api_base import Blueprint
 from app.services import reviews as service
 from app.services.auth import require_roles
 

@@ -5,7 +5,6 @@ import sqlalchemy as sa
 from flask import request, url_for
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from app.api.common import accepts_body, envelope, paginate
 from app.api.sites.schemas import (
@@ -15,6 +14,7 @@ from app.api.sites.schemas import (
     SitePatchSchema,
     SiteSchema,
 )
+from app.api_base import Blueprint
 from app.errors import Invalid
 from app.models import Site
 from app.scope import get_visible

@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import url_for
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from app.api.common import envelope, paginate
 from app.api.users.schemas import UserCreateSchema, UserListArgs, UserPatchSchema, UserSchema
+from app.api_base import Blueprint
 from app.scope import get_visible_user
 from app.services import users as service
 from app.services.auth import require_roles

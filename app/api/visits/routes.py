@@ -1,10 +1,9 @@
 """/visits: GPS check-in and check-out, and the supervisor's verification queue."""
 from __future__ import annotations
 
-from flask import url_for
+from flask import jsonify, url_for
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from app.api.common import envelope
 from app.api.visits.schemas import (
@@ -15,7 +14,9 @@ from app.api.visits.schemas import (
     VisitListArgs,
     VisitSchema,
     VisitVerifySchema,
+    checked_in_answer,
 )
+from app.api_base import Blueprint
 from app.services import visits as service
 from app.services.auth import require_roles
 
@@ -40,8 +41,12 @@ class VisitCheckInViews(MethodView):
     @blp.response(201, VisitAnswerSchema)
     def post(self, data):
         """Check in at the site of one of your jobs (engineer)."""
-        visit = service.check_in(current_user, data)
-        return visit, 201, {"Location": url_for("visits.VisitByIdViews", visit_id=visit.id)}
+        new = service.check_in(current_user, data)
+        # Written out rather than dumped by the schema, which still documents it.
+        response = jsonify(checked_in_answer(new))
+        response.status_code = 201
+        response.headers["Location"] = url_for("visits.VisitByIdViews", visit_id=new.visit["id"])
+        return response
 
 
 @blp.route("/<int:visit_id>")

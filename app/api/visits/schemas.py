@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from app.api.common import ID, CommaList, JsonBoolean, PageArgs, Schema, Text, UtcDateTime
+from app.api.common import ID, CommaList, JsonBoolean, PageArgs, Schema, Text, UtcDateTime, utc_text
 from app.api.sites.schemas import LAT, LON
 from app.models.types import VISIT_STATUSES
 
@@ -134,6 +136,41 @@ class VisitAnswerSchema(Schema):
     site = fields.Nested(VisitSiteSchema)
     job = fields.Nested(VisitJobSchema)
     engineer = fields.Nested(VisitEngineerSchema)
+
+
+def checked_in_answer(new: Any) -> dict[str, Any]:
+    """VisitAnswerSchema's output for a check-in just stored (services.visits.CheckedIn),
+    written out: the busiest write of the day, where the schema's dump, field by field,
+    costs about as much as a statement. A test holds it equal to the schema's dump."""
+    visit, site = new.visit, new.site
+    return {
+        "id": visit["id"],
+        "job_id": visit["job_id"],
+        "site_id": visit["site_id"],
+        "engineer_id": visit["engineer_id"],
+        "check_in": {
+            "lat": visit["in_lat"], "lon": visit["in_lon"], "accuracy_m": visit["in_accuracy_m"],
+            "client_time": utc_text(visit["in_client_time"]),
+            "server_time": utc_text(visit["in_server_time"]),
+            "distance_m": visit["in_distance_m"], "mock_location": visit["in_mock"],
+            "flags": list(visit["in_flags"]),
+        },
+        "check_out": None,
+        "status": visit["status"],
+        "flags": list(visit["flags"]),
+        "decision_note": None,
+        "decided_at": None,
+        "decided_by_id": None,
+        "rejected_at": None,
+        "dispute_note": None,
+        "disputed_at": None,
+        "decision_final": visit["decision_final"],
+        "created_at": utc_text(visit["created_at"]),
+        "site": {"id": site["id"], "name": site["name"], "lat": site["lat"], "lon": site["lon"],
+                 "radius_m": site["radius_m"]},
+        "job": dict(new.job),
+        "engineer": dict(new.engineer),
+    }
 
 
 class VisitSchema(VisitAnswerSchema):
