@@ -153,15 +153,26 @@ def before_request() -> Response | None:
     return _claim(current_user.id, key, fingerprint())
 
 
+def withhold(*fields: str) -> None:
+    """Keep these fields of this request's JSON answer out of its idempotency record: a
+    secret shown once (an API token) is never stored, and a replay answers it as null."""
+    g.idempotency_withheld = fields
+
+
 def store_response(response: Response) -> None:
     """Write a successful (2xx) response into the claim, in the request's transaction;
     the caller commits it with the request's effects."""
     record_id = g.get("idempotency_record_id")
     if record_id is None:
         return
+    body = response.get_data(as_text=True)
+    withheld = g.get("idempotency_withheld")
+    if withheld:
+        answer = json.loads(body)
+        answer.update(dict.fromkeys(withheld))
+        body = current_app.json.response(answer).get_data(as_text=True)
     db.session.connection().execute(_STORE, {
-        "record_id": record_id, "status": response.status_code,
-        "body": response.get_data(as_text=True),
+        "record_id": record_id, "status": response.status_code, "body": body,
         "headers": {h: response.headers[h] for h in KEPT_HEADERS if h in response.headers},
     })
 

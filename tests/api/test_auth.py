@@ -266,6 +266,32 @@ def test_login_limits_in_redis(client, org):
             server.delete(key)
 
 
+def test_a_replayed_token_creation_answers_the_same_token_without_the_secret(app, client, org):
+    """The token is shown once and only its digest is stored: its request's idempotency
+    record keeps the answer without it, and a replay answers the same record with null."""
+    from app.models import IdempotencyRecord
+
+    client.login(org["eng_a1"])
+    headers = {"Idempotency-Key": "new-token-1"}
+    first = client.post("auth/tokens", json={"name": "laptop"}, headers=headers)
+    assert first.status_code == 201
+    body = first.get_json()
+    token = body["token"]
+    assert token.startswith("fp_")
+    (record,) = db.session.scalars(sa.select(IdempotencyRecord)).all()
+    assert token not in record.response_body and token[10:30] not in record.response_body
+    assert record.response_status == 201
+
+    again = client.post("auth/tokens", json={"name": "laptop"}, headers=headers)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == {**body, "token": None}
+    assert again.headers["Location"] == first.headers["Location"]
+    assert db.session.scalar(sa.select(sa.func.count(ApiToken.id))) == 1
+    # The token shown the first time is the one that works.
+    me = app.test_client().get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.get_json()["user"]["id"] == org["eng_a1"].id
+
+
 @pytest.mark.parametrize("how", ["token", "cookie"])
 @pytest.mark.parametrize("touch_due", [False, True])
 def test_sign_in_of_a_change_does_not_hold_sqlite_write_lock_and_still_records_use(

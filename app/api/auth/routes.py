@@ -6,6 +6,7 @@ from flask import url_for
 from flask.views import MethodView
 from flask_login import current_user
 
+from app import idempotency
 from app.api.auth.schemas import (
     LoginSchema,
     NewTokenSchema,
@@ -60,8 +61,12 @@ class TokensViews(MethodView):
     @blp.arguments(TokenCreateSchema)
     @blp.response(201, NewTokenSchema)
     def post(self, data):
-        """Create a personal API token; the token is shown only in this answer."""
+        """Create a personal API token; the token is shown only in this answer.
+
+        A replay of the request (its Idempotency-Key again) answers the same token's
+        record with `token` null: only the token's digest is ever stored."""
         row, token = service.create_token(current_user, data["name"].strip())
+        idempotency.withhold("token")
         return {"id": row.id, "name": row.name, "prefix": row.prefix,
                 "created_at": row.created_at, "last_used_at": None, "token": token}, 201, {
             "Location": url_for("auth.TokenByIdView", token_id=row.id)}

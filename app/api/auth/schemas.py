@@ -29,4 +29,5 @@ class TokenSchema(Schema):
 
 
 class NewTokenSchema(TokenSchema):
-    token = fields.String(metadata={"description": "Shown this once; only its digest is kept."})
+    token = fields.String(allow_none=True, metadata={
+        "description": "Shown this once; only its digest is kept (null in a replay)."})
