@@ -15,7 +15,7 @@ from limits import parse
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.errors import DomainError, Forbidden, Unauthorized
-from app.extensions import UNSAFE_METHODS, db, limiter, login_manager, read_before_writing
+from app.extensions import db, in_write_request, limiter, login_manager, read_before_writing
 from app.models import ApiToken, User, UserSession
 from app.models.types import utcnow
 
@@ -201,7 +201,7 @@ def _record_use(statement: sa.Update, params: dict) -> None:
     so it begins the request's write transaction (BEGIN IMMEDIATE), cannot meet that,
     and is run without the savepoint's two extra statements.
     """
-    if request.method in UNSAFE_METHODS:
+    if in_write_request():
         db.session.connection().execute(statement, params)
         return
     try:
@@ -239,7 +239,7 @@ def _unauthorized():
 
 def check_csrf() -> None:
     """A cookie-authenticated change must carry the session's CSRF token (403 otherwise)."""
-    if g.get("auth_method") != "session" or request.method not in UNSAFE_METHODS:
+    if g.get("auth_method") != "session" or not in_write_request():
         return
     sent = request.headers.get("X-CSRF-Token", "")
     expected = session.get("csrf", "")
