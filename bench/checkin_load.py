@@ -15,6 +15,9 @@ floor then app, after a short warm-up of each. Afterwards the visits stored are 
 against the 201 answers (nothing acknowledged may be missing); the servers' logs are
 kept in bench/out/.
 Goal: requests/s ≥ 0.6 × the floor's, p99 ≤ 2 × the floor's, no failed request.
+
+With `--target ceiling` the app's check-in is replaced by bench/checkin_ceiling.py (the
+check-in's own statements without the framework), to see what trimming could reach.
 """
 from __future__ import annotations
 
@@ -64,6 +67,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--engineers", type=int, default=2000)
     parser.add_argument("--jobs-per-engineer", type=int, default=40)
+    parser.add_argument("--target", choices=("app", "ceiling"), default="app",
+                        help="ceiling: bench/checkin_ceiling.py in place of the app's check-in")
     args = parser.parse_args()
     loadtest.check_tools()
 
@@ -82,7 +87,8 @@ def main() -> None:
         env = loadtest.server_env(database.url, tmp / "instance")
         floor = loadtest.Server("floor", "floor_app:app", env, tmp)
         servers.append(floor)
-        app = loadtest.Server("app", "wsgi:app", env, tmp)
+        app = loadtest.Server(args.target, "wsgi:app" if args.target == "app" else "checkin_ceiling:app",
+                              env, tmp)
         servers.append(app)
         floor.wait_ready("/api/v1/jobs")
         app.wait_ready("/api/v1/jobs")
@@ -116,7 +122,7 @@ def main() -> None:
             apps.append(app_round(f"a{n}", args.seconds))
         stored = loadtest.count_rows(database.url, "visits")
         floor_rps, floor_p99, floor_failures = loadtest.summary("floor", floors)
-        app_rps, app_p99, app_failures = loadtest.summary("app", apps)
+        app_rps, app_p99, app_failures = loadtest.summary(args.target, apps)
         print(f"visits stored {stored}, 201 answers {created}"
               + ("" if stored >= created else " — ACKNOWLEDGED CHECK-INS MISSING"))
         print(f"p99 ratio {app_p99 / floor_p99:.2f} (goal <= 2), failures {app_failures} (goal 0)")

@@ -31,7 +31,6 @@ import json
 import math
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -39,8 +38,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sqlalchemy as sa  # noqa: E402
+
+import kpi_sql  # noqa: E402
 
 BATCH = 20_000
 PASSWORD = "bench-password"
@@ -149,14 +151,6 @@ def _sqlite_value(column_type: sa.types.TypeEngine):
     if isinstance(column_type, sa.Boolean):
         return lambda v: None if v is None else int(v)
     return lambda v: v
-
-
-def make_app(url: str):
-    from app import create_app
-    from app.config import TestConfig
-
-    instance = Path(tempfile.mkdtemp(prefix="fieldproof-generate-"))
-    return create_app(TestConfig(instance, SQLALCHEMY_DATABASE_URI=url))
 
 
 def prepare(url: str, replace: bool) -> None:
@@ -473,7 +467,7 @@ def main() -> None:
         return now_
 
     prepare(args.database, args.replace)
-    app = make_app(args.database)
+    app = kpi_sql.make_app(args.database)
     from flask_migrate import upgrade
 
     from app.extensions import db

@@ -167,7 +167,19 @@ def make_app(url: str):
     from app.config import TestConfig
 
     instance = Path(tempfile.mkdtemp(prefix="fieldproof-bench-"))
-    return create_app(TestConfig(instance, SQLALCHEMY_DATABASE_URI=url))
+    return create_app(TestConfig(instance, SQLALCHEMY_DATABASE_URI=absolute(url)))
+
+
+def absolute(url: str) -> str:
+    """A relative SQLite path read from the working directory, as the README's commands
+    mean it (Flask-SQLAlchemy would read it from the temporary instance folder)."""
+    import sqlalchemy as sa
+    from pathlib import Path
+
+    target = sa.make_url(url)
+    if target.get_backend_name() != "sqlite" or not target.database or target.database == ":memory:":
+        return url
+    return target.set(database=str(Path(target.database).resolve())).render_as_string(hide_password=False)
 
 
 def floor_runner(engine, sql: dict[str, str], params: dict[str, Any]):
