@@ -17,7 +17,8 @@ The schema is built by the migrations (`flask db upgrade`); the rows are written
 bulk: SQLAlchemy Core `insert()` in executemany batches on SQLite, COPY on PostgreSQL,
 never through the API. The database must be new or empty (`--replace` drops it first).
 `--seed` makes the data repeatable; the times are relative to now, so a database made
-this month has a live current month. Prints the time of each step. The KPI close is
+this month has a live current month; `--now` ends the data earlier (the second day of
+this month, say: a current month of two days with the previous one still open). Prints the time of each step. The KPI close is
 the slow step at full size (every engineer's card and records, a few minutes a month on
 a busy two-core machine): `--open-months 13` skips it.
 """
@@ -455,6 +456,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--open-months", type=int, default=2,
                         help="months left open (this one included); older ones are closed")
+    parser.add_argument("--now", type=datetime.fromisoformat,
+                        help="the moment the data ends, e.g. 2026-11-02T12:00:00+00:00 for the "
+                             "second day of a month (default: now)")
     parser.add_argument("--tokens-out", type=Path, help="write engineer_id,token lines here")
     parser.add_argument("--replace", action="store_true", help="drop the database first")
     args = parser.parse_args()
@@ -474,7 +478,9 @@ def main() -> None:
     from app.services.auth import hash_password
 
     rng = random.Random(args.seed)
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = (args.now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    if now > datetime.now(UTC):
+        sys.exit("--now must not be in the future")
     with app.app_context():
         t = time.perf_counter()
         upgrade()
