@@ -396,8 +396,13 @@ def meets_target(total: float | None, pass_score: float) -> bool:
 
 
 def _weighted_mean(pairs: Sequence[tuple[float, float]]) -> float | None:
-    weight = sum(w for w, _ in pairs)
-    return sum(w * s for w, s in pairs) / weight if weight else None
+    # Added up in order from 0, as sum() would: the same floats, without generators (a
+    # board computes this for every dimension of a thousand engineers).
+    weight = weighted = 0
+    for w, s in pairs:
+        weight += w
+        weighted += w * s
+    return weighted / weight if weight else None
 
 
 _PLANS: dict[int, tuple[Scheme, tuple[tuple[MetricDef, SchemeMetric | None], ...]]] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
@@ -58,7 +58,21 @@ def _promotion(streak: int) -> bool:
     return promotion_priority(streak, int(current_app.config["PROMOTION_STREAK_MONTHS"]))
 
 
-def scheme_key_of(engineer: User) -> str:
+class Engineer(NamedTuple):
+    """What a live month needs of an engineer (read as a row: a board loads them all)."""
+
+    id: int
+    name: str
+    level: str | None
+    work_type: str | None
+    active: bool
+
+
+_ENGINEERS = sa.select(User.id, User.name, User.level, User.work_type, User.active).where(
+    User.role == "engineer")
+
+
+def scheme_key_of(engineer: User | Engineer) -> str:
     """The scheme an engineer is judged by: their level and work type now."""
     return f"{engineer.level or 'mid'}-{engineer.work_type or 'field'}"
 
@@ -92,7 +106,7 @@ class LiveMonth:
     rows; `full()` scores one engineer again with the rows, from the same figures."""
 
     period: Period
-    engineers: dict[int, User]
+    engineers: dict[int, Engineer]
     schemes: dict[str, Scheme]
     scores: dict[int, CardScores]
     active: dict[int, bool]
@@ -109,12 +123,12 @@ class LiveMonth:
                          self.rankings[engineer_id], streak, live=live, frozen=False)
 
 
-def _engineers() -> dict[int, User]:
+def _engineers() -> dict[int, Engineer]:
     """Everyone with the engineer role (deactivated accounts too: their months count)."""
-    return {u.id: u for u in db.session.scalars(sa.select(User).where(User.role == "engineer"))}
+    return {row[0]: Engineer(*row) for row in db.session.connection().execute(_ENGINEERS)}
 
 
-def _score(engineers: dict[int, User], schemes: dict[str, Scheme], figures: source.Figures,
+def _score(engineers: dict[int, Engineer], schemes: dict[str, Scheme], figures: source.Figures,
            period: Period) -> tuple[dict[int, CardScores], dict[int, bool]]:
     scores, active = {}, {}
     for engineer_id, engineer in engineers.items():
