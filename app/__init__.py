@@ -103,6 +103,7 @@ def create_app(config: Any = None) -> Flask:
     from app.storage import storage_from_config
 
     storage_from_config(app.config)  # an unknown PHOTO_STORAGE fails here, not at the first upload
+    idempotency.check_settings(app.config)
 
     from app.cli import register_cli
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -83,6 +84,17 @@ _STORE = sa.update(_records).where(_records.c.id == sa.bindparam("record_id")).v
 )
 _RELEASE = sa.delete(_records).where(_records.c.id == sa.bindparam("record_id"),
                                      _records.c.response_status.is_(None))
+
+
+def check_settings(config: Mapping[str, Any]) -> None:
+    """Refuse at start-up times that would let two requests with one key both act: a
+    record deleted (IDEMPOTENCY_TTL_S) before its claim may be taken over
+    (IDEMPOTENCY_LEASE_S) frees the key of a request still in flight."""
+    lease, ttl = config["IDEMPOTENCY_LEASE_S"], config["IDEMPOTENCY_TTL_S"]
+    if lease <= 0:
+        raise ValueError(f"IDEMPOTENCY_LEASE_S must be positive, not {lease}.")
+    if ttl <= lease:
+        raise ValueError(f"IDEMPOTENCY_TTL_S ({ttl}) must be longer than IDEMPOTENCY_LEASE_S ({lease}).")
 
 
 def _claim(user_id: int, key: str, print_: str) -> Response | None:

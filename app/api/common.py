@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from marshmallow import fields, validate
 
 from app.extensions import db
+from app.models.types import utc_text
 
 
 # Ids are 32-bit in the database: a larger one names nothing and must be refused before
@@ -86,13 +87,6 @@ class UtcDateTime(fields.DateTime):
 
     def _serialize(self, value: datetime | None, attr, obj, **kwargs) -> str | None:
         return utc_text(value)
-
-
-def utc_text(value: datetime | None) -> str | None:
-    """A time as UtcDateTime writes it: ISO 8601 in UTC, with `Z`."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
 class Text(fields.String):

@@ -11,6 +11,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def utc_text(value: datetime | None) -> str | None:
+    """A time as the API writes it: ISO 8601 in UTC, with `Z`."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+
+
 class UTCDateTime(TypeDecorator):
     """An aware UTC datetime on every database.
 

@@ -147,7 +147,7 @@ def open_link(token: str) -> dict[str, Any]:
     """What the customer's page shows: the job, the site and the engineer's first name."""
     row = _usable_link(token, utcnow())
     return {
-        "job": {"id": row.Job.id, "title": row.Job.title},
+        "job": {"title": row.Job.title},
         "site": {"name": row.Site.name, "address": row.Site.address},
         "engineer": {"name": display_name(row.engineer_name)},
         "expires_at": row.FeedbackLink.expires_at,

@@ -273,7 +273,7 @@ def test_the_token_shows_the_job_the_site_and_the_engineers_first_name(client, o
     assert response.status_code == 200
     body = response.get_json()
     assert body == {
-        "job": {"id": job.id, "title": "AC dripping"},
+        "job": {"title": "AC dripping"},
         "site": {"name": "Pudong Office", "address": "88 Century Ave"},
         "engineer": {"name": "Alice"},
         "expires_at": body["expires_at"],
@@ -281,6 +281,8 @@ def test_the_token_shows_the_job_the_site_and_the_engineers_first_name(client, o
     assert body["expires_at"].endswith("Z")
     text = response.get_data(as_text=True)
     assert org["eng_a1"].email not in text and "Smith" not in text
+    # No ids either (api.md: nothing else is reachable with the token).
+    assert '"id"' not in text and '_id"' not in text
     assert response.headers["Cache-Control"] == "no-store"
     # Looking does not use the link up.
     assert client.get(f"feedback/{token}").status_code == 200

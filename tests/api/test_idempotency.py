@@ -221,3 +221,25 @@ def test_simultaneous_requests_with_one_key_create_one_record(app, org):
     assert 201 in statuses
     assert sites() == 1
     assert db.session.scalar(sa.select(sa.func.count(IdempotencyRecord.id))) == 1
+
+
+@pytest.mark.parametrize("ttl, lease, wrong", [
+    (300, 300, "IDEMPOTENCY_TTL_S"), (60, 300, "IDEMPOTENCY_TTL_S"),
+    (259200, 0, "IDEMPOTENCY_LEASE_S"), (259200, -5, "IDEMPOTENCY_LEASE_S"),
+])
+def test_record_times_that_would_free_a_key_in_flight_are_refused_at_start_up(tmp_path, ttl, lease, wrong):
+    from app import create_app
+    from app.config import TestConfig
+
+    with pytest.raises(ValueError, match=wrong):
+        create_app(TestConfig(tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'x.db'}",
+                              IDEMPOTENCY_TTL_S=ttl, IDEMPOTENCY_LEASE_S=lease))
+
+
+def test_the_default_record_times_are_accepted():
+    from app.config import THRESHOLDS
+
+    settings = {name: THRESHOLDS[name][1] for name in ("IDEMPOTENCY_TTL_S", "IDEMPOTENCY_LEASE_S")}
+    assert settings == {"IDEMPOTENCY_TTL_S": 72 * 3600, "IDEMPOTENCY_LEASE_S": 300}
+    idempotency.check_settings(settings)  # no error
+    idempotency.check_settings({"IDEMPOTENCY_TTL_S": 301, "IDEMPOTENCY_LEASE_S": 300})

@@ -25,7 +25,6 @@ class FeedbackSchema(Schema):
 
 
 class PublicJobSchema(Schema):
-    id = fields.Integer()
     title = fields.String()
 
 
@@ -39,7 +38,7 @@ class PublicEngineerSchema(Schema):
 
 
 class FeedbackLinkViewSchema(Schema):
-    """All that a token shows: no ids of people, no contact details."""
+    """All that a token shows: no ids, no contact details."""
 
     job = fields.Nested(PublicJobSchema)
     site = fields.Nested(PublicSiteSchema)

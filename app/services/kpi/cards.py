@@ -31,6 +31,7 @@ from app.domain.kpi import (
 from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import KpiCard, KpiPeriod, User
+from app.models.types import utc_text
 from app.scope import get_visible, owned_by_visible, users_visible
 from app.services import audit
 from app.services.kpi import figures as source
@@ -335,7 +336,7 @@ def _records_of_month(period: Period, engineer_ids: set[int]) -> dict[int, dict[
         for row in db.session.execute(source.records_query(metric, [period], None)).mappings():
             if row["engineer_id"] in result:
                 record = source.record_dict(metric, row)
-                record["at"] = source.utc_text(record["at"])
+                record["at"] = utc_text(record["at"])
                 result[row["engineer_id"]].setdefault(metric, []).append(record)
     return result
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +36,7 @@ from app.models import (
     TrainingAttendee,
     Visit,
 )
+from app.models.types import utc_text
 from app.services.kpi.periods import Period
 
 COUNTED_VISIT = ("verified", "approved")
@@ -488,11 +489,6 @@ def records_query(metric: str, periods: Sequence[Period],
         .where(value.is_not(None))
         .order_by(sub.c.at.desc(), sub.c.id.desc())
     )
-
-
-def utc_text(moment: datetime) -> str:
-    """A time as the API writes it: UTC with `Z`."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
 def _fact(value: Any) -> Any:
