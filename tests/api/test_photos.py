@@ -453,19 +453,20 @@ def test_files_of_a_transaction_closed_unfinished_are_deleted(app):
     processed = process_upload(JPEG)
     with app.test_request_context():
         db.session.execute(sa.select(1))
-        keys = photo_service._store_files(JPEG, processed)
-        assert len(stored_files(app)) == 3
+        keys = photo_service._store_files(photo_service._new_stem(), processed)
+        assert len(stored_files(app)) == 2
         db.session.close()
         assert stored_files(app) == []
         db.session.execute(sa.select(1))
-        keys = photo_service._store_files(JPEG, processed)
+        keys = photo_service._store_files(photo_service._new_stem(), processed)
         db.session.commit()
         db.session.close()
-    assert len(stored_files(app)) == 3
+    assert len(stored_files(app)) == 2
     assert all(Path(app.config["PHOTO_DIR"], key).is_file() for key in keys.values())
 
 
-def test_a_failed_write_leaves_no_file(app, eng, job, monkeypatch):
+@pytest.mark.parametrize("failing", [1, 2, 3], ids=["original", "display", "thumbnail"])
+def test_a_failed_write_leaves_no_file(app, eng, job, monkeypatch, failing):
     from app.storage.local import LocalStorage
 
     real_put = LocalStorage.put
@@ -473,12 +474,46 @@ def test_a_failed_write_leaves_no_file(app, eng, job, monkeypatch):
 
     def put_then_fail(self, key, data):
         calls.append(key)
-        if len(calls) == 2:
+        if len(calls) == failing:
             raise OSError("No space left on device")
         real_put(self, key, data)
 
     monkeypatch.setattr(LocalStorage, "put", put_then_fail)
     assert_problem(upload(eng, job.id), 500, "INTERNAL_ERROR")
+    assert calls[0].endswith("-original.jpg")
+    assert_nothing_kept(app)
+
+
+def test_the_original_is_written_while_the_image_is_decoded(app, eng, job, monkeypatch):
+    """The original's write runs beside the image work: the decoding waits here until
+    the write has begun, which never happens when the file is written after it."""
+    import threading
+
+    from app.storage.local import LocalStorage
+
+    writing, real_put = threading.Event(), LocalStorage.put
+    real_process = photo_service.process_upload
+
+    def put(self, key, data):
+        if key.endswith("-original.jpg"):
+            writing.set()
+        real_put(self, key, data)
+
+    def process(data):
+        assert writing.wait(5), "the original was not being written during the image work"
+        return real_process(data)
+
+    monkeypatch.setattr(LocalStorage, "put", put)
+    monkeypatch.setattr(photo_service, "process_upload", process)
+    response = upload(eng, job.id)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert len(stored_files(app)) == 3 and len(photo_rows()) == 1
+
+
+def test_a_refused_image_takes_its_original_away(app, eng, job):
+    # A JPEG's signature with nothing decodable behind it: the original is being
+    # written when the decoder refuses it.
+    assert_problem(upload(eng, job.id, b"\xff\xd8\xff\xe0" + b"\x00" * 5000), 422, "IMAGE_INVALID")
     assert_nothing_kept(app)
 
 
