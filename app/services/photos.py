@@ -2,9 +2,11 @@
 
 A photo's row and its three files (the original bytes, the display copy, the
 thumbnail) exist together or not at all. The request commits once, after the view
-returns (app/__init__.py), so the files are written only after every check passed, and
-the keys written are remembered in the session: a commit keeps them, a transaction
-that ends any other way (rolled back, or closed unfinished) deletes them.
+returns (app/__init__.py). The original is written while its pixels are decoded, once
+its content is known to be an image type we take; the two copies once every check has
+passed. The keys written are remembered in the session: a commit keeps them, a
+transaction that ends any other way (rolled back, or closed unfinished) deletes them,
+and an image refused while decoding takes its original away at once.
 """
 from __future__ import annotations
 
@@ -135,15 +137,16 @@ def upload_photo(engineer: User, job_id: int, kind: str, data: bytes) -> Photo:
     storage, stem = photo_storage(), _new_stem()
     with _image_errors():
         fmt, _ = sniff_type(data)  # not an image type we take: 415 before any file
-    original = _OriginalWrite(storage, f"{stem}-original.{ORIGINAL_SUFFIX[fmt]}", data)
+    key = f"{stem}-original.{ORIGINAL_SUFFIX[fmt]}"
+    # Listed before writing, as the copies are: it goes with them if the transaction fails.
+    db.session.info.setdefault(_WRITTEN, []).append((storage, key))
+    original = _OriginalWrite(storage, key, data)
     try:
         processed = _processed(data)
         original.wait()
     except BaseException:
         original.discard()
         raise
-    # From here on the original goes with the other files if the transaction fails.
-    db.session.info.setdefault(_WRITTEN, []).append((storage, original.key))
     job = _ensure_open_job(engineer, job_id)
     info = processed.info
     uploaded_at = utcnow()

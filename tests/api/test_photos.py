@@ -20,7 +20,7 @@ from werkzeug.test import EnvironBuilder, encode_multipart, run_wsgi_app
 
 from app.extensions import db
 from app.imaging import process_upload
-from app.models import AuditEntry, Photo, Visit
+from app.models import AuditEntry, Job, Photo, Visit
 from app.models.types import utcnow
 from app.services import photos as photo_service
 from tests.api.test_app import assert_problem
@@ -508,6 +508,32 @@ def test_the_original_is_written_while_the_image_is_decoded(app, eng, job, monke
     response = upload(eng, job.id)
     assert response.status_code == 201, response.get_data(as_text=True)
     assert len(stored_files(app)) == 3 and len(photo_rows()) == 1
+
+
+def test_a_job_closed_during_the_image_work_keeps_no_file(app, eng, job, monkeypatch):
+    # The job is closed by another request while the pixels are decoded (and the
+    # original written): the upload is refused and its original goes with the rollback.
+    real_process, job_id = photo_service.process_upload, job.id
+
+    def process(data):
+        processed = real_process(data)
+        with db.engine.begin() as conn:
+            conn.execute(sa.update(Job).where(Job.id == job_id).values(status="closed"))
+        return processed
+
+    monkeypatch.setattr(photo_service, "process_upload", process)
+    assert_problem(upload(eng, job_id), 409, "JOB_CLOSED")
+    assert_nothing_kept(app)
+
+
+def test_content_of_another_type_writes_no_file_at_all(app, eng, job, monkeypatch):
+    from app.storage.local import LocalStorage
+
+    puts = []
+    monkeypatch.setattr(LocalStorage, "put", lambda self, key, data: puts.append(key))
+    assert_problem(upload(eng, job.id, b"GIF89a" + b"\x00" * 100, filename="x.jpg"), 415,
+                   "UNSUPPORTED_MEDIA_TYPE")
+    assert puts == []
 
 
 def test_a_refused_image_takes_its_original_away(app, eng, job):
