@@ -39,8 +39,9 @@ def list_categories() -> list[CategoryRule]:
     return [rules[key] for key in sorted(rules)]
 
 
-def put_category(actor: User, key: str, data: dict[str, Any]) -> CategoryRule:
-    """Create or replace a category whole; the change is audited with before and after."""
+def put_category(actor: User, key: str, data: dict[str, Any]) -> tuple[CategoryRule, bool]:
+    """Create or replace a category whole; the change is audited with before and after.
+    Also says whether the key was new (neither stored nor a default)."""
     if not is_key(key):
         raise Invalid("A category key is snake_case, at most 40 characters.",
                       {"key": ["Use snake_case, at most 40 characters."]})
@@ -57,7 +58,7 @@ def put_category(actor: User, key: str, data: dict[str, Any]) -> CategoryRule:
         "from": _audit_form(before),
         "to": _audit_form(after),
     })
-    return after
+    return after, before is None
 
 
 def _audit_form(rule: CategoryRule | None) -> dict[str, Any] | None:

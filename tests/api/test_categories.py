@@ -47,12 +47,17 @@ def test_anonymous_may_not_read_categories(client):
 def test_put_creates_a_category_and_audits_it(client, org):
     client.use_token(org["admin"])
     response = client.put("categories/solar", json={**SOLAR, "name": "  Solar panels "})
-    assert response.status_code == 200, response.json
+    assert response.status_code == 201, response.json
+    assert response.headers["Location"] == "/api/v1/categories/solar"
     assert response.json == {"key": "solar", **SOLAR}
+    # Put again: a replacement, 200 without Location.
+    again = client.put("categories/solar", json=SOLAR)
+    assert again.status_code == 200 and "Location" not in again.headers
+    assert again.json == {"key": "solar", **SOLAR}
     [row] = stored()
     assert (row.key, row.name, row.checklist, row.signature_required) == (
         "solar", "Solar panels", SOLAR["checklist"], True)
-    [entry] = audits()
+    entry = audits()[0]
     assert (entry.action, entry.actor_id, entry.target_type) == ("category.update", org["admin"].id, "category")
     assert entry.detail == {"key": "solar", "from": None,
                             "to": {"name": "Solar panels", "checklist": SOLAR["checklist"], "signature_required": True}}
@@ -63,7 +68,9 @@ def test_put_creates_a_category_and_audits_it(client, org):
 def test_put_replaces_a_default_and_then_a_stored_one(client, org):
     client.use_token(org["admin"])
     first = {"name": "Air conditioning", "checklist": ["gas_checked"], "signature_required": False}
-    assert client.put("categories/hvac", json=first).json == {"key": "hvac", **first}
+    replaced = client.put("categories/hvac", json=first)
+    assert replaced.status_code == 200 and "Location" not in replaced.headers  # a default: not new
+    assert replaced.json == {"key": "hvac", **first}
     second = {"name": "HVAC", "checklist": ["gas_checked", "filter_cleaned"], "signature_required": True}
     assert client.put("categories/hvac", json=second).json == {"key": "hvac", **second}
     [row] = stored()

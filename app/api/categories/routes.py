@@ -1,6 +1,7 @@
 """/categories: job categories and their close checklists."""
 from __future__ import annotations
 
+from flask import url_for
 from flask.views import MethodView
 from flask_login import current_user
 
@@ -31,7 +32,11 @@ class CategoriesViews(MethodView):
 class CategoryByKeyViews(MethodView):
     @require_roles("admin")
     @blp.arguments(CategoryPutSchema)
-    @blp.response(200, CategorySchema)
+    @blp.response(200, CategorySchema, description="Replaced (a default or a stored category).")
+    @blp.alt_response(201, schema=CategorySchema, description="Created, with Location.")
     def put(self, data, key):
-        """Create or replace a category (admin; audited)."""
-        return service.put_category(current_user, key, data)
+        """Create or replace a category (admin; audited): 201 when the key was new."""
+        rule, created = service.put_category(current_user, key, data)
+        if created:
+            return rule, 201, {"Location": url_for("categories.CategoryByKeyViews", key=rule.key)}
+        return rule

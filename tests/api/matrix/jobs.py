@@ -43,7 +43,7 @@ ROWS = [
     ("GET", "/api/v1/categories", "categories", {}, expect(everyone=200)),
     ("PUT", "/api/v1/categories/<string:key>", "categories/solar",
      {"json": {"name": "Solar", "checklist": ["ppe_worn"], "signature_required": False}},
-     expect(everyone=403, admin=200)),
+     expect(everyone=403, admin=201)),
 ]
 
 
