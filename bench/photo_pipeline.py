@@ -3,8 +3,8 @@
     .venv/bin/python bench/photo_pipeline.py [--rounds 15]
 
 The pipeline is the whole upload request through the app (multipart parsing of a body
-encoded beforehand, type and size checks, SHA-256, EXIF, difference hash, display copy, thumbnail, duplicate lookup,
-files written, one commit) on a temporary SQLite database. The floor is Pillow alone
+encoded beforehand, type and size checks, SHA-256, EXIF, difference hash, display copy,
+thumbnail, duplicate lookup, files written, one commit) on a temporary SQLite database. The floor is Pillow alone
 decoding the same JPEG with `draft` and writing the two sizes. The two alternate, round
 by round, so that both see the same machine. Also reports the worker's peak-memory growth.
 Goal: ratio ≤ 1.5 and memory growth < 150 MB. The image work alone (no HTTP, no

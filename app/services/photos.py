@@ -137,9 +137,7 @@ def upload_photo(engineer: User, job_id: int, kind: str, data: bytes) -> Photo:
     storage, stem = photo_storage(), _new_stem()
     with _image_errors():
         fmt, _ = sniff_type(data)  # not an image type we take: 415 before any file
-    key = f"{stem}-original.{ORIGINAL_SUFFIX[fmt]}"
-    # Listed before writing, as the copies are: it goes with them if the transaction fails.
-    db.session.info.setdefault(_WRITTEN, []).append((storage, key))
+    key = _listed(storage, f"{stem}-original.{ORIGINAL_SUFFIX[fmt]}")
     original = _OriginalWrite(storage, key, data)
     try:
         processed = _processed(data)
@@ -157,7 +155,7 @@ def upload_photo(engineer: User, job_id: int, kind: str, data: bytes) -> Photo:
     ))
     flags = _photo_flags(job, info, taken_at, job_visits, uploaded_at)
     open_visit = _open_visit(job_visits, engineer)
-    keys = {"original_key": original.key, **_store_files(stem, processed)}
+    keys = {"original_key": original.key, **_store_files(storage, stem, processed)}
     band0, band1, band2, band3 = dhash_bands(info.dhash)
     photo = Photo(
         job_id=job.id, visit_id=open_visit.id if open_visit else None,
@@ -270,18 +268,22 @@ def _new_stem() -> str:
     return f"{token[:2]}/{token}"
 
 
-def _store_files(stem: str, processed: ProcessedPhoto) -> dict[str, str]:
+def _listed(storage: PhotoStorage, key: str) -> str:
+    """Remember a file in the session before it is written (a half-written file goes
+    too): a commit keeps it, a transaction that ends otherwise deletes it."""
+    db.session.info.setdefault(_WRITTEN, []).append((storage, key))
+    return key
+
+
+def _store_files(storage: PhotoStorage, stem: str, processed: ProcessedPhoto) -> dict[str, str]:
     """Write the display copy and the thumbnail under the upload's keys (once every
     check has passed); they go if the transaction fails."""
-    storage = photo_storage()
     files = {
         "display_key": (f"{stem}-display.jpg", processed.display_jpeg),
         "thumb_key": (f"{stem}-thumb.jpg", processed.thumbnail_jpeg),
     }
-    written = db.session.info.setdefault(_WRITTEN, [])
     for key, data in files.values():
-        written.append((storage, key))  # before writing: a half-written file goes too
-        storage.put(key, data)
+        storage.put(_listed(storage, key), data)
     return {column: key for column, (key, _) in files.items()}
 
 
