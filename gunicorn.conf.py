@@ -11,3 +11,11 @@ workers = multiprocessing.cpu_count() * 2
 worker_class = "gthread"
 threads = 4
 keepalive = 5
+
+
+def on_starting(server):
+    """What gunicorn refuses by itself (a path over 4 KB, a header over 8 KB, a
+    malformed request) is answered as a problem document, like everything else."""
+    from app.serving import install_problem_pages
+
+    install_problem_pages()

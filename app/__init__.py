@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, Request, request
 from flask.sessions import SecureCookieSessionInterface
-from werkzeug.exceptions import HTTPException, UnsupportedMediaType
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -47,6 +47,16 @@ class FieldProofRequest(Request):
     def _get_file_stream(self, total_content_length, content_type, filename=None,
                          content_length=None):
         return io.BytesIO()
+
+    def get_data(self, cache=True, as_text=False, parse_form_data=False):
+        """A body without Content-Length (chunked) is read up to MAX_CONTENT_LENGTH and
+        stops there without a word; a body that filled the whole allowance is one that
+        did not fit, and is 413, not JSON cut short."""
+        data = super().get_data(cache=cache, as_text=False, parse_form_data=parse_form_data)
+        limit = self.max_content_length
+        if limit is not None and self.content_length is None and len(data) >= limit:
+            raise RequestEntityTooLarge()
+        return data.decode(errors="replace") if as_text else data
 
 
 class SessionInterface(SecureCookieSessionInterface):

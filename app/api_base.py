@@ -7,6 +7,7 @@ import marshmallow as ma
 import flask_smorest
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
+from webargs.flaskparser import FlaskParser
 
 from app.errors import PROBLEM_MIMETYPE
 
@@ -22,9 +23,22 @@ class ProblemSchema(ma.Schema):
     errors = ma.fields.Dict(metadata={"description": "Field errors, on validation failures."})
 
 
+class BodyParser(FlaskParser):
+    """webargs' parser, answering 400 for JSON nested deeper than the decoder can follow
+    (`[[[[…` a hundred thousand deep) as it does for any other body that is not JSON."""
+
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError as error:
+            self._handle_invalid_json_error(error, req)
+
+
 class Blueprint(flask_smorest.Blueprint):
     """flask-smorest's Blueprint, whose argument schemas are made once: given a schema
     class, webargs would make a new instance of it for every request."""
+
+    ARGUMENTS_PARSER = BodyParser()
 
     def arguments(self, schema, **kwargs):
         if isinstance(schema, type):

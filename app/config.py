@@ -55,6 +55,7 @@ THRESHOLDS: dict[str, tuple[type, Any]] = {
     "MAX_TRAVEL_KMH": (float, 200),
     "TRAVEL_MIN_DISTANCE_M": (float, 1000),
     "CLOCK_AHEAD_TOLERANCE_S": (int, 300),
+    "CLOCK_AHEAD_MAX_S": (int, 86400),
     "LATE_SYNC_S": (int, 21600),
     "OFFLINE_MAX_AGE_S": (int, 259200),
     "MIN_VISIT_S": (int, 300),

@@ -10,6 +10,7 @@ are kept IDEMPOTENCY_TTL_S (72 hours), then no longer answer and are deleted.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -51,10 +52,11 @@ def fingerprint() -> str:
         raw = request.get_data(cache=True)
         try:
             parts.append(json.loads(raw) if raw else None)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON: the route refuses it, keyed or not
             parts.append(raw.decode("latin-1"))
     canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    # A lone surrogate has no UTF-8 form; the route refuses it, but the key is claimed first.
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 _records = IdempotencyRecord.__table__
@@ -134,11 +136,7 @@ def _claim(user_id: int, key: str, print_: str) -> Response | None:
                       {HEADER: ["Used before with another method, path or body."]},
                       code="IDEMPOTENCY_KEY_REUSED")
     if record.response_status is not None:
-        response = Response(record.response_body, status=record.response_status,
-                            mimetype="application/json")
-        for name, value in (record.response_headers or {}).items():
-            response.headers[name] = value
-        response.headers["Idempotent-Replayed"] = "true"
+        response = _replayed(record)
         session.commit()
         return response
     # In flight, or abandoned by a worker that died before committing anything.
@@ -171,6 +169,58 @@ def withhold(*fields: str) -> None:
     g.idempotency_withheld = fields
 
 
+def seal(*fields: str, headers: tuple[str, ...] = ()) -> None:
+    """Keep these fields (and headers) of this request's answer encrypted in its record,
+    with a key derived from SECRET_KEY: a replay answers them as they were, while a
+    reader of the database alone cannot use them (a customer's feedback link). Should
+    SECRET_KEY change meanwhile, a replay answers them as null."""
+    g.idempotency_sealed = (fields, headers)
+
+
+SEALED_PREFIX = "sealed:"
+SEALED_MARK = "X-Sealed-Fields"  # kept among a record's headers, never answered
+
+
+def _fernet():
+    from cryptography.fernet import Fernet
+
+    key = hashlib.sha256(b"fieldproof idempotency seal\0" + current_app.secret_key.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _sealed(value: str) -> str:
+    return SEALED_PREFIX + _fernet().encrypt(value.encode()).decode()
+
+
+def _unsealed(value: Any) -> Any:
+    from cryptography.fernet import InvalidToken
+
+    if not isinstance(value, str) or not value.startswith(SEALED_PREFIX):
+        return value
+    try:
+        return _fernet().decrypt(value[len(SEALED_PREFIX):].encode()).decode()
+    except InvalidToken:  # another SECRET_KEY: the secret is lost, as if withheld
+        return None
+
+
+def _replayed(record) -> Response:
+    body, headers = record.response_body, dict(record.response_headers or {})
+    sealed = headers.pop(SEALED_MARK, None)  # the names of the sealed fields, if any
+    if sealed is not None:
+        if sealed:
+            answer = json.loads(body)
+            for name in sealed.split(","):
+                answer[name] = _unsealed(answer.get(name))
+            body = current_app.json.response(answer).get_data(as_text=True)
+        headers = {name: _unsealed(value) for name, value in headers.items()}
+    response = Response(body, status=record.response_status, mimetype="application/json")
+    for name, value in headers.items():
+        if value is not None:
+            response.headers[name] = value
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
 def store_response(response: Response) -> None:
     """Write a successful (2xx) response into the claim, in the request's transaction;
     the caller commits it with the request's effects."""
@@ -178,14 +228,23 @@ def store_response(response: Response) -> None:
     if record_id is None:
         return
     body = response.get_data(as_text=True)
+    headers = {h: response.headers[h] for h in KEPT_HEADERS if h in response.headers}
     withheld = g.get("idempotency_withheld")
-    if withheld:
+    sealed_fields, sealed_headers = g.get("idempotency_sealed", ((), ()))
+    if withheld or sealed_fields:
         answer = json.loads(body)
-        answer.update(dict.fromkeys(withheld))
+        answer.update(dict.fromkeys(withheld or ()))
+        for name in sealed_fields:
+            if isinstance(answer.get(name), str):
+                answer[name] = _sealed(answer[name])
         body = current_app.json.response(answer).get_data(as_text=True)
+    if sealed_fields or sealed_headers:
+        headers = {name: _sealed(value) if name in sealed_headers else value
+                   for name, value in headers.items()}
+        headers[SEALED_MARK] = ",".join(sealed_fields)
     db.session.connection().execute(_STORE, {
         "record_id": record_id, "status": response.status_code, "body": body,
-        "headers": {h: response.headers[h] for h in KEPT_HEADERS if h in response.headers},
+        "headers": headers,
     })
 
 

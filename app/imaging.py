@@ -359,6 +359,12 @@ def _taken_at(exif: Image.Exif | None) -> tuple[datetime | None, str | None]:
         taken_at = datetime.strptime(raw[:19], "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None, None
+    if not 1 < taken_at.year < 9999:
+        # At the calendar's ends an offset or a tolerance would carry the time out of it
+        # (0001-01-01 at +05:00 is before year 1): a time nothing can be computed with is
+        # unusable, and ignored like a missing one. A year away from the ends, any
+        # offset and tolerance fit; such a time is then judged like any other.
+        return None, None
     offset = _text(ifd.get(_TAG_OFFSET_TIME_ORIGINAL))
     if offset is not None and _parse_offset(offset) is None:
         offset = None

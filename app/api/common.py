@@ -1,14 +1,16 @@
 """What every resource's schemas and routes share: time fields, paging, the envelope."""
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import marshmallow as ma
 import sqlalchemy as sa
 from marshmallow import fields, validate
 
+from app.domain import calendar
 from app.extensions import db
 from app.models.types import utc_text
 
@@ -27,18 +29,31 @@ def accepts_body(endpoint: str, *mimetypes: str) -> None:
     BODY_TYPES[endpoint] = mimetypes
 
 
-def _nul_errors(value: Any, path: str = "") -> dict[str, list[str]]:
-    """Text with a NUL character, which no database column can hold (PostgreSQL refuses it)."""
-    if isinstance(value, str):
-        return {path or "_schema": ["Must not contain a NUL character."]} if "\x00" in value else {}
+# Characters no text of the product holds: NUL (no database column can hold it), the
+# other C0 controls but tab, line feed and carriage return (XML, and so XLSX, forbids
+# them), and UTF-16 surrogates without their pair (no UTF-8 encoding exists for them).
+# Refused at input, wherever they come (JSON, query, form), so nothing stored holds one.
+FORBIDDEN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+FORBIDDEN_TEXT_MESSAGE = "Must not contain control characters or unpaired surrogates."
+
+
+def text_errors(value: Any, path: str = "") -> dict[str, list[str]]:
+    """The paths (`items.2.name`) of every string, key or value, holding a forbidden
+    character; walked without recursion, so that no nesting can exhaust the stack."""
     errors: dict[str, list[str]] = {}
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            errors.update(_nul_errors(key, path or "_schema"))
-            errors.update(_nul_errors(item, f"{path}.{key}" if path else str(key)))
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            errors.update(_nul_errors(item, f"{path}.{index}" if path else str(index)))
+    pending: list[tuple[Any, str]] = [(value, path)]
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, str):
+            if FORBIDDEN_TEXT.search(item):
+                errors[where or "_schema"] = [FORBIDDEN_TEXT_MESSAGE]
+        elif isinstance(item, Mapping):
+            for key, child in item.items():
+                pending.append((key, where or "_schema"))
+                pending.append((child, f"{where}.{key}" if where else str(key)))
+        elif isinstance(item, list | tuple):
+            pending.extend((child, f"{where}.{index}" if where else str(index))
+                           for index, child in enumerate(item))
     return errors
 
 
@@ -47,7 +62,7 @@ class _RefuseNul:
     def refuse_nul(self, data, **kwargs):
         # Query strings and forms come as multi-dicts: look at every value of each key.
         getlist = getattr(data, "getlist", None)
-        errors = _nul_errors({key: getlist(key) for key in data} if getlist else data)
+        errors = text_errors({key: getlist(key) for key in data} if getlist else data)
         if errors:
             raise ma.ValidationError(errors)
         return data
@@ -74,6 +89,7 @@ class UtcDateTime(fields.DateTime):
 
     default_error_messages = {
         "naive": "Give the time with an offset, e.g. 2026-11-03T08:15:00Z.",
+        "span": f"Must be a time {calendar.SPAN_TEXT}.",
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -83,10 +99,28 @@ class UtcDateTime(fields.DateTime):
         result = super()._deserialize(value, attr, data, **kwargs)
         if result.tzinfo is None or result.utcoffset() is None:
             raise self.make_error("naive")
-        return result.astimezone(UTC)
+        try:
+            result = result.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before the calendar's start
+            raise self.make_error("span") from None
+        if not calendar.within(result):
+            raise self.make_error("span")
+        return result
 
     def _serialize(self, value: datetime | None, attr, obj, **kwargs) -> str | None:
         return utc_text(value)
+
+
+class Day(fields.Date):
+    """A calendar day (YYYY-MM-DD) within the product's span of years."""
+
+    default_error_messages = {"span": f"Must be a day {calendar.SPAN_TEXT}."}
+
+    def _deserialize(self, value, attr, data, **kwargs) -> date:
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if not calendar.day_within(result):
+            raise self.make_error("span")
+        return result
 
 
 class Text(fields.String):

@@ -68,6 +68,7 @@ class Thresholds:
     max_travel_kmh: float = 200
     travel_min_distance_m: float = 1000
     clock_ahead_tolerance_s: float = 300
+    clock_ahead_max_s: float = 86400
     late_sync_s: float = 21600
     offline_max_age_s: float = 259200
     min_visit_s: float = 300
@@ -183,6 +184,27 @@ def ensure_not_too_old(client_time: datetime, server_time: datetime, t: Threshol
     max_age = timedelta(seconds=t.offline_max_age_s)
     if age > max_age:
         raise OfflineActionTooOld(age, max_age)
+
+
+class ClientTimeFarAhead(Exception):
+    """A ``client_time`` so far ahead of the server's clock that no phone's drift explains
+    it: refused (422), not stored as CLOCK_SKEW, since a visit dated years ahead would
+    keep its job from ever being closed."""
+
+    code = "VALIDATION_ERROR"
+
+    def __init__(self, max_ahead: timedelta) -> None:
+        self.detail = (f"client_time is more than {int(max_ahead.total_seconds())} s ahead "
+                       "of the server's clock; set the phone's clock and try again.")
+        super().__init__(self.detail)
+
+
+def ensure_not_far_ahead(client_time: datetime, server_time: datetime, t: Thresholds) -> None:
+    """Refuse a ``client_time`` more than ``clock_ahead_max_s`` ahead of the server (less
+    is accepted and flagged CLOCK_SKEW beyond ``clock_ahead_tolerance_s``)."""
+    max_ahead = timedelta(seconds=t.clock_ahead_max_s)
+    if client_time - server_time > max_ahead:
+        raise ClientTimeFarAhead(max_ahead)
 
 
 def previous_event(events: Iterable[PositionEvent], at: datetime) -> PositionEvent | None:

@@ -18,12 +18,12 @@ from app.models.performance import (
 )
 from app.models.records import AuditEntry, IdempotencyRecord
 from app.models.sites import Site
-from app.models.users import ApiToken, User, UserSession
+from app.models.users import ApiToken, SignInFailure, User, UserSession
 from app.models.visits import Photo, Visit
 
 __all__ = [
     "Alert", "ApiToken", "AuditEntry", "Category", "Complaint", "ComplianceEvent",
     "Feedback", "FeedbackLink", "IdempotencyRecord", "Job", "KnowledgeItem", "KnowledgeTag",
     "KpiCard", "KpiPeriod", "KpiScheme", "Photo", "Review", "ReviewActionItem", "Setting",
-    "Site", "Training", "TrainingAttendee", "User", "UserSession", "Visit",
+    "SignInFailure", "Site", "Training", "TrainingAttendee", "User", "UserSession", "Visit",
 ]

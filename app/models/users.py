@@ -65,3 +65,19 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SignInFailure(db.Model):
+    """A wrong password, counted against the login limits (5 per account, 20 per address
+    in 15 minutes) when no shared rate-limit store is configured: the database is the
+    one store every worker process and every server sees. Rows older than the window
+    are deleted as new ones come."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (sa.Index("ix_sign_in_failures_scope_key_at", "scope", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(sa.String(16))  # "account" or "address"
+    # SHA-256 of the normalised email or of the address: no sign-in attempt kept in clear.
+    key: Mapped[str] = mapped_column(sa.String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

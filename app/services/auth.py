@@ -11,12 +11,12 @@ from typing import Callable
 import sqlalchemy as sa
 from flask import current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
-from limits import parse
+from limits import RateLimitItem, parse
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.errors import DomainError, Forbidden, Unauthorized
 from app.extensions import db, in_write_request, limiter, login_manager, read_before_writing
-from app.models import ApiToken, User, UserSession
+from app.models import ApiToken, SignInFailure, User, UserSession
 from app.models.types import utcnow
 
 SESSION_TOUCH_INTERVAL = timedelta(minutes=5)
@@ -48,34 +48,68 @@ def normalize_email(email: str) -> str:
 
 
 # --- login rate limits -------------------------------------------------------------
+# Wrong passwords are counted per account and per client address (api.md: 5 per account
+# or 20 per address in 15 minutes), for the whole deployment: in the shared store named
+# by RATELIMIT_STORAGE_URI (Redis) when there is one, otherwise in the database, the one
+# store that every worker process and every server of the deployment sees. In-process
+# memory is never used for them: it would give each gunicorn worker counters of its own.
 
-def _limit_keys(email: str) -> list[tuple[object, str, str, str]]:
-    """Failed sign-ins are counted per account and per client address."""
+def _limit_keys(email: str) -> list[tuple[RateLimitItem, str, str]]:
     cfg = current_app.config
-    prefix = cfg["RATELIMIT_KEY_PREFIX"]
     return [
-        (parse(cfg["LOGIN_LIMIT_PER_ACCOUNT"]), prefix, "login-account", email),
-        (parse(cfg["LOGIN_LIMIT_PER_ADDRESS"]), prefix, "login-address", request.remote_addr or "-"),
+        (parse(cfg["LOGIN_LIMIT_PER_ACCOUNT"]), "account", email),
+        (parse(cfg["LOGIN_LIMIT_PER_ADDRESS"]), "address", request.remote_addr or "-"),
     ]
 
 
-def _check_login_limits(email: str) -> None:
-    strategy = limiter.limiter
-    for item, *identifiers in _limit_keys(email):
-        if not strategy.test(item, *identifiers):
-            reset = strategy.get_window_stats(item, *identifiers).reset_time
-            retry = max(1, int(reset - utcnow().timestamp()) + 1)
-            raise DomainError(
-                "Too many failed sign-ins; try again later.",
-                code="RATE_LIMITED",
-                status=429,
-                headers={"Retry-After": str(retry)},
-            )
+def _shared_store() -> bool:
+    return not current_app.config["RATELIMIT_STORAGE_URI"].startswith("memory://")
 
 
-def _count_login_failure(email: str) -> None:
-    for item, *identifiers in _limit_keys(email):
-        limiter.limiter.hit(item, *identifiers)
+def _too_many(retry_after_s: float) -> DomainError:
+    return DomainError("Too many failed sign-ins; try again later.", code="RATE_LIMITED",
+                       status=429, headers={"Retry-After": str(max(1, int(retry_after_s) + 1))})
+
+
+def check_login_limits(email: str) -> None:
+    """429 when the account or the address has used up its failures in the window."""
+    now = utcnow()
+    prefix = current_app.config["RATELIMIT_KEY_PREFIX"]
+    for item, scope, key in _limit_keys(email):
+        if _shared_store():
+            strategy = limiter.limiter
+            if not strategy.test(item, prefix, f"login-{scope}", key):
+                reset = strategy.get_window_stats(item, prefix, f"login-{scope}", key).reset_time
+                raise _too_many(reset - now.timestamp())
+            continue
+        window = timedelta(seconds=item.get_expiry())
+        failures = db.session.execute(
+            sa.select(SignInFailure.at).where(
+                SignInFailure.scope == scope, SignInFailure.key == digest(key),
+                SignInFailure.at > now - window,
+            ).order_by(SignInFailure.at.desc()).limit(item.amount)
+        ).scalars().all()
+        if len(failures) >= item.amount:
+            # A place frees when the oldest of the last `amount` failures leaves the window.
+            raise _too_many((failures[-1] + window - now).total_seconds())
+
+
+def count_login_failure(email: str) -> None:
+    """Count a wrong password. In the database this is committed on its own, before the
+    request answers its 4xx (which undoes everything else the request did)."""
+    prefix = current_app.config["RATELIMIT_KEY_PREFIX"]
+    if _shared_store():
+        for item, scope, key in _limit_keys(email):
+            limiter.limiter.hit(item, prefix, f"login-{scope}", key)
+        return
+    now = utcnow()
+    db.session.rollback()
+    longest = max(item.get_expiry() for item, _, _ in _limit_keys(email))
+    db.session.execute(sa.delete(SignInFailure).where(
+        SignInFailure.at <= now - timedelta(seconds=longest)))
+    db.session.add_all(SignInFailure(scope=scope, key=digest(key), at=now)
+                       for _, scope, key in _limit_keys(email))
+    db.session.commit()
 
 
 # --- sign-in and sessions ----------------------------------------------------------
@@ -83,11 +117,11 @@ def _count_login_failure(email: str) -> None:
 def authenticate(email: str, password: str) -> User:
     """The user with these credentials; the same 401 for a wrong email or password."""
     email = normalize_email(email)
-    _check_login_limits(email)
+    check_login_limits(email)
     user = db.session.scalar(sa.select(User).where(User.email == email))
     valid = check_password_hash(user.password_hash if user else _dummy_hash(), password)
     if not (user and valid):
-        _count_login_failure(email)
+        count_login_failure(email)
         raise Unauthorized("Wrong email or password.", code="INVALID_CREDENTIALS")
     if not user.active:
         raise Forbidden("This account is disabled.", code="ACCOUNT_DISABLED")

@@ -154,10 +154,15 @@ def open_link(token: str) -> dict[str, Any]:
     }
 
 
-def submit_feedback(token: str, data: dict[str, Any]) -> Feedback:
-    """The customer's rating; the link is used up in the same transaction."""
+def submit_feedback(token: str, data: dict[str, Any], rater: User | None = None) -> Feedback:
+    """The customer's rating; the link is used up in the same transaction. A request
+    signed in to an account (`rater`: the engineer's phone, a supervisor's laptop) is
+    refused: the rating is the customer's, from their own phone (403 RATING_BY_STAFF)."""
     now = utcnow()
     row = _usable_link(token, now)
+    if rater is not None:
+        raise Forbidden("A signed-in account cannot rate a visit; the customer rates it "
+                        "from their own phone.", code="RATING_BY_STAFF")
     link = row.FeedbackLink
     # Two submissions at once: the row lock makes the second wait and then find
     # the link used (rowcount 0), so exactly one of them writes feedback.

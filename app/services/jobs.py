@@ -250,7 +250,11 @@ def _close_evidence(job_id: int) -> tuple[rules.CloseEvidence, datetime | None]:
         Visit.job_id == job_id, Visit.out_client_time.is_not(None),
         Visit.status.not_in(("rejected", "disputed")),
     ).scalar_subquery())
-    last_out = sa.select(sa.func.max(Visit.out_client_time)).where(Visit.job_id == job_id).scalar_subquery()
+    # A check-out whose phone clock ran ahead counts at the server's time, so that a
+    # close is never held back by a clock set forward (flagged CLOCK_SKEW on the visit).
+    out_at = sa.case((Visit.out_server_time < Visit.out_client_time, Visit.out_server_time),
+                     else_=Visit.out_client_time)
+    last_out = sa.select(sa.func.max(out_at)).where(Visit.job_id == job_id).scalar_subquery()
     after, signature, visits, last = db.session.execute(
         sa.select(photos("after"), photos("signature"), completed, last_out)
     ).one()

@@ -12,7 +12,13 @@ from app.extensions import db
 from app.models import User
 from app.scope import get_visible_user, users_visible
 from app.services import audit
-from app.services.auth import end_other_sessions_and_tokens, hash_password, normalize_email
+from app.services.auth import (
+    check_login_limits,
+    count_login_failure,
+    end_other_sessions_and_tokens,
+    hash_password,
+    normalize_email,
+)
 
 
 def _check_supervisor(supervisor_id: int | None) -> None:
@@ -101,8 +107,12 @@ def update_user(actor: User, user_id: int, data: dict[str, Any]) -> User:
             raise Invalid("You may change only your name, password and locale.",
                           {name: ["Unknown field."] for name in extra})
     if "password" in data and is_self:
+        # Guessing the current password here is a sign-in by another door: it counts
+        # against the same login limits as POST /auth/login.
+        check_login_limits(user.email)
         current = data.get("current_password") or ""
         if not check_password_hash(user.password_hash, current):
+            count_login_failure(user.email)
             raise Invalid("The current password is wrong.",
                           {"current_password": ["Give your current password to change it."]})
     if is_self and data.get("active") is False:

@@ -186,9 +186,11 @@ def _fence(site: Site) -> rules.Site:
 
 
 def _ensure_not_too_old(client_time: datetime, now: datetime, t: Thresholds) -> None:
+    """Within the offline window behind the server's clock, and not far ahead of it."""
     try:
         rules.ensure_not_too_old(client_time, now, t)
-    except OfflineActionTooOld as exc:
+        rules.ensure_not_far_ahead(client_time, now, t)
+    except (OfflineActionTooOld, rules.ClientTimeFarAhead) as exc:
         raise Invalid(exc.detail, {"client_time": [exc.detail]}, code=exc.code) from exc
 
 

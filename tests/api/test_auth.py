@@ -213,6 +213,51 @@ def test_five_failures_per_account_then_429(client, org):
     assert client.login(org["eng_a2"]).status_code == 200
 
 
+def test_failures_are_kept_in_the_database_as_digests_for_every_worker(client, org):
+    """With no shared store configured, each failure is a committed row (seen by every
+    process), keyed by the digest of the email or address, never the email itself."""
+    from app.models import SignInFailure
+    from app.services.auth import digest
+
+    email = org["eng_a1"].email
+    assert _fail_logins(client, email, 2, addr="10.7.7.7") == [401, 401]
+    db.session.expire_all()
+    rows = db.session.execute(sa.select(SignInFailure.scope, SignInFailure.key)).all()
+    assert sorted(rows) == sorted([("account", digest(email)), ("address", digest("10.7.7.7"))] * 2)
+    assert not any(email in key for _, key in rows)
+
+
+def test_failures_counted_by_another_process_count_here(client, org):
+    """A failure another worker recorded (a row it committed) refuses this one's sixth."""
+    from app.models import SignInFailure
+    from app.services.auth import digest
+
+    email = org["eng_a1"].email
+    with db.engine.begin() as conn:  # as another process would, outside this session
+        conn.execute(sa.insert(SignInFailure), [
+            {"scope": "account", "key": digest(email), "at": utcnow() - timedelta(minutes=m)}
+            for m in (14, 10, 6, 2, 1)])
+    response = client.client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert_problem(response, 429, "RATE_LIMITED")
+    # The oldest of the five leaves the window in about a minute.
+    assert 50 <= int(response.headers["Retry-After"]) <= 62
+
+
+def test_failures_older_than_the_window_neither_count_nor_stay(client, org):
+    from app.models import SignInFailure
+    from app.services.auth import digest
+
+    email = org["eng_a1"].email
+    with db.engine.begin() as conn:
+        conn.execute(sa.insert(SignInFailure), [
+            {"scope": "account", "key": digest(email), "at": utcnow() - timedelta(minutes=15, seconds=s)}
+            for s in range(1, 6)])
+    assert _fail_logins(client, email, 1) == [401]
+    assert client.login(org["eng_a1"]).status_code == 200
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(SignInFailure.id))) == 2  # the new pair only
+
+
 def test_successful_logins_are_not_counted(client, org):
     for _ in range(8):
         assert client.login(org["eng_a1"]).status_code == 200

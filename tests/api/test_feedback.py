@@ -15,6 +15,7 @@ from app.models import Alert, Feedback, FeedbackLink, IdempotencyRecord, Job
 from app.models.types import utcnow
 from app.services import feedback as service
 from tests.api.test_app import assert_problem
+from tests.support import ApiClient
 
 # --- tokens and display names, no app --------------------------------------------------
 
@@ -227,7 +228,8 @@ def test_a_new_link_replaces_the_unused_one(client, org, factory):
     assert "replaced" in body["detail"]
     assert_problem(client.post(f"feedback/{old}", json={"score": 9}), 410, "LINK_USED")
     assert client.get(f"feedback/{new}").status_code == 200
-    assert client.post(f"feedback/{new}", json={"score": 9}).status_code == 201
+    customer = ApiClient(client.client.application.test_client())
+    assert customer.post(f"feedback/{new}", json={"score": 9}).status_code == 201
 
 
 def test_an_expired_link_stays_expired_when_a_new_one_is_made(client, org, factory):
@@ -440,11 +442,12 @@ def test_a_refused_rating_raises_no_warning(client, org, factory):
     assert db.session.scalar(sa.select(sa.func.count(Alert.id))) == 0
 
 
-def test_a_signed_in_caller_rates_without_csrf(client, org, factory):
+def test_a_signed_in_caller_is_refused_as_staff_not_for_csrf(client, org, factory):
+    """The public route asks no CSRF token; a signed-in caller is refused for being one."""
     token = issue(org["eng_a1"], visited_job(factory, org["eng_a1"]))
     client.login(org["eng_b1"])
     assert client.get(f"feedback/{token}").status_code == 200
-    assert client.post(f"feedback/{token}", json={"score": 8}, csrf=False).status_code == 201
+    assert_problem(client.post(f"feedback/{token}", json={"score": 8}, csrf=False), 403, "RATING_BY_STAFF")
 
 
 def test_two_ratings_at_once_make_one_feedback(app, org, factory):
@@ -650,3 +653,48 @@ def test_one_feedback_is_scoped(client, org, rated, actor, status):
         assert response.get_json()["score"] == 9
     else:
         assert_problem(response, 404, "NOT_FOUND")
+
+
+# --- who may rate, and what a database reader learns ----------------------------------------
+
+@pytest.mark.parametrize("who", ["eng_a1", "eng_a2", "sup_a", "admin"])
+@pytest.mark.parametrize("how", ["cookie", "token"])
+def test_a_signed_in_account_cannot_rate_through_the_customer_link(client, org, factory, who, how):
+    """The rating is the customer's, from their own phone: the engineer's own phone (or
+    anyone signed in) is refused, and the link stays usable for the customer."""
+    job = visited_job(factory, org["eng_a1"])
+    token = issue(org["eng_a1"], job)
+    if how == "cookie":
+        client.login(org[who])
+    else:
+        client.use_token(org[who])
+    assert client.get(f"feedback/{token}").status_code == 200
+    assert_problem(client.post(f"feedback/{token}", json={"score": 10}), 403, "RATING_BY_STAFF")
+    assert feedback_count() == 0 and link_of(token).used_at is None
+    customer = ApiClient(client.client.application.test_client())
+    assert customer.post(f"feedback/{token}", json={"score": 10}).status_code == 201
+
+
+def test_a_replayed_link_is_sealed_in_its_idempotency_record(client, org, factory, app):
+    """The record answers a retry with the same URL, but keeps it encrypted with a key
+    derived from SECRET_KEY: a reader of the database cannot use the link."""
+    job = visited_job(factory, org["eng_a1"])
+    client.use_token(org["eng_a1"])
+    headers = {"Idempotency-Key": "link-sealed"}
+    first = client.post(f"jobs/{job.id}/feedback-link", headers=headers)
+    assert first.status_code == 201
+    url, location = first.get_json()["url"], first.headers["Location"]
+    token = url.rsplit("/", 1)[1]
+    (record,) = db.session.scalars(sa.select(IdempotencyRecord)).all()
+    stored = record.response_body + str(record.response_headers)
+    assert token not in stored and token[:24] not in stored and "/f/" not in stored
+    again = client.post(f"jobs/{job.id}/feedback-link", headers=headers)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json() and again.headers["Location"] == location
+    assert "X-Sealed-Fields" not in again.headers
+
+    # Under another SECRET_KEY the sealed link is lost, never garbled: null, no Location.
+    app.secret_key = "another key"
+    lost = client.post(f"jobs/{job.id}/feedback-link", headers=headers)
+    assert lost.status_code == 201 and lost.get_json()["url"] is None
+    assert "Location" not in lost.headers

@@ -140,7 +140,7 @@ def test_records_are_purged_in_bulk_only_every_so_many_claims(client, org, monke
     assert post(client, str(uuid.uuid4())).status_code == 201  # claim 2: kept
     assert db.session.scalar(sa.select(sa.func.count(IdempotencyRecord.id))) == 2
     assert post(client, str(uuid.uuid4())).status_code == 201  # claim 3: the old one goes
-    assert db.session.scalars(sa.select(IdempotencyRecord.id)).all() == [2, 3]
+    assert db.session.scalars(sa.select(IdempotencyRecord.id).order_by(IdempotencyRecord.id)).all() == [2, 3]
 
 
 def test_an_expired_key_acts_again_instead_of_replaying(client, org):

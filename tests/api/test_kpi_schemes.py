@@ -22,11 +22,11 @@ def index_of(body: dict, key: str) -> int:
 
 
 def stored() -> list[KpiScheme]:
-    return list(db.session.scalars(sa.select(KpiScheme)))
+    return list(db.session.scalars(sa.select(KpiScheme).order_by(KpiScheme.key)))
 
 
 def audits(action: str) -> list[AuditEntry]:
-    return list(db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == action)))
+    return list(db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)))
 
 
 @pytest.mark.parametrize("who", ["eng_a1", "sup_a", "admin"])

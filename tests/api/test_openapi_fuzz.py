@@ -2,7 +2,7 @@
 
 Every operation of /api/v1/openapi.json gets generated requests, valid and invalid, sent
 in-process to the app on the organisation of the authorization matrix (so that path ids
-sometimes name real objects), as an admin and as an engineer with a bearer token. Each
+sometimes name real objects), as an admin, a supervisor and an engineer with a bearer token. Each
 answer must be no server error and must match the schema the document gives for its
 status. All failures of a run are reported together, one per operation.
 
@@ -53,7 +53,7 @@ class Caller:
     token: str
 
 
-@pytest.fixture(params=["admin", "eng_a1"])
+@pytest.fixture(params=["admin", "sup_a", "eng_a1"])
 def caller(request, app, org, factory) -> Caller:
     """The organisation of the authorization matrix, and a token for one of its people."""
     for module in MATRIX_MODULES:

@@ -264,6 +264,15 @@ def test_no_exif_stores_no_time_and_no_position(app, eng, job):
     assert body["taken_at"] is None and body["gps"] is None and body["flags"] == []
 
 
+@pytest.mark.parametrize("taken, offset", [("0001:01:01 00:00:00", "+05:00"),
+                                            ("9999:12:31 23:59:59", "-05:00")])
+def test_exif_time_at_the_ends_of_the_calendar_is_ignored(app, eng, job, taken, offset):
+    response = upload(eng, job.id, photo_with(taken=taken, offset=offset))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.json["taken_at"] is None and response.json["flags"] == []
+    assert photo_rows()[0].taken_at is None
+
+
 def test_dhash_is_stored_signed_and_read_back_unsigned(app, eng, job):
     data = hashed(0xF0F0_F0F0_F0F0_F0F0)  # top bit set: negative as a signed BIGINT
     assert process_upload(data).info.dhash == 0xF0F0_F0F0_F0F0_F0F0

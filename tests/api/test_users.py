@@ -405,6 +405,22 @@ def test_password_change_needs_current_password(client, org, current_password):
     assert audit_entries() == []
 
 
+def test_guessing_the_current_password_counts_against_the_login_limits(client, org):
+    user = org["eng_a1"]
+    client.login(user)
+    guess = {"password": NEW_PASSWORD, "current_password": "a guess"}
+    statuses = [client.patch(f"users/{user.id}", json=guess).status_code for _ in range(6)]
+    assert statuses == [422] * 5 + [429]
+    # Even the right password is refused now, here and at the login.
+    right = {"password": NEW_PASSWORD, "current_password": PASSWORD}
+    assert_problem(client.patch(f"users/{user.id}", json=right), 429, "RATE_LIMITED")
+    other = ApiClient(client.client.application.test_client())
+    assert_problem(other.login(user), 429, "RATE_LIMITED")
+    assert check_password_hash(stored(user).password_hash, PASSWORD)
+    # Other changes of one's own record need no password and go on.
+    assert client.patch(f"users/{user.id}", json={"locale": "en"}).status_code == 200
+
+
 @pytest.mark.parametrize("who", ["eng_a1", "sup_a", "admin"])
 def test_own_password_change_keeps_this_session_and_ends_the_others(app, org, who):
     user = org[who]

@@ -20,7 +20,7 @@ def rows(model, **where):
     query = sa.select(model)
     for name, value in where.items():
         query = query.where(getattr(model, name) == value)
-    return db.session.scalars(query).all()
+    return db.session.scalars(query.order_by(model.id)).all()
 
 
 def open_job(page, title: str) -> None:

@@ -17,7 +17,7 @@ def fresh(model, **where):
     query = sa.select(model)
     for name, value in where.items():
         query = query.where(getattr(model, name) == value)
-    return db.session.scalars(query).all()
+    return db.session.scalars(query.order_by(model.id)).all()
 
 
 def link_for(client, factory, job) -> str:

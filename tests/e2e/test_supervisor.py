@@ -21,7 +21,7 @@ def fresh(model, **where):
     query = sa.select(model)
     for name, value in where.items():
         query = query.where(getattr(model, name) == value)
-    return db.session.scalars(query).all()
+    return db.session.scalars(query.order_by(model.id)).all()
 
 
 def decisions(visit_id: int) -> list[str]:

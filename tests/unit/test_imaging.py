@@ -375,3 +375,21 @@ def test_imaging_imports_neither_flask_nor_sqlalchemy():
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
     assert not imported & {"flask", "flask_sqlalchemy", "sqlalchemy", "werkzeug"}
+
+
+@pytest.mark.parametrize("taken, offset", [
+    ("0001:01:01 00:00:00", "+05:00"),  # before year 1 in UTC
+    ("9999:12:31 23:59:59", "-05:00"),  # after year 9999 in UTC
+    ("0001:01:01 00:00:00", None),
+    ("9999:12:31 00:00:00", None),
+])
+def test_exif_time_at_the_ends_of_the_calendar_is_no_time(taken, offset):
+    info = process_upload(encode(scene(), "JPEG", exif=camera_exif(taken=taken, offset=offset))).info
+    assert info.taken_at is None and info.taken_at_in(timezone.utc) is None
+
+
+@pytest.mark.parametrize("taken, offset", [("0002:01:01 00:00:00", "+14:00"), ("9998:12:31 23:59:59", "-12:00")])
+def test_exif_time_a_year_from_the_ends_is_kept(taken, offset):
+    info = process_upload(encode(scene(), "JPEG", exif=camera_exif(taken=taken, offset=offset))).info
+    assert info.taken_at == datetime.strptime(taken, "%Y:%m:%d %H:%M:%S")
+    assert info.taken_at_in(timezone.utc).astimezone(timezone.utc) - timedelta(days=1)  # no overflow

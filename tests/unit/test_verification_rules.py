@@ -270,6 +270,21 @@ def test_offline_action_older_than_the_maximum_age_is_refused():
     assert caught.value.age == timedelta(seconds=259201)
 
 
+@pytest.mark.parametrize(("ahead_s", "refused"), [(86399, False), (86400, False), (86401, True),
+                                                 (10**9, True)])
+def test_a_client_time_more_than_a_day_ahead_is_refused(ahead_s, refused):
+    """Up to CLOCK_AHEAD_MAX_S ahead is a clock set forward (flagged CLOCK_SKEW); beyond,
+    no phone's drift explains it and it is refused rather than stored."""
+    client_time = NOW + timedelta(seconds=ahead_s)
+    if refused:
+        with pytest.raises(v.ClientTimeFarAhead) as caught:
+            v.ensure_not_far_ahead(client_time, NOW, T)
+        assert caught.value.code == "VALIDATION_ERROR" and "86400" in caught.value.detail
+    else:
+        v.ensure_not_far_ahead(client_time, NOW, T)
+    v.ensure_not_far_ahead(NOW - timedelta(days=3650), NOW, T)  # behind is the offline rule's
+
+
 # --- OVERLAPPING_VISIT, SHORT_VISIT, NO_CHECKOUT ---------------------------------------
 
 

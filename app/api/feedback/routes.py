@@ -14,6 +14,7 @@ from app.api.feedback.schemas import (
     FeedbackListArgs,
     FeedbackSchema,
 )
+from app import idempotency
 from app.api_base import Blueprint
 from app.extensions import limiter
 from app.services import feedback as service
@@ -33,6 +34,9 @@ class JobFeedbackLinkViews(MethodView):
     def post(self, job_id):
         """Make the customer's single-use rating link (the job's engineer, their supervisor)."""
         link, token = service.issue_link(current_user, job_id)
+        # Replayed to the phone that asked (its offline queue), unusable to a reader of
+        # the database: the link's token is stored only as a digest, and sealed here.
+        idempotency.seal("url", headers=("Location",))
         body = {"url": service.link_url(token), "expires_at": link.expires_at}
         return body, 201, {"Location": url_for("feedback.FeedbackByTokenViews", token=token)}
 
@@ -74,9 +78,12 @@ class FeedbackByTokenViews(MethodView):
 
     @public_limit
     @public_errors
+    @blp.alt_response(403, response="FORBIDDEN")
     @blp.arguments(FeedbackCreateSchema)
     @blp.response(201, FeedbackSchema)
     def post(self, data, token):
-        """Rate the job 0–10 with an optional comment (public, once per link)."""
-        feedback = service.submit_feedback(token, data)
+        """Rate the job 0–10 with an optional comment (public, once per link; refused with
+        403 RATING_BY_STAFF when the request is signed in to an account)."""
+        rater = current_user if current_user.is_authenticated else None
+        feedback = service.submit_feedback(token, data, rater)
         return feedback, 201, {"Location": url_for("feedback.FeedbackByIdViews", feedback_id=feedback.id)}

@@ -8,6 +8,7 @@ from marshmallow import fields, validate
 from app.api.common import (
     ID,
     CommaList,
+    Day,
     JsonBoolean,
     OptionalText,
     Schema,
@@ -33,7 +34,7 @@ class JobSchema(Schema):
     asset_ref = fields.String(allow_none=True)
     status = fields.String()
     reported_at = UtcDateTime()
-    scheduled_for = fields.Date(allow_none=True)
+    scheduled_for = Day(allow_none=True)
     engineer_id = fields.Integer(allow_none=True)
     created_by_id = fields.Integer(allow_none=True)
     assigned_at = UtcDateTime(allow_none=True, metadata={"description": "The first assignment."})
@@ -115,7 +116,7 @@ class JobCreateSchema(Schema):
     mode = fields.String(validate=validate.OneOf(WORK_TYPES), metadata={"description": "Default field."})
     asset_ref = OptionalText(100)
     reported_at = UtcDateTime(metadata={"description": "Default now."})
-    scheduled_for = fields.Date(allow_none=True, metadata={"description": "The day it is planned for."})
+    scheduled_for = Day(allow_none=True, metadata={"description": "The day it is planned for."})
     engineer_id = fields.Integer(allow_none=True, validate=ID, metadata={"description": "Assigns at once."})
 
 
@@ -125,7 +126,7 @@ class JobPatchSchema(Schema):
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
     category = fields.String(validate=validate.Length(min=1, max=40))
     asset_ref = OptionalText(100)
-    scheduled_for = fields.Date(allow_none=True)
+    scheduled_for = Day(allow_none=True)
     repeat_of_id = fields.Integer(allow_none=True, validate=ID,
                                   metadata={"description": "The earlier job this one repeats, or null."})
 
@@ -156,4 +157,4 @@ class JobListArgs(TimeRangeArgs):
     status = CommaList(JOB_STATUSES)
     engineer_id = fields.Integer(validate=ID)
     site_id = fields.Integer(validate=ID)
-    scheduled_for = fields.Date()
+    scheduled_for = Day()

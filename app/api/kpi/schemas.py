@@ -6,7 +6,7 @@ from app.api.common import PageArgs, PageMeta, QueryArgs, Schema, UtcDateTime
 from app.domain.kpi import DIMENSIONS, METRICS
 
 PERIOD = fields.String(
-    validate=validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$", error="Must be a month YYYY-MM."),
+    validate=validate.Regexp(r"^20[0-9]{2}-(0[1-9]|1[0-2])$", error="Must be a month YYYY-MM from 2000 to 2099."),
     metadata={"description": "A month YYYY-MM in the organisation's time zone; "
                              "default: the current month.", "example": "2026-11"},
 )

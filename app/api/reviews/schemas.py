@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from app.api.common import ID, JsonBoolean, PageArgs, Schema, Text, UtcDateTime
+from app.api.common import ID, Day, JsonBoolean, PageArgs, Schema, Text, UtcDateTime
 from app.domain.kpi import METRICS_BY_KEY
 
-PERIOD = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="Use YYYY-MM, e.g. 2026-11.")
+PERIOD = validate.Regexp(r"^20[0-9]{2}-(0[1-9]|1[0-2])$", error="Use YYYY-MM from 2000 to 2099, e.g. 2026-11.")
 MAX_ACTION_ITEMS = 20
 LONG_TEXT = 10_000
 
@@ -31,7 +31,7 @@ class TargetValue(fields.Float):
 class ActionItemSchema(Schema):
     id = fields.Integer(dump_only=True)
     title = Text(required=True, validate=[validate.Length(max=200), _not_blank])
-    due_date = fields.Date(required=True)
+    due_date = Day(required=True)
     done = fields.Boolean(dump_only=True)
     done_at = UtcDateTime(dump_only=True, allow_none=True)
     done_by_id = fields.Integer(dump_only=True, allow_none=True)

@@ -38,6 +38,7 @@ def to_csv(columns: Sequence[str], rows: list[dict[str, Any]]) -> bytes:
 def to_xlsx(columns: Sequence[str], rows: list[dict[str, Any]]) -> bytes:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("KPI")
@@ -46,6 +47,10 @@ def to_xlsx(columns: Sequence[str], rows: list[dict[str, Any]]) -> bytes:
         cells = []
         for column in columns:
             value = row[column]
+            if isinstance(value, str):
+                # The API refuses control characters, but a name may predate that or come
+                # from the database directly: XML cannot hold them, so they show as U+FFFD.
+                value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
             cell = WriteOnlyCell(sheet, value=value)
             if isinstance(value, str):
                 # Stored as text, never as a formula, whatever it starts with.

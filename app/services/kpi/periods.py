@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from app.domain import calendar
 from app.errors import Invalid
 
 PERIOD_PATTERN = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")  # ASCII digits, whole string
-MIN_YEAR = 1970  # far enough back for any record, and for a look-back from it
 
 
 @dataclass(frozen=True, order=True)
@@ -63,9 +63,9 @@ def shift(period: Period, months: int, timezone: str) -> Period:
 def parse(text: str, timezone: str, field: str = "period") -> Period:
     """`YYYY-MM` as a Period; 422 on any other shape."""
     found = PERIOD_PATTERN.fullmatch(text or "")
-    if not found or int(found.group(1)) < MIN_YEAR:
+    if not found or not calendar.FIRST_YEAR <= int(found.group(1)) <= calendar.LAST_YEAR:
         raise Invalid("Give the period as YYYY-MM.",
-                      {field: [f"Must be a month YYYY-MM from {MIN_YEAR}."]})
+                      {field: [f"Must be a month YYYY-MM {calendar.SPAN_TEXT}."]})
     return month(int(found.group(1)), int(found.group(2)), timezone)
 
 

@@ -32,6 +32,8 @@ register({
     'feedback.busy_title': 'Please wait',
     'feedback.busy': 'Too many attempts in a short time. Wait a minute and try again.',
     'feedback.error_title': 'Something went wrong',
+    'feedback.staff_title': 'This link is for the customer',
+    'feedback.staff': 'This phone is signed in to FieldProof, so it cannot rate the visit. Let the customer scan the code with their own phone.',
   },
   'zh-CN': {
     'feedback.title': '服务评价',
@@ -57,6 +59,8 @@ register({
     'feedback.busy_title': '请稍候',
     'feedback.busy': '短时间内尝试次数过多，请稍等一分钟再试。',
     'feedback.error_title': '出错了',
+    'feedback.staff_title': '此链接供客户使用',
+    'feedback.staff': '此手机已登录 FieldProof，不能评价本次服务。请让客户用自己的手机扫码评价。',
   },
 });
 
@@ -89,13 +93,14 @@ function stateOf(error) {
   if (error && error.network) return 'offline';
   if (error.code === 'LINK_USED') return 'used';
   if (error.code === 'LINK_EXPIRED') return 'expired';
+  if (error.code === 'RATING_BY_STAFF') return 'staff';
   if (error.status === 404) return 'unknown';
   if (error.status === 429) return 'busy';
   return 'error';
 }
 
 function showState(ctx, page, state, retry) {
-  const tone = { thanks: 'ok', used: 'ok', expired: 'warn', unknown: 'bad', offline: 'warn', busy: 'warn', error: 'bad' }[state];
+  const tone = { thanks: 'ok', used: 'ok', expired: 'warn', unknown: 'bad', offline: 'warn', busy: 'warn', staff: 'warn', error: 'bad' }[state];
   const text = state === 'error' ? t('common.error') : t(`feedback.${state}`);
   const heading = h('h2', { tabindex: '-1' }, t(`feedback.${state}_title`));
   clear(page,
