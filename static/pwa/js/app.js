@@ -8,7 +8,7 @@
 import { t, register, locale, setLocale, onLocaleChange } from './i18n.js';
 import * as api from './api.js';
 import * as queue from './queue.js';
-import { h, clear, button, field, loading, errorState, toast } from './ui.js';
+import { h, clear, button, field, loading, errorState, toast, clearToasts } from './ui.js';
 
 const TABS = {
   engineer: ['today', 'kpis', 'knowledge', 'me'],
@@ -70,6 +70,7 @@ function renderTabs(active) {
 
 async function route() {
   const seq = ++routeSeq;
+  clearToasts();  // a notice belongs to the screen it was raised on
   for (const fn of cleanups.splice(0)) { try { fn(); } catch (e) { console.error(e); } }
   if (!user) { renderSignIn(); return; }
   let { name, params } = parseHash();

@@ -89,10 +89,36 @@ export async function withStates(el, render) {
   }
 }
 
-export function toast(text, tone = '', ms = 4000) {
+// Notices: one at a time, over the top bar (never over the buttons, flags or QR code the
+// engineer needs next), the others waiting their turn; a tap dismisses one. A new screen
+// drops those of the screen before (clearToasts, on every route), but keeps one raised in
+// the last moment: the confirmation of the action that moved to it ("Case submitted").
+// The same text is never queued twice.
+const notices = [];
+const FRESH_MS = 1500;
+let shown = null;
+
+export function toast(text, tone = '', ms = 3000) {
+  if ((shown && shown.text === text) || notices.some((n) => n.text === text)) return;
+  notices.push({ text, tone, ms, at: Date.now() });
+  if (!shown) showNext();
+}
+
+function showNext() {
   const box = document.getElementById('toasts');
-  const el = h('div', { class: ['toast', tone && `toast-${tone}`] }, text);
-  box.append(el);
-  setTimeout(() => el.remove(), ms);
-  return el;
+  const notice = notices.shift();
+  shown = notice || null;
+  if (!notice || !box) { if (box) clear(box); return; }
+  let timer = 0;
+  const done = () => { clearTimeout(timer); if (shown === notice) showNext(); };
+  notice.el = h('div', { class: ['toast', notice.tone && `toast-${notice.tone}`], onclick: done }, notice.text);
+  clear(box, notice.el);
+  timer = setTimeout(done, notice.ms);
+}
+
+export function clearToasts() {
+  const fresh = (n) => Date.now() - n.at < FRESH_MS;
+  const kept = notices.filter(fresh);
+  notices.splice(0, notices.length, ...kept);
+  if (shown && !fresh(shown)) showNext();
 }
