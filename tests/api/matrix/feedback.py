@@ -13,11 +13,12 @@ ROWS = [
     ("GET", "/api/v1/feedback", "feedback", {}, expect(everyone=200)),
     ("GET", "/api/v1/feedback/items/<int:feedback_id>", "feedback/items/{feedback_of_eng_a1}", {},
      expect(everyone=404, eng_a1=200, sup_a=200, admin=200)),
-    # Public: the token is the only key, whoever calls (signed in or not).
+    # Public: the token is the only key to see what is rated, whoever calls; the rating
+    # itself is the customer's, from a phone not signed in to any account.
     ("GET", "/api/v1/feedback/<token>", "feedback/{feedback_token}", {},
      expect(anonymous=200, everyone=200)),
     ("POST", "/api/v1/feedback/<token>", "feedback/{feedback_token}", {"json": {"score": 9}},
-     expect(anonymous=201, everyone=201)),
+     expect(anonymous=201, everyone=403)),
 ]
 
 PUBLIC_ROUTES = {
