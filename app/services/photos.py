@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import PurePosixPath
 from secrets import token_hex
+from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -326,8 +327,9 @@ def original_photo(viewer: User, photo_id: int) -> Photo:
     return get_visible(Photo, photo_id, owned_by_visible(viewer, Photo.uploaded_by_id))
 
 
-def read_file(key: str) -> bytes:
-    return photo_storage().read(key)
+def open_file(key: str) -> BinaryIO:
+    """A photo file to serve, as a stream the response closes."""
+    return photo_storage().open(key)
 
 
 def original_name(photo: Photo) -> str:
