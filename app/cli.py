@@ -12,6 +12,7 @@ from app.backup import backup_command, restore_command
 from app.extensions import db
 from app.models import AuditEntry, User
 from app.services.alerts import scan_alerts_command
+from app.services.rules import run_rules_command
 from app.storage.migrate import photos_migrate_command
 
 
@@ -20,6 +21,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(audit_verify)
     app.cli.add_command(scan_alerts_command)
+    app.cli.add_command(run_rules_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(photos_migrate_command)

@@ -71,6 +71,7 @@ THRESHOLDS: dict[str, tuple[type, Any]] = {
     "SLA_CONTACT_MINUTES_NORMAL": (int, 240),
     "SLA_CONTACT_MINUTES_LOW": (int, 1440),
     "FEEDBACK_LINK_DAYS": (int, 14),
+    "RULES_TEXT_SCAN_DAYS": (int, 30),
     "IDEMPOTENCY_TTL_S": (int, 259200),
     "IDEMPOTENCY_LEASE_S": (int, 300),
 }
