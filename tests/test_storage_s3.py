@@ -181,3 +181,23 @@ def test_the_same_backend_twice_is_a_usage_error(app, runner):
 
 def test_photo_storage_is_the_configured_backend(app, s3_photos):
     assert isinstance(photo_storage(), S3Storage) and photo_storage().bucket == s3_photos
+
+
+def test_an_unreachable_bucket_is_503_and_keeps_nothing(app, s3_photos, org, factory):
+    job = factory.job(engineer=org["eng_a1"])
+    db.session.commit()
+    engineer = ApiClient(app.test_client()).use_token(org["eng_a1"])
+    uploaded = engineer.post(f"jobs/{job.id}/photos", content_type="multipart/form-data",
+                             data={"kind": "before", "file": (io.BytesIO(photo_bytes(90)), "p.jpg")})
+    assert uploaded.status_code == 201
+    app.config["S3_ENDPOINT_URL"] = "http://127.0.0.1:9"  # nothing listens there
+    app.extensions.pop("photo_storage", None)
+    refused = engineer.post(f"jobs/{job.id}/photos", content_type="multipart/form-data",
+                            data={"kind": "before", "file": (io.BytesIO(photo_bytes(10)), "p.jpg")},
+                            headers={"Idempotency-Key": "photo-while-s3-is-down"})
+    assert refused.status_code == 503
+    assert refused.json["code"] == "STORAGE_UNAVAILABLE" and refused.headers["Retry-After"] == "30"
+    assert db.session.scalar(sa.select(sa.func.count(Photo.id))) == 1
+    admin = ApiClient(app.test_client()).use_token(org["admin"])
+    served = admin.get(f"photos/{uploaded.json['id']}/original")
+    assert served.status_code == 503 and served.json["code"] == "STORAGE_UNAVAILABLE"
