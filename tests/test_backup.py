@@ -315,3 +315,21 @@ def test_backup_refuses_a_folder_that_is_not_empty_and_leaves_nothing_half_writt
     photo_storage().put(photo.thumb_key, b"x")
     assert run(runner, "backup", str(tmp_path / "empty")).exit_code == 0
     assert (tmp_path / "empty" / "manifest.json").is_file()
+
+
+def test_restore_refuses_a_bucket_that_holds_files_without_yes(app, s3_photos, runner, seeded,
+                                                               tmp_path):
+    assert run(runner, "backup", str(tmp_path / "b")).exit_code == 0
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(sa.delete(table))
+    db.session.commit()
+    photo_storage().put("zz/stranger.jpg", b"not from the backup")
+    files = photo_files(app)
+    refused = run(runner, "restore", str(tmp_path / "b"))
+    assert refused.exit_code == 1
+    assert f"the bucket {s3_photos} holds photo files; pass --yes" in refused.output
+    assert photo_files(app) == files and everything()["jobs"] == []
+
+    result = run(runner, "restore", str(tmp_path / "b"), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "zz/stranger.jpg" not in photo_files(app) and len(photo_files(app)) == 6
