@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from contextlib import contextmanager
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
