@@ -6,7 +6,8 @@ A backup is a folder:
                          and size, the row count of every table, and a digest of itself
     database.sqlite3     SQLite: a copy made with the online backup API, or
     database.pgdump      PostgreSQL: pg_dump in custom format
-    photos/<key>         every photo file the copied database refers to
+    photos/<key>         every photo file the copied database refers to, read from the
+                         configured storage (files on disk or objects in an S3 bucket)
 
 Consistency: the database is copied first, as one snapshot (SQLite: the backup API copies
 every page under one read transaction; PostgreSQL: pg_dump runs on a snapshot exported
@@ -19,6 +20,9 @@ The folder is written under a temporary name beside DEST and renamed when comple
 an interrupted backup never looks like one. Restore checks the manifest and every
 checksum before it touches anything, refuses to overwrite a database that holds rows
 unless told to, and checks the row counts afterwards. Stop the server before restoring.
+Photos are restored into the configured storage: the disk's folder is built beside the
+old one and swapped in; a bucket receives every file of the backup first, and only then
+loses the objects the backup does not have.
 """
 from __future__ import annotations
 
@@ -33,14 +37,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from secrets import token_hex
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
 import sqlalchemy as sa
 from flask import current_app
 
 from app.extensions import db
-from app.storage import photo_storage
+from app.storage import CHUNK, PhotoStorage, photo_storage
 from app.storage.local import LocalStorage
 
 MANIFEST = "manifest.json"
@@ -51,7 +55,6 @@ PHOTO_KEY_COLUMNS = ("original_key", "display_key", "thumb_key")
 # Restoring drops and recreates every table; waiting longer than this for a lock held by
 # a running server fails the restore instead of hanging it.
 RESTORE_LOCK_TIMEOUT = "30s"
-CHUNK = 1 << 20
 # libpq reads these query parameters of a URL from the environment as well.
 _LIBPQ_QUERY_ENV = {
     "host": "PGHOST", "port": "PGPORT", "sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT",
@@ -81,7 +84,7 @@ def backup(dest: Path) -> dict[str, Any]:
     dest = Path(dest).absolute()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise BackupError(f"{dest} exists and is not an empty folder.")
-    storage = _local_storage()
+    storage = photo_storage()
     kind = database_kind()
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = dest.with_name(f".{dest.name}.partial-{token_hex(4)}")
@@ -95,16 +98,16 @@ def backup(dest: Path) -> dict[str, Any]:
         files = [_file_entry(work, database_file)]
         missing = []
         for key in sorted(set(snapshot.photo_keys)):
-            source = storage.path(key)
             target = work / PHOTOS / Path(*PurePosixPath(key).parts)
             try:
-                files.append(_copy_file(source, target, work))
+                with storage.open(key) as source:
+                    files.append(_copy_file(source, target, work))
             except FileNotFoundError:
                 missing.append(key)
         if missing:
             raise BackupError(
                 f"{len(missing)} photo files named in the database are missing from "
-                f"{storage.root}, the first {missing[0]}; no backup was written."
+                f"{storage.describe()}, the first {missing[0]}; no backup was written."
             )
         manifest = _seal({
             "format": FORMAT,
@@ -131,14 +134,6 @@ def database_kind() -> str:
     if name not in DATABASE_FILES:
         raise BackupError(f"Backups cover SQLite and PostgreSQL, not {name}.")
     return name
-
-
-def _local_storage() -> LocalStorage:
-    storage = photo_storage()
-    if not isinstance(storage, LocalStorage):
-        raise BackupError("Backups cover the local photo storage (PHOTO_STORAGE=local) only; "
-                          "back up the configured storage with its own tools.")
-    return storage
 
 
 def _sqlite_path() -> Path:
@@ -223,7 +218,7 @@ def read_backup(src: Path) -> dict[str, Any]:
     _check_manifest(manifest)
     listed = set()
     for entry in manifest["files"]:
-        path = src / Path(*PurePosixPath(entry["path"]).parts)
+        path = _backup_file(src, entry["path"])
         listed.add(path.relative_to(src).as_posix())
         try:
             size, digest = _digest(path)
@@ -285,7 +280,7 @@ def restore(src: Path, overwrite: bool = False) -> dict[str, Any]:
     if manifest["database"]["kind"] != kind:
         raise BackupError(f"This is a {manifest['database']['kind']} backup; the configured "
                           f"database is {kind}.")
-    storage = _local_storage()
+    storage = photo_storage()
     db.session.remove()
     if not overwrite:
         holding = {name: n for name, n in database_counts().items()
@@ -293,8 +288,9 @@ def restore(src: Path, overwrite: bool = False) -> dict[str, Any]:
         if holding:
             raise BackupError(f"The database is not empty ({sum(holding.values())} rows in "
                               f"{len(holding)} tables); pass --yes to replace it.")
-        if storage.root.is_dir() and any(p.is_file() for p in storage.root.rglob("*")):
-            raise BackupError(f"{storage.root} holds photo files; pass --yes to replace them.")
+        if next(iter(storage.keys()), None) is not None:
+            raise BackupError(f"{storage.describe()} holds photo files; pass --yes to replace "
+                              "them.")
     db.engine.dispose()
     database_file = src / manifest["database"]["file"]
     if kind == "sqlite":
@@ -303,7 +299,10 @@ def restore(src: Path, overwrite: bool = False) -> dict[str, Any]:
         _restore_postgresql(database_file)
     db.engine.dispose()
     photos = [entry["path"] for entry in manifest["files"][1:]]
-    _restore_photos(src, photos, storage.root)
+    if isinstance(storage, LocalStorage):
+        _restore_photos(src, photos, storage.root)
+    else:
+        _restore_objects(src, photos, storage)
     counts = database_counts()
     if counts != manifest["counts"]["tables"]:
         differ = sorted(name for name in set(counts) | set(manifest["counts"]["tables"])
@@ -353,7 +352,8 @@ def _restore_photos(src: Path, paths: list[str], root: Path) -> None:
     try:
         for path in paths:
             relative = PurePosixPath(path).relative_to(PHOTOS)
-            _copy_file(src / Path(*PurePosixPath(path).parts), fresh / Path(*relative.parts), fresh)
+            with _backup_file(src, path).open("rb") as source:
+                _copy_file(source, fresh / Path(*relative.parts), fresh)
         _fsync_tree(fresh)
     except BaseException:
         shutil.rmtree(fresh, ignore_errors=True)
@@ -364,6 +364,22 @@ def _restore_photos(src: Path, paths: list[str], root: Path) -> None:
     os.replace(fresh, root)
     _fsync_dir(root.parent)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _restore_objects(src: Path, paths: list[str], storage: PhotoStorage) -> None:
+    """Every file of the backup put into the storage, then whatever else it held removed:
+    a restore that stops half-way has lost nothing the backup or the storage had."""
+    keys = set()
+    for path in paths:
+        key = PurePosixPath(path).relative_to(PHOTOS).as_posix()
+        storage.put(key, _backup_file(src, path).read_bytes())
+        keys.add(key)
+    for key in [key for key in storage.keys() if key not in keys]:
+        storage.delete(key)
+
+
+def _backup_file(src: Path, path: str) -> Path:
+    return src / Path(*PurePosixPath(path).parts)
 
 
 # --- files, digests, tools --------------------------------------------------------------
@@ -383,12 +399,12 @@ def _file_entry(base: Path, path: Path) -> dict[str, Any]:
     return {"path": path.relative_to(base).as_posix(), "size": size, "sha256": digest}
 
 
-def _copy_file(source: Path, target: Path, base: Path) -> dict[str, Any]:
+def _copy_file(source: BinaryIO, target: Path, base: Path) -> dict[str, Any]:
     """Copy while hashing; the manifest entry of the copy (path relative to ``base``)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     sha, size = hashlib.sha256(), 0
-    with source.open("rb") as fh, target.open("wb") as out:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
+    with target.open("wb") as out:
+        for chunk in iter(lambda: source.read(CHUNK), b""):
             sha.update(chunk)
             size += len(chunk)
             out.write(chunk)

@@ -1,4 +1,5 @@
-"""Command-line tasks: the first admin, the demo organisation, the audit chain check."""
+"""Command-line tasks: the first admin, the demo organisation, the audit chain check,
+backups, photo storage migration."""
 from __future__ import annotations
 
 import sys
@@ -11,6 +12,8 @@ from app.backup import backup_command, restore_command
 from app.extensions import db
 from app.models import AuditEntry, User
 from app.services.alerts import scan_alerts_command
+from app.services.rules import run_rules_command
+from app.storage.migrate import photos_migrate_command
 
 
 def register_cli(app: Flask) -> None:
@@ -18,8 +21,10 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(audit_verify)
     app.cli.add_command(scan_alerts_command)
+    app.cli.add_command(run_rules_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(photos_migrate_command)
 
 
 def _read_password() -> str:

@@ -72,6 +72,7 @@ THRESHOLDS: dict[str, tuple[type, Any]] = {
     "SLA_CONTACT_MINUTES_NORMAL": (int, 240),
     "SLA_CONTACT_MINUTES_LOW": (int, 1440),
     "FEEDBACK_LINK_DAYS": (int, 14),
+    "RULES_TEXT_SCAN_DAYS": (int, 30),
     "IDEMPOTENCY_TTL_S": (int, 259200),
     "IDEMPOTENCY_LEASE_S": (int, 300),
 }
@@ -91,6 +92,12 @@ class Config:
         self.TIMEZONE = _env("TIMEZONE", "UTC")
         self.PHOTO_STORAGE = _env("PHOTO_STORAGE", "local")
         self.PHOTO_DIR = _env("PHOTO_DIR", str(instance / "photos"))
+        # PHOTO_STORAGE=s3: a private bucket of an S3-compatible service (app/storage/s3.py).
+        self.S3_ENDPOINT_URL = _env("S3_ENDPOINT_URL", "")
+        self.S3_BUCKET = _env("S3_BUCKET", "")
+        self.S3_ACCESS_KEY_ID = _env("S3_ACCESS_KEY_ID", "")
+        self.S3_SECRET_ACCESS_KEY = _env("S3_SECRET_ACCESS_KEY", "")
+        self.S3_REGION = _env("S3_REGION", "us-east-1")
         self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
         self.FEEDBACK_RATE_LIMIT = _env("FEEDBACK_RATE_LIMIT", "30 per minute")
         self.PASSWORD_HASH_METHOD = _env("PASSWORD_HASH_METHOD", "scrypt")

@@ -210,3 +210,39 @@ def org(factory):
     db.session.commit()
     return {"admin": admin, "sup_a": sup_a, "sup_b": sup_b, "eng_a1": eng_a1,
             "eng_a2": eng_a2, "eng_b1": eng_b1, "loner": loner}
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory):
+    """A real S3 server (SeaweedFS) on loopback for this worker's tests. Skipped with the
+    reason when it cannot start here, except under CI=true, where that fails."""
+    from tests.seaweedfs import Unavailable, start_seaweedfs
+
+    try:
+        server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    except Unavailable as exc:
+        message = f"No S3 server for the tests: {exc}"
+        if IN_CI:
+            pytest.fail(message + "\nCI=true requires it.", pytrace=False)
+        pytest.skip(message)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_photos(app, seaweedfs):
+    """The test's app keeps its photos in a new bucket of the S3 server; the bucket's
+    name is answered. (The shared app's settings are put back after the test.)"""
+    bucket = seaweedfs.bucket()
+    app.config.update(seaweedfs.settings(bucket))
+    app.extensions.pop("photo_storage", None)
+    yield bucket
+    seaweedfs.drop(bucket)
+
+
+@pytest.fixture(params=["local", "s3"])
+def photo_backend(request, app) -> str:
+    """Run the test with photos on the disk and again in an S3 bucket."""
+    if request.param == "s3":
+        request.getfixturevalue("s3_photos")
+    return request.param

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import shutil
 import threading
 import time
 from datetime import timedelta
@@ -21,6 +20,7 @@ from app import backup as backup_module
 from app.extensions import db
 from app.models import Job, Photo, Site, User
 from app.models.types import utcnow
+from app.storage import photo_storage
 from tests.support import ApiClient
 
 
@@ -50,9 +50,13 @@ def everything() -> dict[str, list[tuple]]:
 
 
 def photo_files(app) -> dict[str, str]:
-    root = Path(app.config["PHOTO_DIR"])
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in root.rglob("*") if p.is_file()}
+    """Key -> SHA-256 of every file in the configured storage (disk or bucket)."""
+    storage = photo_storage()
+    return {key: hashlib.sha256(storage.read(key)).hexdigest() for key in storage.keys()}
+
+
+def remove_photo_file(key: str) -> None:
+    photo_storage().delete(key)
 
 
 def run(runner, *args: str):
@@ -74,7 +78,8 @@ def seeded(app, org, factory):
     return {"job_id": job_id, "site_id": site.id}
 
 
-def test_round_trip_brings_every_row_and_photo_back(app, runner, seeded, org, factory, tmp_path):
+def test_round_trip_brings_every_row_and_photo_back(app, photo_backend, runner, seeded, org,
+                                                    factory, tmp_path):
     before_rows, before_files = everything(), photo_files(app)
     assert len(before_files) == 6 and len(before_rows["photos"]) == 2
 
@@ -100,7 +105,7 @@ def test_round_trip_brings_every_row_and_photo_back(app, runner, seeded, org, fa
     db.session.commit()
     upload(app, org["eng_a1"], job, 120)
     first_photo = db.session.scalar(sa.select(Photo).order_by(Photo.id))
-    (Path(app.config["PHOTO_DIR"]) / first_photo.display_key).unlink()
+    remove_photo_file(first_photo.display_key)
     db.session.execute(sa.delete(Site).where(Site.name == "Added after the backup"))
     db.session.execute(sa.update(User).values(name="Renamed"))
     db.session.commit()
@@ -122,13 +127,15 @@ def test_round_trip_brings_every_row_and_photo_back(app, runner, seeded, org, fa
     assert new_site.id > max(row[0] for row in before_rows["sites"])
 
 
-def test_restore_into_an_empty_database_needs_no_confirmation(app, runner, seeded, tmp_path):
+def test_restore_into_an_empty_database_needs_no_confirmation(app, photo_backend, runner, seeded,
+                                                             tmp_path):
     before_rows, before_files = everything(), photo_files(app)
     assert run(runner, "backup", str(tmp_path / "b")).exit_code == 0
     for table in reversed(db.metadata.sorted_tables):
         db.session.execute(sa.delete(table))
     db.session.commit()
-    shutil.rmtree(app.config["PHOTO_DIR"])
+    for key in list(photo_storage().keys()):
+        remove_photo_file(key)
 
     result = run(runner, "restore", str(tmp_path / "b"))
     assert result.exit_code == 0, result.output
@@ -287,7 +294,7 @@ def test_a_backup_of_the_other_database_kind_is_refused(app, runner, backed_up):
 
 
 def test_backup_refuses_a_folder_that_is_not_empty_and_leaves_nothing_half_written(
-        app, runner, seeded, tmp_path):
+        app, photo_backend, runner, seeded, tmp_path):
     target = tmp_path / "full"
     target.mkdir()
     (target / "keep.txt").write_text("mine")
@@ -297,7 +304,7 @@ def test_backup_refuses_a_folder_that_is_not_empty_and_leaves_nothing_half_writt
 
     # A photo file the database names has gone: no backup rather than an incomplete one.
     photo = db.session.scalar(sa.select(Photo).order_by(Photo.id))
-    (Path(app.config["PHOTO_DIR"]) / photo.thumb_key).unlink()
+    remove_photo_file(photo.thumb_key)
     result = run(runner, "backup", str(tmp_path / "incomplete"))
     assert result.exit_code == 1
     assert "1 photo files named in the database are missing" in result.output
@@ -305,6 +312,24 @@ def test_backup_refuses_a_folder_that_is_not_empty_and_leaves_nothing_half_writt
 
     # An empty folder is fine.
     (tmp_path / "empty").mkdir()
-    (Path(app.config["PHOTO_DIR"]) / photo.thumb_key).write_bytes(b"x")
+    photo_storage().put(photo.thumb_key, b"x")
     assert run(runner, "backup", str(tmp_path / "empty")).exit_code == 0
     assert (tmp_path / "empty" / "manifest.json").is_file()
+
+
+def test_restore_refuses_a_bucket_that_holds_files_without_yes(app, s3_photos, runner, seeded,
+                                                               tmp_path):
+    assert run(runner, "backup", str(tmp_path / "b")).exit_code == 0
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(sa.delete(table))
+    db.session.commit()
+    photo_storage().put("zz/stranger.jpg", b"not from the backup")
+    files = photo_files(app)
+    refused = run(runner, "restore", str(tmp_path / "b"))
+    assert refused.exit_code == 1
+    assert f"the bucket {s3_photos} holds photo files; pass --yes" in refused.output
+    assert photo_files(app) == files and everything()["jobs"] == []
+
+    result = run(runner, "restore", str(tmp_path / "b"), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "zz/stranger.jpg" not in photo_files(app) and len(photo_files(app)) == 6

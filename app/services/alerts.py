@@ -288,8 +288,11 @@ def scan_alerts(now: datetime) -> dict[str, int]:
 @click.command("scan-alerts")
 def scan_alerts_command() -> None:
     """Raise SLA_RISK and FLAG_PATTERN early warnings due now (run it every few minutes)."""
+    from app.services.rules import hold_rules_lock  # the rules build on this module
+
     for attempt in range(3):
         try:
+            hold_rules_lock()  # one run at a time, whatever the number of servers
             counts = scan_alerts(utcnow())
             db.session.commit()  # a command is its own transaction, as a request is
             break

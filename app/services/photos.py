@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import PurePosixPath
 from secrets import token_hex
+from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -40,11 +41,13 @@ from app.models.types import utcnow
 from app.scope import get_visible, jobs_visible, owned_by_visible
 from app.services import audit
 from app.services.visit_flags import raise_visit_flags
-from app.storage import PhotoStorage, photo_storage
+from app.storage import PhotoStorage, StorageError, photo_storage
 
 log = logging.getLogger(__name__)
 
 CLOSED_JOB_STATUSES = frozenset({"closed", "cancelled"})
+# A photo store that cannot be reached (S3 down): the phone keeps the photo and retries.
+STORAGE_RETRY_AFTER_S = 30
 ORIGINAL_SUFFIX = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "HEIF": "heic"}
 # Session.info key: (storage, key) of the files this transaction wrote.
 _WRITTEN = "photos.files_written"
@@ -141,7 +144,8 @@ def upload_photo(engineer: User, job_id: int, kind: str, data: bytes) -> Photo:
     original = _OriginalWrite(storage, key, data)
     try:
         processed = _processed(data)
-        original.wait()
+        with storage_errors():
+            original.wait()
     except BaseException:
         original.discard()
         raise
@@ -155,7 +159,8 @@ def upload_photo(engineer: User, job_id: int, kind: str, data: bytes) -> Photo:
     ))
     flags = _photo_flags(job, info, taken_at, job_visits, uploaded_at)
     open_visit = _open_visit(job_visits, engineer)
-    keys = {"original_key": original.key, **_store_files(storage, stem, processed)}
+    with storage_errors():
+        keys = {"original_key": original.key, **_store_files(storage, stem, processed)}
     band0, band1, band2, band3 = dhash_bands(info.dhash)
     photo = Photo(
         job_id=job.id, visit_id=open_visit.id if open_visit else None,
@@ -214,6 +219,19 @@ def _image_errors() -> Iterator[None]:
         raise DomainError(exc.detail, code=exc.code, status=415) from None
     except ImageRejected as exc:  # IMAGE_TOO_LARGE, IMAGE_INVALID
         raise Invalid(exc.detail, {"file": [exc.detail]}, code=exc.code) from None
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """A photo store out of reach as 503 STORAGE_UNAVAILABLE with Retry-After (the
+    transaction's clean-up still takes away whatever was written)."""
+    try:
+        yield
+    except StorageError as exc:
+        log.warning("photo storage unavailable: %s", exc)
+        raise DomainError("The photo storage cannot be reached; try again shortly.",
+                          code="STORAGE_UNAVAILABLE", status=503,
+                          headers={"Retry-After": str(STORAGE_RETRY_AFTER_S)}) from None
 
 
 def _processed(data: bytes) -> ProcessedPhoto:
@@ -326,8 +344,10 @@ def original_photo(viewer: User, photo_id: int) -> Photo:
     return get_visible(Photo, photo_id, owned_by_visible(viewer, Photo.uploaded_by_id))
 
 
-def read_file(key: str) -> bytes:
-    return photo_storage().read(key)
+def open_file(key: str) -> BinaryIO:
+    """A photo file to serve, as a stream the response closes."""
+    with storage_errors():
+        return photo_storage().open(key)
 
 
 def original_name(photo: Photo) -> str:

@@ -2,20 +2,37 @@
 
 The database keeps a photo's row; a backend keeps its bytes under a key the service
 generates (never the client's file name). ``PHOTO_STORAGE`` names the backend
-(``local``: files under ``PHOTO_DIR``); another backend (S3, say) implements
-:class:`PhotoStorage` and is added to ``BACKENDS``.
+(``local``: files under ``PHOTO_DIR``; ``s3``: objects in an S3-compatible bucket,
+app/storage/s3.py); another backend implements :class:`PhotoStorage` and is added to
+``BACKENDS``. Whatever the backend, a key holds a whole file or nothing: a reader or a
+listing never sees half of one.
 """
 from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO
 
 from flask import current_app
 
 # PHOTO_STORAGE value -> "module:class" of its backend, imported only when chosen.
-BACKENDS = {"local": "app.storage.local:LocalStorage"}
+BACKENDS = {"local": "app.storage.local:LocalStorage", "s3": "app.storage.s3:S3Storage"}
+# Files are read and copied in pieces of this size: memory stays bounded whatever the file.
+CHUNK = 1 << 20
+
+
+class StorageError(OSError):
+    """The backend could not do what was asked (unreachable, refused)."""
+
+
+def checked_key(key: str) -> str:
+    """``key`` if it is a relative '/'-separated key; ValueError for one that could
+    leave its folder or bucket prefix ('..', empty parts, backslashes)."""
+    parts = key.split("/")
+    if "\\" in key or any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"Not a storage key: {key!r}")
+    return key
 
 
 class PhotoStorage(ABC):
@@ -41,6 +58,19 @@ class PhotoStorage(ABC):
     @abstractmethod
     def exists(self, key: str) -> bool:
         """Whether the key holds a file."""
+
+    @abstractmethod
+    def open(self, key: str) -> BinaryIO:
+        """The stored bytes as a stream read in pieces (the caller closes it);
+        FileNotFoundError when the key holds nothing."""
+
+    @abstractmethod
+    def keys(self) -> Iterator[str]:
+        """Every key that holds a whole file (never one being written)."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the files are, for messages to an operator."""
 
 
 def storage_from_config(config: Mapping[str, Any]) -> PhotoStorage:

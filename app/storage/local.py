@@ -1,13 +1,17 @@
 """Photo files on the local disk, under ``PHOTO_DIR`` (the instance folder by default)."""
 from __future__ import annotations
 
+import io
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from app.storage import PhotoStorage
+from app.storage import PhotoStorage, checked_key
+
+# Files being written carry this prefix until they are renamed into place.
+TEMPORARY_PREFIX = ".upload-"
 
 
 class LocalStorage(PhotoStorage):
@@ -22,17 +26,14 @@ class LocalStorage(PhotoStorage):
 
     def path(self, key: str) -> Path:
         """The file of ``key``; ValueError for a key that could leave ``root``."""
-        parts = key.split("/")
-        if "\\" in key or any(part in ("", ".", "..") for part in parts):
-            raise ValueError(f"Not a storage key: {key!r}")
-        return self.root.joinpath(*parts)
+        return self.root.joinpath(*checked_key(key).split("/"))
 
     def put(self, key: str, data: bytes) -> None:
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         # Written beside the target and renamed into place: a reader never sees half a
         # file, and a failed write leaves no stray file behind.
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".upload-", suffix=".tmp")
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=TEMPORARY_PREFIX, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
@@ -51,3 +52,19 @@ class LocalStorage(PhotoStorage):
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
+
+    def open(self, key: str) -> BinaryIO:
+        # Read whole (a photo is at most 25 MB) rather than handed out as an open file,
+        # so that no file handle outlives a response that is never read to its end.
+        return io.BytesIO(self.read(key))
+
+    def keys(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for folder, _, names in os.walk(self.root):
+            for name in sorted(names):
+                if not name.startswith(TEMPORARY_PREFIX):
+                    yield (Path(folder) / name).relative_to(self.root).as_posix()
+
+    def describe(self) -> str:
+        return str(self.root)

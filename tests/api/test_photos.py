@@ -141,10 +141,14 @@ def upload(client: ApiClient, job_id: int, data: bytes | None = JPEG, kind: str 
     return client.post(f"jobs/{job_id}/photos", **multipart(**form), **kwargs)
 
 
-def stored_files(app) -> list[Path]:
-    """Every file under PHOTO_DIR, temporary ones included."""
+def stored_files(app) -> list[str]:
+    """The key of every file under PHOTO_DIR, temporary ones included; with
+    PHOTO_STORAGE=s3, of every object in the bucket."""
+    if app.config["PHOTO_STORAGE"] == "s3":
+        return sorted(photo_storage().keys())
     root = Path(app.config["PHOTO_DIR"])
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                  if p.is_file()) if root.exists() else []
 
 
 def photo_rows() -> list[Photo]:
@@ -194,7 +198,8 @@ def heic() -> bytes:
     (lambda: encode(scene(), "WEBP"), "image/webp"),
     (heic, "image/heic"),
 ], ids=["jpeg", "png", "webp", "heic"])
-def test_each_accepted_type_is_kept_with_its_copies(app, eng, job, org, make, content_type):
+def test_each_accepted_type_is_kept_with_its_copies(app, photo_backend, eng, job, org, make,
+                                                    content_type):
     data = make()
     response = upload(eng, job.id, data, kind="after", filename="upload.bin")
     assert response.status_code == 201, response.get_data(as_text=True)
@@ -215,9 +220,8 @@ def test_each_accepted_type_is_kept_with_its_copies(app, eng, job, org, make, co
     assert photo.uploaded_by_id == org["eng_a1"].id
     # Three files under generated names, none named after the client's file.
     files = stored_files(app)
-    assert len(files) == 3 and not any("upload" in f.name for f in files)
-    assert {photo.original_key, photo.display_key, photo.thumb_key} == {
-        f.relative_to(app.config["PHOTO_DIR"]).as_posix() for f in files}
+    assert len(files) == 3 and not any("upload" in key for key in files)
+    assert {photo.original_key, photo.display_key, photo.thumb_key} == set(files)
 
     admin = as_user(app, org["admin"])
     original = admin.get(f"photos/{photo.id}/original")
@@ -445,7 +449,8 @@ def _refuse_commit(error: Exception):
     (RuntimeError("disk full"), 500, "INTERNAL_ERROR"),
     (sa.exc.IntegrityError("INSERT", {}, Exception("duplicate")), 409, "CONFLICT"),
 ], ids=["crash", "integrity"])
-def test_files_are_deleted_when_the_commit_fails(app, eng, job, error, status, code):
+def test_files_are_deleted_when_the_commit_fails(app, photo_backend, eng, job, error, status,
+                                                code):
     refuse = _refuse_commit(error)
     sa.event.listen(db.session, "before_commit", refuse)
     try:
@@ -459,7 +464,7 @@ def test_files_are_deleted_when_the_commit_fails(app, eng, job, error, status, c
     assert len(photo_rows()) == 1 and len(stored_files(app)) == 3
 
 
-def test_files_of_a_transaction_closed_unfinished_are_deleted(app):
+def test_files_of_a_transaction_closed_unfinished_are_deleted(app, photo_backend):
     processed = process_upload(JPEG)
     with app.test_request_context():
         db.session.execute(sa.select(1))
@@ -472,14 +477,13 @@ def test_files_of_a_transaction_closed_unfinished_are_deleted(app):
         db.session.commit()
         db.session.close()
     assert len(stored_files(app)) == 2
-    assert all(Path(app.config["PHOTO_DIR"], key).is_file() for key in keys.values())
+    assert set(keys.values()) == set(stored_files(app))
 
 
 @pytest.mark.parametrize("failing", [1, 2, 3], ids=["original", "display", "thumbnail"])
-def test_a_failed_write_leaves_no_file(app, eng, job, monkeypatch, failing):
-    from app.storage.local import LocalStorage
-
-    real_put = LocalStorage.put
+def test_a_failed_write_leaves_no_file(app, photo_backend, eng, job, monkeypatch, failing):
+    backend = type(photo_storage())
+    real_put = backend.put
     calls = []
 
     def put_then_fail(self, key, data):
@@ -488,7 +492,7 @@ def test_a_failed_write_leaves_no_file(app, eng, job, monkeypatch, failing):
             raise OSError("No space left on device")
         real_put(self, key, data)
 
-    monkeypatch.setattr(LocalStorage, "put", put_then_fail)
+    monkeypatch.setattr(backend, "put", put_then_fail)
     assert_problem(upload(eng, job.id), 500, "INTERNAL_ERROR")
     assert calls[0].endswith("-original.jpg")
     assert_nothing_kept(app)
@@ -520,7 +524,8 @@ def test_the_original_is_written_while_the_image_is_decoded(app, eng, job, monke
     assert len(stored_files(app)) == 3 and len(photo_rows()) == 1
 
 
-def test_a_job_closed_during_the_image_work_keeps_no_file(app, eng, job, monkeypatch):
+def test_a_job_closed_during_the_image_work_keeps_no_file(app, photo_backend, eng, job,
+                                                         monkeypatch):
     # The job is closed by another request while the pixels are decoded (and the
     # original written): the upload is refused and its original goes with the rollback.
     real_process, job_id = photo_service.process_upload, job.id
@@ -546,7 +551,7 @@ def test_content_of_another_type_writes_no_file_at_all(app, eng, job, monkeypatc
     assert puts == []
 
 
-def test_a_refused_image_takes_its_original_away(app, eng, job):
+def test_a_refused_image_takes_its_original_away(app, photo_backend, eng, job):
     # A JPEG's signature with nothing decodable behind it: the original is being
     # written when the decoder refuses it.
     assert_problem(upload(eng, job.id, b"\xff\xd8\xff\xe0" + b"\x00" * 5000), 422, "IMAGE_INVALID")
@@ -743,7 +748,7 @@ def test_unknown_photo_or_job_is_404(app, eng, org):
     assert_problem(admin.get("photos/999/original"), 404, "NOT_FOUND")
 
 
-def test_thumbnail_and_display_copy_are_stripped_jpegs(app, eng, job):
+def test_thumbnail_and_display_copy_are_stripped_jpegs(app, photo_backend, eng, job):
     data = encode(scene((4000, 3000)), "JPEG", exif=exif(taken="2026:11:03 08:15:00",
                                                          gps=point_at(10)))
     photo_id = upload(eng, job.id, data).json["id"]
@@ -762,7 +767,8 @@ def test_thumbnail_and_display_copy_are_stripped_jpegs(app, eng, job):
         assert again.status_code == 304 and again.data == b""
 
 
-def test_original_is_for_the_supervisor_and_admins_as_an_attachment(app, eng, job, org):
+def test_original_is_for_the_supervisor_and_admins_as_an_attachment(app, photo_backend, eng,
+                                                                     job, org):
     data = photo_with(taken="2026:11:03 08:15:00", gps=point_at(10))
     photo_id = upload(eng, job.id, data).json["id"]
     for who in ("sup_a", "admin"):

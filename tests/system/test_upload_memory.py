@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from PIL import Image
 
@@ -66,13 +67,21 @@ def upload(server: Server, token: str, job_id: int, data: bytes) -> Response:
                           headers={"Content-Type": content_type}, timeout=180)
 
 
-def test_twenty_large_uploads_at_once_stay_within_bounded_memory(serve, org, factory):
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_twenty_large_uploads_at_once_stay_within_bounded_memory(request, serve, org, factory,
+                                                                  backend):
     engineer = org["eng_a1"]
     jobs = [factory.job(engineer=engineer).id for _ in range(UPLOADS + 1)]
     token = tokens_for([engineer])[engineer.id]
     photo = twelve_megapixels()
     assert 3 * MB < len(photo) < 25 * MB
-    server = serve(workers=1, threads=UPLOADS)
+    settings = {}
+    if backend == "s3":
+        s3 = request.getfixturevalue("seaweedfs")
+        bucket = s3.bucket()
+        request.addfinalizer(lambda: s3.drop(bucket))
+        settings = s3.settings(bucket)
+    server = serve(workers=1, threads=UPLOADS, **settings)
     (worker,) = server.worker_pids()
 
     # A first upload loads what the pipeline imports lazily; memory is measured from here.
@@ -121,7 +130,10 @@ def test_twenty_large_uploads_at_once_stay_within_bounded_memory(serve, org, fac
                               .where(Photo.id.in_([r.body["id"] for r in stored]))).all()
     assert len(keys) == len(stored)
     photo_dir = Path(server.env["PHOTO_DIR"])
-    files = {p.relative_to(photo_dir).as_posix() for p in photo_dir.rglob("*") if p.is_file()}
+    on_disk = [p.relative_to(photo_dir).as_posix() for p in photo_dir.rglob("*") if p.is_file()]
+    files = set(s3.keys(bucket)) if backend == "s3" else set(on_disk)
+    if backend == "s3":
+        assert on_disk == []
     assert {key for row in keys for key in row} <= files
     assert len(files) == 3 * (len(stored) + 1)  # and the warm-up photo's
     assert not [p for p in photo_dir.rglob("*") if p.name.startswith(".upload-")]

@@ -1,8 +1,6 @@
 """Photo evidence: upload to a job, list a job's photos, serve the three copies."""
 from __future__ import annotations
 
-import io
-
 from flask import Response, send_file, url_for
 from flask.views import MethodView
 from flask_login import current_user
@@ -75,11 +73,14 @@ class PhotoOriginalViews(MethodView):
 
 def _serve(photo: Photo, key: str, mimetype: str, name: str, attachment: bool = False) -> Response:
     """A stored file with headers that keep it an image in the caller's private cache."""
-    # Read whole (a photo is at most 25 MB) rather than streamed from an open file, so
-    # that no file handle outlives a response that is never read to its end.
-    response = send_file(io.BytesIO(service.read_file(key)), mimetype=mimetype,
-                         as_attachment=attachment, download_name=name,
-                         etag=f"{photo.sha256}-{name}", conditional=True, max_age=CACHE_SECONDS)
+    # The backend's stream (in pieces from a bucket) is closed with the response.
+    stream = service.open_file(key)
+    response = send_file(stream, mimetype=mimetype, as_attachment=attachment,
+                         download_name=name, etag=f"{photo.sha256}-{name}", conditional=True,
+                         max_age=CACHE_SECONDS)
+    size = getattr(stream, "size", None)
+    if response.status_code == 200 and size is not None:
+        response.content_length = size
     response.cache_control.public = False
     response.cache_control.private = True
     response.headers["X-Content-Type-Options"] = "nosniff"
