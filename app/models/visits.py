@@ -40,6 +40,8 @@ class Visit(db.Model):
     in_distance_m: Mapped[float] = mapped_column(sa.Float)
     in_mock: Mapped[bool] = mapped_column(default=False)
     in_flags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # The engineer's reason given with the check-in (a fix outside the fence, say).
+    check_in_note: Mapped[str | None] = mapped_column(sa.Text)
 
     out_lat: Mapped[float | None] = mapped_column(sa.Float)
     out_lon: Mapped[float | None] = mapped_column(sa.Float)
