@@ -130,7 +130,8 @@ def check_in(engineer: User, data: dict[str, Any]) -> CheckedIn:
         status="flagged" if flags else "verified", flags=list(flags),
         in_lat=fix.lat, in_lon=fix.lon, in_accuracy_m=fix.accuracy_m,
         in_client_time=fix.client_time, in_server_time=now, in_distance_m=distance,
-        in_mock=fix.mock_location, in_flags=list(flags), decision_final=False, created_at=now,
+        in_mock=fix.mock_location, in_flags=list(flags), check_in_note=data.get("note"),
+        decision_final=False, created_at=now,
     )
     visit["id"] = conn.execute(_INSERT_VISIT, visit).scalar_one()
     if elsewhere:

@@ -4,7 +4,17 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from app.api.common import ID, CommaList, JsonBoolean, PageArgs, Schema, Text, UtcDateTime, utc_text
+from app.api.common import (
+    ID,
+    CommaList,
+    JsonBoolean,
+    OptionalText,
+    PageArgs,
+    Schema,
+    Text,
+    UtcDateTime,
+    utc_text,
+)
 from app.api.sites.schemas import LAT, LON
 from app.models.types import VISIT_STATUSES
 
@@ -25,8 +35,14 @@ class VisitFixSchema(Schema):
         "description": "The position came from a mock provider."})
 
 
+CHECK_IN_NOTE_MAX = 500
+
+
 class VisitCheckInSchema(VisitFixSchema):
     job_id = fields.Integer(required=True, strict=True, validate=ID)
+    note = OptionalText(CHECK_IN_NOTE_MAX, metadata={
+        "description": "The engineer's reason, e.g. for a check-in outside the fence; "
+                       "shown as check_in_note."})
 
 
 class VisitCheckOutSchema(VisitFixSchema):
@@ -125,6 +141,8 @@ class VisitAnswerSchema(Schema):
     check_out = fields.Nested(VisitPositionSchema, allow_none=True)
     status = fields.String(metadata={"description": "verified, flagged, approved, rejected or disputed."})
     flags = fields.List(fields.String(), metadata={"description": "Every flag the visit has raised."})
+    check_in_note = fields.String(allow_none=True, metadata={
+        "description": "The engineer's reason given with the check-in."})
     decision_note = fields.String(allow_none=True)
     decided_at = UtcDateTime(allow_none=True)
     decided_by_id = fields.Integer(allow_none=True)
@@ -158,6 +176,7 @@ def checked_in_answer(new: Any) -> dict[str, Any]:
         "check_out": None,
         "status": visit["status"],
         "flags": visit["flags"],
+        "check_in_note": visit["check_in_note"],
         "decision_note": None,
         "decided_at": None,
         "decided_by_id": None,
