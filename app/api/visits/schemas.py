@@ -16,6 +16,7 @@ from app.api.common import (
     utc_text,
 )
 from app.api.sites.schemas import LAT, LON
+from app.domain.verification import FLAG_ORDER
 from app.models.types import VISIT_STATUSES
 
 ACCURACY = validate.Range(min=0, min_inclusive=False, error="Must be greater than 0.")
@@ -63,10 +64,22 @@ class VisitDisputeSchema(Schema):
     note = Text(required=True, validate=validate.Length(min=1, max=2000))
 
 
+VISIT_SORTS = ("oldest", "most_flags")
+MAX_AGE_H = 24 * 366
+
+
 class VisitListArgs(PageArgs):
     status = CommaList(VISIT_STATUSES)
     engineer_id = fields.Integer(validate=ID)
     job_id = fields.Integer(validate=ID)
+    flag = fields.List(fields.String(validate=validate.OneOf(FLAG_ORDER)), metadata={
+        "description": "Repeatable (?flag=A&flag=B): visits that raised any of these flags."})
+    older_than_h = fields.Integer(validate=validate.Range(min=0, max=MAX_AGE_H), metadata={
+        "description": "Visits checked in (client_time) at least this many hours ago."})
+    sort = fields.String(validate=validate.OneOf(VISIT_SORTS), metadata={
+        "description": "oldest: by check-in time, oldest first; most_flags: the most flags "
+                       "first, then oldest. Without it the queue (?status=flagged,disputed) is "
+                       "oldest first and any other list newest first."})
     from_ = UtcDateTime(data_key="from", metadata={"description": "Check-in client_time, inclusive."})
     to = UtcDateTime(metadata={"description": "Check-in client_time, exclusive."})
 
