@@ -64,6 +64,8 @@ class Visit(db.Model):
 
 class Photo(db.Model):
     __tablename__ = "photos"
+    # An engineer's latest photo with a position (dispatch: their last known position).
+    __table_args__ = (sa.Index("ix_photos_uploader_created", "uploaded_by_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(sa.ForeignKey("jobs.id"), index=True)

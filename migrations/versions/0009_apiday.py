@@ -8,6 +8,7 @@ actions, case photos
   alerts.dismiss_note, alerts.action_item_id (the review action item it became);
   existing alerts get their params from the sentence they were worded in and the rows
   they name;
+- photos: an index on (uploaded_by_id, created_at), for an engineer's latest photo fix;
 - case_photos: photos on knowledge cases.
 
 Revision ID: 0009_apiday
@@ -96,6 +97,8 @@ def upgrade():
 
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.add_column(sa.Column('check_in_note', sa.Text(), nullable=True))
+    with op.batch_alter_table('photos', schema=None) as batch_op:
+        batch_op.create_index('ix_photos_uploader_created', ['uploaded_by_id', 'created_at'], unique=False)
     with op.batch_alter_table('sites', schema=None) as batch_op:
         batch_op.add_column(sa.Column('contact_name', sa.String(length=120), nullable=True))
         batch_op.add_column(sa.Column('contact_phone', sa.String(length=32), nullable=True))
@@ -157,6 +160,8 @@ def downgrade():
     with op.batch_alter_table('sites', schema=None) as batch_op:
         batch_op.drop_column('contact_phone')
         batch_op.drop_column('contact_name')
+    with op.batch_alter_table('photos', schema=None) as batch_op:
+        batch_op.drop_index('ix_photos_uploader_created')
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.drop_column('check_in_note')
     with op.batch_alter_table('case_photos', schema=None) as batch_op:
