@@ -1,4 +1,5 @@
-"""Early warnings (kpi.md): raising them, the watch list, listing and dismissing.
+"""Early warnings (kpi.md): raising them, the watch list, listing, dismissing (with a
+note) and turning them into review action items (workday.md).
 
 Raising is idempotent: every alert carries a `dedupe_key` (unique in the table) and is
 inserted with INSERT … ON CONFLICT (dedupe_key) DO NOTHING, so that the same alert
@@ -44,8 +45,8 @@ from app.domain.alerts import (
     sla_limits,
     sla_risk_params,
 )
-from app.extensions import db
 from app.errors import Conflict, Invalid, NotFound
+from app.extensions import db
 from app.models import Alert, Feedback, Job, Review, ReviewActionItem, Setting, User, Visit
 from app.models.types import utcnow
 from app.scope import get_visible, jobs_visible, owned_by_visible

@@ -17,7 +17,6 @@ from sqlalchemy.orm import aliased
 
 from app.domain import jobs as job_rules
 from app.domain.dispatch import Candidate, suggest
-from app.domain.alerts import OPEN_JOB_STATUSES
 from app.errors import NotFound
 from app.extensions import db
 from app.models import Job, Photo, Site, User, Visit
@@ -70,7 +69,7 @@ def _open_jobs_today(engineer_ids: list[int], job_id: int) -> dict[int, int]:
         return {}
     rows = db.session.execute(
         sa.select(Job.engineer_id, sa.func.count())
-        .where(Job.engineer_id.in_(engineer_ids), Job.status.in_(OPEN_JOB_STATUSES),
+        .where(Job.engineer_id.in_(engineer_ids), Job.status.in_(sorted(job_rules.OPEN_STATUSES)),
                Job.id != job_id,
                sa.or_(Job.scheduled_for.is_(None), Job.scheduled_for <= _today()))
         .group_by(Job.engineer_id)

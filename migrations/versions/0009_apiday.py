@@ -126,7 +126,10 @@ def upgrade():
                       sa.column('matched', sa.JSON), sa.column('detail', sa.Text),
                       sa.column('dedupe_key', sa.String), sa.column('params', sa.JSON),
                       sa.column('visit_id', sa.Integer))
-    feedback = dict(conn.execute(sa.text("SELECT id, score FROM feedback")).all())
+    feedback = dict(conn.execute(sa.text(
+        "SELECT id, score FROM feedback WHERE id IN "
+        "(SELECT feedback_id FROM alerts WHERE kind = 'NEGATIVE_FEEDBACK')"
+    )).all())
     jobs = dict(conn.execute(sa.text(
         "SELECT id, priority FROM jobs WHERE id IN (SELECT job_id FROM alerts WHERE kind = 'SLA_RISK')"
     )).all())
