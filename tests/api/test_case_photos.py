@@ -188,3 +188,13 @@ def test_the_case_list_costs_the_same_statements_with_photos(app, org):
     after, page = statements_of(client, "cases")
     assert all(len(c["photos"]) == 1 for c in page["items"]) and after == before
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Visit)) == 0
+
+
+def test_the_photo_list_costs_the_same_statements_for_1_and_3_photos(app, org, case):
+    client = as_user(app, org["eng_a1"])
+    upload(client, case.id)
+    one, page = statements_of(client, f"cases/{case.id}/photos")
+    for variant in (1, 2):
+        upload(client, case.id, encode(scene(variant=variant), "JPEG"))
+    three, page = statements_of(client, f"cases/{case.id}/photos")
+    assert page["total"] == 3 and one == three

@@ -144,3 +144,13 @@ def test_months_is_1_to_24(app, org, months):
     problem = assert_problem(as_user(app, org["eng_a1"]).get(
         f"kpi/engineers/{org['eng_a1'].id}/history?months={months}"), 422, "VALIDATION_ERROR")
     assert "months" in problem["errors"]
+
+
+def test_history_costs_the_same_statements_for_6_and_24_months(app, org, six_months):
+    from tests.support import statements_of
+
+    client = as_user(app, org["sup_a"])
+    client.get(f"kpi/engineers/{org['eng_a1'].id}/history")  # the token's first use is stamped once
+    six, _ = statements_of(client, f"kpi/engineers/{org['eng_a1'].id}/history?months=6")
+    all_24, page = statements_of(client, f"kpi/engineers/{org['eng_a1'].id}/history?months=24")
+    assert len(page["items"]) == 24 and six == all_24, (six, all_24)
