@@ -8,6 +8,7 @@ import pytest
 
 from app.domain.alerts import (
     DEFAULT_WATCH_LIST,
+    alert_reason,
     clean_term,
     contact_due_at,
     contact_overdue,
@@ -15,13 +16,17 @@ from app.domain.alerts import (
     excerpt,
     flag_alert_allowed,
     flag_bucket_start,
+    flag_pattern_params,
     flag_pattern_reached,
     flag_window,
     is_negative_score,
+    keyword_params,
     match_terms,
+    negative_feedback_params,
     normalize,
     overdue_cutoffs,
     sla_limits,
+    sla_risk_params,
     term_kind,
     watch_list_errors,
 )
@@ -245,14 +250,6 @@ def test_dedupe_keys_and_excerpts():
 # --- params and the sentence worded from them ------------------------------------------
 
 def test_each_kind_is_worded_from_its_params():
-    from app.domain.alerts import (
-        alert_reason,
-        flag_pattern_params,
-        keyword_params,
-        negative_feedback_params,
-        sla_risk_params,
-    )
-
     assert alert_reason("NEGATIVE_FEEDBACK", negative_feedback_params(7, 3, 4, "  slow  and\nrude ")) == (
         "Customer scored job #7 4/10: “slow and rude”")
     assert alert_reason("KEYWORD", keyword_params("job_description", 7, ["rude", "投诉"], "x rude 投诉")) == (
@@ -269,7 +266,5 @@ def test_each_kind_is_worded_from_its_params():
 
 
 def test_an_unknown_kind_has_no_wording():
-    from app.domain.alerts import alert_reason
-
     with pytest.raises(ValueError):
         alert_reason("SOMETHING_ELSE", {})
