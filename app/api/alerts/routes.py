@@ -48,8 +48,10 @@ class AlertActionItemViews(MethodView):
     @blp.arguments(AlertActionItemSchema)
     @blp.response(201, AlertWithReviewSchema)
     def post(self, data, alert_id):
-        """Turn a warning into an action item of a review of its engineer (their supervisor,
-        admin; audited); the warning is dismissed by it."""
+        """Turn a warning into a review action item (engineer's supervisor, admin; audited).
+
+        The review must be one of the alert's engineer; the warning is dismissed by it.
+        """
         alert = service.action_item_from_alert(current_user, alert_id, data)
         alert.review_id = data["review_id"]
         return alert, 201, {"Location": url_for("reviews.ReviewByIdViews", review_id=data["review_id"])}

@@ -90,9 +90,11 @@ class JobAssignmentSuggestionsViews(MethodView):
     @require_roles("supervisor", "admin")
     @blp.response(200, AssignmentSuggestionsSchema)
     def get(self, job_id):
-        """Whom to send: the engineers you may dispatch to, nearest to the job's site first
-        (from their last known position, else their home site), then the fewer open jobs
-        today (supervisor of the job's team, admin)."""
+        """Whom to send: your engineers in the dispatch rule's order (job's supervisor, admin).
+
+        Nearest to the job's site first (from their last known position, else their home
+        site), then the fewer open jobs today; those with neither position nor home site last.
+        """
         return dispatch.assignment_suggestions(current_user, job_id)
 
 

@@ -80,8 +80,11 @@ class EngineerHistoryViews(MethodView):
     @blp.arguments(KpiHistoryArgs, location="query")
     @blp.response(200, KpiHistorySchema)
     def get(self, args, engineer_id):
-        """An engineer's trend: total, pass mark and dimensions of the last months, oldest
-        first; closed months as frozen, the current one live (self, their supervisor, admin)."""
+        """An engineer's KPI trend, oldest month first (self, their supervisor, admin).
+
+        Total, pass mark and dimensions of each month: closed months as frozen, the
+        current one live and last.
+        """
         return service.engineer_history(current_user, engineer_id, args["months"])
 
 

@@ -80,8 +80,10 @@ class CasePhotosViews(MethodView):
     @blp.arguments(CasePhotoUploadSchema, location="form", content_type="multipart/form-data")
     @blp.response(201, CasePhotoSchema)
     def post(self, data, case_id):
-        """Add a photo to your case while it waits for review (its author): the job photos'
-        types and limits, no verification flags."""
+        """Add a photo to your case while it waits for review (its author).
+
+        The job photos' types and limits; no verification flags.
+        """
         photo = service.upload_case_photo(current_user, case_id, data["file"].read())
         return photo, 201, {"Location": url_for("photos.CasePhotoImageViews", case_id=case_id,
                                                 photo_id=photo.id)}
