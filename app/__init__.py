@@ -185,7 +185,8 @@ def _register_hooks(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
         db.session.rollback()
-        return problem(error.status, error.code, error.detail, error.errors, error.headers)
+        return problem(error.status, error.code, error.detail, error.errors, error.headers,
+                       error.extra)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

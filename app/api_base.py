@@ -21,6 +21,9 @@ class ProblemSchema(ma.Schema):
     detail = ma.fields.String(required=True)
     code = ma.fields.String(required=True)
     errors = ma.fields.Dict(metadata={"description": "Field errors, on validation failures."})
+    missing = ma.fields.List(ma.fields.String(), metadata={
+        "description": "CLOSE_REQUIREMENTS_UNMET: every requirement the close misses, as codes "
+                       "among CHECKED_OUT_VISIT, AFTER_PHOTO, SIGNATURE, CHECKLIST:<item_key>."})
 
 
 class BodyParser(FlaskParser):

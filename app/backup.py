@@ -192,10 +192,11 @@ def _read_snapshot(execute, tables: list[str]) -> Snapshot:
     counts = {name: int(execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
               for name in tables}
     keys: list[str] = []
-    if "photos" in tables:
-        columns = ", ".join(PHOTO_KEY_COLUMNS)
-        for row in execute(f"SELECT {columns} FROM photos"):
-            keys.extend(key for key in row if key)
+    columns = ", ".join(PHOTO_KEY_COLUMNS)
+    for table in ("photos", "case_photos"):  # job photos and knowledge cases' photos
+        if table in tables:
+            for row in execute(f"SELECT {columns} FROM {table}"):
+                keys.extend(key for key in row if key)
     revision = None
     if "alembic_version" in tables:
         row = execute("SELECT version_num FROM alembic_version").fetchone()

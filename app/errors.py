@@ -58,6 +58,7 @@ def problem(
     detail: str | None = None,
     errors: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
     """The one error response of the product."""
     code = code or DEFAULT_CODES.get(status, "ERROR")
@@ -70,6 +71,8 @@ def problem(
     }
     if errors is not None:
         body["errors"] = errors
+    for name, value in (extra or {}).items():
+        body.setdefault(name, value)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value

@@ -31,6 +31,15 @@ ENGINEERS = [
     ("xu.lin", "徐琳 Xu Lin", "junior", "field", 1),
     ("huang.kai", "黄凯 Huang Kai", "junior", "remote", 1),
 ]
+# Whom to call at each site (name, phone), in the order of SITES.
+CONTACTS = [
+    ("物业 陈经理 Mr Chen", "+862150471000"), ("工程部 林女士 Ms Lin", "021-6247 1618"),
+    ("前台 王先生 Mr Wang", "+862164268888"), ("值班工程师 On-call engineer", "13816880988"),
+    ("设施 赵工 Mr Zhao", "+862150801234"), ("物业 李阿姨 Ms Li", "021-6510 6000"),
+    ("店长 Manager", "13901234567"), ("馆长 Curator", "+862163213380"),
+    ("厂务 周工 Mr Zhou", "021-5771 2399"), ("后勤 吴主任 Director Wu", "+862159531288"),
+    ("总务 郑老师 Ms Zheng", "13764006558"), ("仓库主管 Depot lead", "021-5686 2000"),
+]
 # (name, customer, address, lat, lon, radius)
 SITES = [
     ("陆家嘴办公楼 Lujiazui Tower", "浦东置业", "上海市浦东新区陆家嘴环路1000号", 31.2397, 121.4998, 150),
@@ -68,18 +77,24 @@ def seed() -> Iterator[str]:
     db.session.add_all(engineers)
     sites = [
         Site(name=name, customer_name=customer, address=address, lat=lat, lon=lon,
-             radius_m=radius, created_by_id=admin.id)
-        for name, customer, address, lat, lon, radius in SITES
+             radius_m=radius, contact_name=contact, contact_phone=phone, created_by_id=admin.id)
+        for (name, customer, address, lat, lon, radius), (contact, phone) in zip(SITES, CONTACTS)
     ]
     db.session.add_all(sites)
     db.session.flush()
+    for n, engineer in enumerate(engineers):  # where each starts the day from
+        engineer.home_site_id = sites[(3 * n) % len(sites)].id
     zone = ZoneInfo(current_app.config["TIMEZONE"])
     counts = seed_history(utcnow(), zone, admin, supervisors, engineers, sites)
     db.session.commit()
     yield f"Demo organisation created: 1 admin, {len(supervisors)} supervisors, " \
           f"{len(engineers)} engineers, {len(SITES)} sites around Shanghai."
-    yield (f"Three months of history: {counts['jobs']} jobs, {counts['visits']} visits, "
-           f"{counts['feedback']} customer ratings, {counts['complaints']} complaints.")
+    yield (f"Six months of history, the five before this one closed: {counts['jobs']} jobs, "
+           f"{counts['visits']} visits, {counts['feedback']} customer ratings, "
+           f"{counts['complaints']} complaints.")
+    yield (f"Today: {counts['unassigned']} jobs to dispatch, {counts['queue']} visits in the "
+           f"verification queue, a rejected visit for {engineers[1].email} to dispute, and a "
+           f"fire-safety job that needs the customer's signature.")
     yield f"Every demo account's password is: {DEMO_PASSWORD}"
     for user in [admin, *supervisors, *engineers]:
         yield f"  {user.role:<10} {user.email}"

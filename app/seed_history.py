@@ -1,5 +1,8 @@
-"""Three months of demo history: jobs, visits, feedback, complaints, trainings, cases,
-compliance events and reviews, shaped like a real service team's work.
+"""Six months of demo history (the five before this one closed for pay): jobs, visits,
+feedback, complaints, trainings, cases, compliance events and reviews, shaped like a real
+service team's work; and a working day in progress: jobs to dispatch, a queue of visits
+with mixed flags, a rejected visit waiting for its engineer's dispute, a job whose
+category needs the customer's signature, and early warnings of every kind.
 
 Deterministic (a seeded random generator), relative to now, and written with bulk ORM
 inserts in the caller's transaction. Engineers differ by a "form" between 0 and 1 that
@@ -20,6 +23,8 @@ from PIL import Image, ImageDraw
 from app.domain.verification import distance_m
 from app.extensions import db
 from app.models import (
+    Alert,
+    Category,
     Complaint,
     ComplianceEvent,
     Feedback,
@@ -89,12 +94,15 @@ def seed_history(now: datetime, zone: ZoneInfo, admin: User, supervisors: list[U
                  engineers: list[User], sites: list[Site]) -> dict[str, int]:
     rng = random.Random(20261125)
     counts = {"jobs": 0, "visits": 0, "feedback": 0, "complaints": 0}
-    periods = months(now, zone)
+    periods = months(now, zone, HISTORY_MONTHS)
     for month in periods:
         is_current = month is periods[-1]
+        recent = month in periods[-3:]
         for engineer in engineers:
             form = FORM.get(engineer.email.split("@")[0], 0.7)
-            n_jobs = rng.randint(8, 12) if not is_current else rng.randint(5, 8)
+            # The older months, there for the trend, are lighter.
+            n_jobs = (rng.randint(5, 8) if is_current else rng.randint(8, 12) if recent
+                      else rng.randint(4, 6))
             for _ in range(n_jobs):
                 _job_with_history(rng, now, month, engineer, form, supervisors, sites, counts,
                                   leave_open=is_current and rng.random() < 0.25)
@@ -104,10 +112,18 @@ def seed_history(now: datetime, zone: ZoneInfo, admin: User, supervisors: list[U
     _knowledge(rng, periods, engineers, supervisors)
     _reviews(periods[-2], supervisors, engineers)
     db.session.flush()
-    _waiting_in_queue(rng)
+    _waiting_in_queue(rng, now)
+    _rejected_waiting_for_dispute(now, engineers[1])
+    _signature_job(rng, now, engineers[1], supervisors, sites, counts)
+    _overdue_contact(now, engineers[6], supervisors, sites, counts)
     _alerts(now)
     _close_months(admin, periods[:-1])
+    counts["queue"] = db.session.scalar(
+        sa.select(sa.func.count()).where(Visit.status.in_(("flagged", "disputed"))))
     return counts
+
+
+HISTORY_MONTHS = 6
 
 
 def _close_months(admin: User, earlier: list[Month]) -> None:
@@ -118,32 +134,148 @@ def _close_months(admin: User, earlier: list[Month]) -> None:
         close_period(admin, month.key)
 
 
-def _waiting_in_queue(rng: random.Random) -> None:
-    """The latest visits of three engineers were checked in 2 km from the site: flagged
-    and waiting for their supervisor, as on any working day."""
+# The flags a day's queue shows, with the engineer's reason where one was given.
+QUEUE = [
+    (["OUTSIDE_GEOFENCE"], "小区正门封闭，从北门进入 Main gate closed, came in by the north gate"),
+    (["LOW_ACCURACY"], None),
+    (["MOCK_LOCATION"], None),
+    (["OUTSIDE_GEOFENCE", "LOW_ACCURACY"], "地下二层机房没有信号 No signal in the B2 plant room"),
+    (["SHORT_VISIT"], "客户已自行复位，现场确认即离开 Customer had reset it; confirmed and left"),
+    (["CLOCK_SKEW"], None),
+    (["DUPLICATE_COORDINATES"], None),
+    (["LOW_ACCURACY", "SHORT_VISIT"], None),
+    (["OUTSIDE_GEOFENCE"], None),
+    (["IMPOSSIBLE_TRAVEL", "OUTSIDE_GEOFENCE"], None),
+]
+
+
+def _waiting_in_queue(rng: random.Random, now: datetime) -> None:
+    """The latest checked-out visits of the last days, flagged with a mix of flags and
+    waiting for their supervisor, as on any working day; liu.yang's three make a flag
+    pattern."""
     latest = db.session.scalars(
-        sa.select(Visit).where(Visit.status == "verified").order_by(Visit.in_client_time.desc()).limit(12)
+        sa.select(Visit).where(Visit.status == "verified", Visit.out_client_time.is_not(None),
+                               Visit.in_client_time > now - timedelta(days=6))
+        .order_by(Visit.in_client_time.desc()).limit(60)
     ).all()
-    chosen, engineers = [], set()
+    per_engineer: dict[int, int] = {}
+    chosen = []
+    pattern = db.session.scalar(sa.select(User.id).where(User.email.startswith("liu.yang@")))
     for visit in latest:
-        if visit.engineer_id not in engineers and len(chosen) < 3:
+        allowed = 3 if visit.engineer_id == pattern else 1
+        if per_engineer.get(visit.engineer_id, 0) < allowed and len(chosen) < len(QUEUE):
             chosen.append(visit)
-            engineers.add(visit.engineer_id)
-    for visit in chosen:
+            per_engineer[visit.engineer_id] = per_engineer.get(visit.engineer_id, 0) + 1
+    for visit, (flags, note) in zip(chosen, QUEUE):
         site = db.session.get(Site, visit.site_id)
-        visit.in_lat, visit.in_lon = _offset(site, 2300, rng)
-        visit.in_distance_m = distance_m(visit.in_lat, visit.in_lon, site.lat, site.lon)
-        visit.in_flags = visit.flags = ["OUTSIDE_GEOFENCE"]
+        if "OUTSIDE_GEOFENCE" in flags:
+            visit.in_lat, visit.in_lon = _offset(site, 2300, rng)
+            visit.in_distance_m = distance_m(visit.in_lat, visit.in_lon, site.lat, site.lon)
+        if "LOW_ACCURACY" in flags:
+            visit.in_accuracy_m = rng.uniform(140, 320)
+        if "MOCK_LOCATION" in flags:
+            visit.in_mock = True
+        if "SHORT_VISIT" in flags:
+            visit.out_client_time = visit.in_client_time + timedelta(minutes=3)
+            visit.out_server_time = visit.out_client_time + timedelta(seconds=3)
+        visit.in_flags = visit.flags = list(flags)
+        visit.check_in_note = note
         visit.status = "flagged"
+    db.session.flush()
+
+
+def _rejected_waiting_for_dispute(now: datetime, engineer: User) -> None:
+    """The engineer's latest visit of the week before last was rejected yesterday: it
+    waits for their dispute."""
+    visit = db.session.scalar(
+        sa.select(Visit).where(Visit.engineer_id == engineer.id, Visit.status == "verified",
+                               Visit.out_client_time.is_not(None),
+                               Visit.in_client_time < now - timedelta(days=2))
+        .order_by(Visit.in_client_time.desc()).limit(1))
+    if visit is None:
+        return
+    site = db.session.get(Site, visit.site_id)
+    visit.out_lat, visit.out_lon = site.lat + 0.021, site.lon + 0.004
+    visit.out_distance_m = distance_m(visit.out_lat, visit.out_lon, site.lat, site.lon)
+    visit.flags = visit.out_flags = ["OUTSIDE_GEOFENCE"]
+    decided = now - timedelta(hours=20)
+    visit.status, visit.rejected_at, visit.decided_at = "rejected", decided, decided
+    visit.decided_by_id = engineer.supervisor_id
+    visit.decision_note = ("签退位置距现场2.3公里，照片时间与到场时间不符 "
+                           "Checked out 2.3 km from the site; photo times do not match the visit")
+    db.session.flush()
+
+
+FIRE_SAFETY = ("fire_safety", "消防设施 Fire safety",
+               ["ppe_worn", "alarm_tested", "extinguishers_checked", "customer_briefed"])
+
+
+def _signature_job(rng, now, engineer, supervisors, sites, counts) -> None:
+    """A fire-safety job (its category needs the customer's signature) whose engineer
+    checked out half an hour ago with an after photo: only the signature is missing."""
+    key, name, checklist = FIRE_SAFETY
+    db.session.add(Category(key=key, name=name, checklist=list(checklist), signature_required=True))
+    site = sites[7]
+    arrive = now - timedelta(hours=2)
+    job = Job(site_id=site.id, title="消防报警主机年检 Fire alarm panel annual test",
+              description="年检并由客户签字确认 Annual test, signed off by the customer",
+              category=key, priority="high", mode="field",
+              reported_at=now - timedelta(hours=5), scheduled_for=now.date(),
+              engineer_id=engineer.id, created_by_id=engineer.supervisor_id,
+              assigned_at=now - timedelta(hours=4, minutes=40),
+              first_contact_at=now - timedelta(hours=4, minutes=20), status="in_progress")
+    db.session.add(job)
+    db.session.flush()
+    counts["jobs"] += 1
+    lat, lon = _offset(site, 25, rng)
+    db.session.add(Visit(
+        job_id=job.id, site_id=site.id, engineer_id=engineer.id, status="verified", flags=[],
+        in_flags=[], in_lat=lat, in_lon=lon, in_accuracy_m=12, in_client_time=arrive,
+        in_server_time=arrive + timedelta(seconds=2), in_distance_m=distance_m(lat, lon, site.lat, site.lon),
+        in_mock=False, out_lat=lat, out_lon=lon, out_accuracy_m=10,
+        out_client_time=now - timedelta(minutes=30), out_server_time=now - timedelta(minutes=30),
+        out_distance_m=distance_m(lat, lon, site.lat, site.lon), out_mock=False, out_flags=[]))
+    counts["visits"] += 1
+    db.session.flush()
+    _after_photo(rng, engineer, job, now - timedelta(minutes=32))
+
+
+def _overdue_contact(now, engineer, supervisors, sites, counts) -> None:
+    """An urgent job assigned three hours ago whose customer nobody has called yet."""
+    db.session.add(Job(site_id=sites[3].id, title="机房空调高温告警 Server-room AC over temperature",
+                       description="机房温度38度 Server room at 38 °C", category="hvac",
+                       priority="urgent", mode="field", reported_at=now - timedelta(hours=3, minutes=10),
+                       scheduled_for=now.date(), engineer_id=engineer.id,
+                       created_by_id=engineer.supervisor_id, assigned_at=now - timedelta(hours=3),
+                       status="assigned"))
+    counts["jobs"] += 1
 
 
 def _alerts(now: datetime) -> None:
-    """The early warnings the history would have raised as it happened."""
+    """The early warnings the history would have raised as it happened: of every kind
+    (negative feedback, watch-list words in feedback and in job texts, an overdue first
+    contact, a flag pattern), each with its params."""
     from app.services import alerts
 
     for feedback in db.session.scalars(sa.select(Feedback).order_by(Feedback.id)):
         alerts.raise_feedback_alerts(feedback)
+    for job in db.session.scalars(sa.select(Job).where(Job.status.in_(("new", "assigned")))
+                                  .order_by(Job.id)):
+        alerts.raise_job_text_alerts(job)
     alerts.scan_alerts(now)
+    # Raised when their feedback came in; those older than a week were handled then.
+    db.session.execute(
+        sa.update(Alert).where(Alert.feedback_id.is_not(None))
+        .values(created_at=sa.select(Feedback.submitted_at).where(Feedback.id == Alert.feedback_id)
+                .scalar_subquery())
+        .execution_options(synchronize_session=False))
+    handled = now - timedelta(days=7)
+    for alert in db.session.scalars(sa.select(Alert).where(Alert.created_at < handled)):
+        engineer = db.session.get(User, alert.engineer_id) if alert.engineer_id else None
+        alert.dismissed_at = alert.created_at + timedelta(hours=6)
+        alert.dismissed_by_id = engineer.supervisor_id if engineer else None
+        alert.dismiss_note = "已回访客户，问题已解决 Called the customer back; resolved"
+    db.session.flush()
 
 
 def _job_with_history(rng, now, month, engineer, form, supervisors, sites, counts, leave_open):
@@ -262,12 +394,26 @@ def _visit(rng, now, job, engineer, site, arrive, form, counts) -> datetime | No
     return out
 
 
+UNASSIGNED_DESCRIPTIONS = [
+    "客户来电：空调又坏了，再不修好就投诉 Customer: the AC is broken again, will complain",
+    "营业中，请尽快上门 Open for business, please come soon",
+    "夜间报警两次 Alarmed twice overnight",
+    "需要带梯子 Bring a ladder",
+    "前台可以开门 Front desk will let you in",
+    "上周同一问题 Same problem last week",
+]
+
+
 def _unassigned_jobs(rng, now, supervisors, sites, counts):
-    for n in range(4):
+    """Jobs reported this morning, waiting to be dispatched (the first one's description
+    has watch-list words)."""
+    counts["unassigned"] = len(UNASSIGNED_DESCRIPTIONS)
+    for n, description in enumerate(UNASSIGNED_DESCRIPTIONS):
         site = rng.choice(sites)
         category = rng.choice(CATEGORIES)
         db.session.add(Job(site_id=site.id, title=rng.choice(TITLES[category]), category=category,
-                           priority=("urgent", "high", "normal", "low")[n], mode="field",
+                           priority=("urgent", "high", "normal", "low", "normal", "high")[n],
+                           mode="field", description=description,
                            reported_at=now - timedelta(minutes=20 + 30 * n), status="new",
                            created_by_id=supervisors[n % len(supervisors)].id,
                            scheduled_for=now.date()))

@@ -5,8 +5,8 @@ import sqlalchemy as sa
 from werkzeug.security import check_password_hash
 
 from app.extensions import db
-from app.models import AuditEntry, Site, User
-from app.seed import DEMO_PASSWORD, ENGINEERS, SITES, SUPERVISORS
+from app.models import AuditEntry, Category, Site, User
+from app.seed import DEMO_DOMAIN, DEMO_PASSWORD, ENGINEERS, SITES, SUPERVISORS
 from app.services import audit
 
 
@@ -54,6 +54,56 @@ def test_seed_demo_fills_an_empty_database_once(client, runner):
     # The printed credentials work.
     admin = db.session.scalar(sa.select(User).where(User.role == "admin"))
     assert client.login(admin.email, DEMO_PASSWORD).status_code == 200
+    assert_the_working_day(client)
+
+
+def login(client, login_name: str) -> None:
+    client.token = None
+    assert client.login(f"{login_name}@{DEMO_DOMAIN}", DEMO_PASSWORD).status_code == 200
+
+
+def assert_the_working_day(client) -> None:
+    """What the demo shows of the working day (workday.md), through the API."""
+    sites = db.session.scalars(sa.select(Site)).all()
+    assert all(site.contact_name and site.contact_phone for site in sites)
+    engineers = db.session.scalars(sa.select(User).where(User.role == "engineer")).all()
+    assert all(engineer.home_site_id for engineer in engineers)
+
+    # Six months of trend, the five before this one closed.
+    login(client, "zhang.wei")
+    me = db.session.scalar(sa.select(User).where(User.email == f"zhang.wei@{DEMO_DOMAIN}"))
+    trend = client.get(f"kpi/engineers/{me.id}/history").get_json()["items"]
+    assert [i["frozen"] for i in trend] == [True] * 5 + [False]
+    assert all(i["total_score"] is not None for i in trend)
+
+    # A rejected visit waiting for the engineer's dispute.
+    [rejected] = client.get("visits?status=rejected").get_json()["items"]
+    assert rejected["decision_note"] and rejected["disputed_at"] is None
+
+    # A job whose category needs the customer's signature: only the signature is missing.
+    assert db.session.get(Category, "fire_safety").signature_required is True
+    [job] = [j for j in client.get("jobs?status=in_progress").get_json()["items"]
+             if j["category"] == "fire_safety"]
+    checklist = dict.fromkeys(db.session.get(Category, "fire_safety").checklist, True)
+    refused = client.post(f"jobs/{job['id']}/close", json={"resolution": "Tested", "fixed": True,
+                                                           "checklist": checklist})
+    assert refused.status_code == 409 and refused.get_json()["missing"] == ["SIGNATURE"]
+
+    # The supervisor's day: jobs to dispatch with suggestions, a queue of mixed flags,
+    # alerts of every kind with their params.
+    login(client, "wang.lei")
+    new = client.get("jobs?status=new").get_json()["items"]
+    assert len(new) >= 6
+    suggested = client.get(f"jobs/{new[0]['id']}/assignment-suggestions").get_json()["items"]
+    assert len(suggested) == 5 and all(s["distance_m"] is not None for s in suggested)
+    queue = client.get("visits?status=flagged,disputed&per_page=200").get_json()["items"]
+    assert len({flag for v in queue for flag in v["flags"]}) >= 5
+    assert any(v["check_in_note"] for v in queue)
+    login(client, "admin")
+    alerts = client.get("alerts?per_page=200").get_json()["items"]
+    alerts += client.get("alerts?dismissed=true&per_page=200").get_json()["items"]
+    assert {a["kind"] for a in alerts} == {"NEGATIVE_FEEDBACK", "KEYWORD", "SLA_RISK", "FLAG_PATTERN"}
+    assert all(a["params"] for a in alerts)
 
 
 def test_seed_demo_leaves_a_database_with_real_users_alone(runner, factory):

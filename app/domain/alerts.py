@@ -231,3 +231,67 @@ def dedupe_key(kind: str, subject: str, subject_id: int, window: datetime | None
 def excerpt(text: str, limit: int = 160) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+# --- what an alert says --------------------------------------------------------------
+#
+# Every alert keeps the figures its reason is worded from (`params`), so that the app
+# words it in the user's language from `kind`; the English sentence below (the alert's
+# `detail`, as the first release wrote it) is worded from the same figures.
+#
+# NEGATIVE_FEEDBACK  {job_id, feedback_id, score, comment}        comment: excerpt or null
+# KEYWORD            {source, job_id, feedback_id?, terms, excerpt}
+#                    source: feedback | job_description | job_resolution
+# SLA_RISK           {job_id, priority, limit_minutes, due_at}    due_at: ISO 8601, UTC
+# FLAG_PATTERN       {count, days, until, visit_ids}              until: the date, UTC
+
+KEYWORD_SOURCES = {"feedback": "feedback", "job-description": "job_description",
+                   "job-resolution": "job_resolution"}
+
+
+def negative_feedback_params(job_id: int, feedback_id: int, score: int,
+                             comment: str | None) -> dict[str, Any]:
+    return {"job_id": job_id, "feedback_id": feedback_id, "score": score,
+            "comment": excerpt(comment) if comment else None}
+
+
+def keyword_params(source: str, job_id: int, terms: Sequence[str], text: str | None,
+                   feedback_id: int | None = None) -> dict[str, Any]:
+    params: dict[str, Any] = {"source": source, "job_id": job_id}
+    if feedback_id is not None:
+        params["feedback_id"] = feedback_id
+    return {**params, "terms": list(terms), "excerpt": excerpt(text or "")}
+
+
+def sla_risk_params(job_id: int, priority: str, limit_minutes: int,
+                    due_at: datetime) -> dict[str, Any]:
+    return {"job_id": job_id, "priority": priority, "limit_minutes": limit_minutes,
+            "due_at": due_at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")}
+
+
+def flag_pattern_params(visit_ids: Sequence[int], days: int, now: datetime) -> dict[str, Any]:
+    return {"count": len(visit_ids), "days": days, "until": now.date().isoformat(),
+            "visit_ids": list(visit_ids)}
+
+
+def alert_reason(kind: str, params: Mapping[str, Any]) -> str:
+    """The alert's English sentence, worded from its params."""
+    if kind == "NEGATIVE_FEEDBACK":
+        comment = params.get("comment")
+        return (f"Customer scored job #{params['job_id']} {params['score']}/10"
+                + (f": “{comment}”" if comment else "."))
+    if kind == "KEYWORD":
+        terms, quoted = ", ".join(params["terms"]), f"“{params['excerpt']}”"
+        if params["source"] == "feedback":
+            return f"Customer feedback on job #{params['job_id']} mentions {terms}: {quoted}"
+        field = params["source"].removeprefix("job_")
+        return f"The {field} of job #{params['job_id']} mentions {terms}: {quoted}"
+    if kind == "SLA_RISK":
+        due = datetime.fromisoformat(params["due_at"].replace("Z", "+00:00"))
+        return (f"Job #{params['job_id']} ({params['priority']}) has had no first contact; its "
+                f"{params['limit_minutes']}-minute limit passed at "
+                f"{due.isoformat(timespec='minutes')}.")
+    if kind == "FLAG_PATTERN":
+        return (f"{params['count']} visits flagged or rejected in the {params['days']} days to "
+                f"{params['until']}: " + ", ".join(f"#{i}" for i in params["visit_ids"]) + ".")
+    raise ValueError(f"unknown alert kind {kind}")

@@ -21,6 +21,7 @@ class DomainError(Exception):
         status: int | None = None,
         errors: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -30,6 +31,8 @@ class DomainError(Exception):
             self.status = status
         self.errors = errors
         self.headers = headers or {}
+        # Members of the problem document beyond the standard ones (`missing`, say).
+        self.extra = extra or {}
 
 
 class NotFound(DomainError):

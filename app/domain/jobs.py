@@ -56,17 +56,14 @@ def is_key(value: str) -> bool:
 
 
 def check_checklist(answers: Mapping[str, bool], items: Sequence[str]) -> bool:
-    """Every item answered and nothing else; returns whether all answers are true.
-
-    A missing or an unknown item is a 422 naming it, under ``checklist``.
-    """
-    missing = [item for item in items if item not in answers]
+    """No answer to an item the category does not have (422 naming it, under
+    ``checklist``); returns whether every item is answered true. An item left
+    unanswered is a requirement of the close (``missing_close_requirements``)."""
     unknown = sorted(set(answers) - set(items))
-    messages = [f"Answer the item {item}." for item in missing]
-    messages += [f"{item} is not an item of this category's checklist." for item in unknown]
-    if messages:
-        raise Invalid("The checklist does not match the category's.", {"checklist": messages})
-    return all(answers[item] for item in items)
+    if unknown:
+        raise Invalid("The checklist does not match the category's.", {
+            "checklist": [f"{item} is not an item of this category's checklist." for item in unknown]})
+    return all(answers.get(item) is True for item in items)
 
 
 # --- Job states ---------------------------------------------------------------------
@@ -149,27 +146,56 @@ class CloseEvidence:
     completed_visits: int
 
 
-def unmet_close_requirements(evidence: CloseEvidence, mode: str,
-                             signature_required: bool) -> dict[str, list[str]]:
-    """The requirements a close still misses, by what is missing (empty: none)."""
-    unmet: dict[str, list[str]] = {}
-    if evidence.after_photos < 1:
-        unmet["after_photo"] = ["Attach at least one `after` photo."]
+# The codes of CLOSE_REQUIREMENTS_UNMET's `missing` (workday.md), which the app words.
+CHECKED_OUT_VISIT = "CHECKED_OUT_VISIT"
+AFTER_PHOTO = "AFTER_PHOTO"
+SIGNATURE = "SIGNATURE"
+CHECKLIST_PREFIX = "CHECKLIST:"
+
+_MISSING_TEXT = {
+    CHECKED_OUT_VISIT: "A field job needs a checked-out visit that was not rejected.",
+    AFTER_PHOTO: "Attach at least one `after` photo.",
+    SIGNATURE: "This category requires the customer's signature photo.",
+}
+# The problem document's `errors` keys of the first release, kept for older clients.
+_ERROR_FIELD = {CHECKED_OUT_VISIT: "visit", AFTER_PHOTO: "after_photo", SIGNATURE: "signature"}
+
+
+def missing_close_requirements(evidence: CloseEvidence, mode: str, signature_required: bool,
+                               checklist: Sequence[str], answers: Mapping[str, bool]) -> list[str]:
+    """Every requirement a close still misses, as codes, in a fixed order: the visit, the
+    after photo, the signature, then each checklist item not answered (in the category's
+    order). Empty: the job may be closed."""
+    missing: list[str] = []
     if mode == "field" and evidence.completed_visits < 1:
-        unmet["visit"] = ["A field job needs a checked-out visit that was not rejected."]
+        missing.append(CHECKED_OUT_VISIT)
+    if evidence.after_photos < 1:
+        missing.append(AFTER_PHOTO)
     if signature_required and evidence.signature_photos < 1:
-        unmet["signature"] = ["This category requires the customer's signature photo."]
-    return unmet
+        missing.append(SIGNATURE)
+    missing += [CHECKLIST_PREFIX + item for item in checklist if item not in answers]
+    return missing
 
 
-def check_close_requirements(evidence: CloseEvidence, mode: str, signature_required: bool) -> None:
-    unmet = unmet_close_requirements(evidence, mode, signature_required)
-    if unmet:
-        raise Conflict(
-            "The job cannot be closed yet: " + " ".join(m for ms in unmet.values() for m in ms),
-            code="CLOSE_REQUIREMENTS_UNMET",
-            errors=unmet,
-        )
+def _missing_text(code: str) -> str:
+    if code.startswith(CHECKLIST_PREFIX):
+        return f"Answer the checklist item {code.removeprefix(CHECKLIST_PREFIX)}."
+    return _MISSING_TEXT[code]
+
+
+def check_close_requirements(evidence: CloseEvidence, mode: str, signature_required: bool,
+                             checklist: Sequence[str], answers: Mapping[str, bool]) -> None:
+    """409 CLOSE_REQUIREMENTS_UNMET carrying `missing`, every unmet requirement's code."""
+    missing = missing_close_requirements(evidence, mode, signature_required, checklist, answers)
+    if not missing:
+        return
+    errors: dict[str, list[str]] = {}
+    for code in missing:
+        errors.setdefault(_ERROR_FIELD.get(code, "checklist"), []).append(_missing_text(code))
+    raise Conflict(
+        "The job cannot be closed yet: " + " ".join(_missing_text(code) for code in missing),
+        code="CLOSE_REQUIREMENTS_UNMET", errors=errors, extra={"missing": missing},
+    )
 
 
 # --- Repeat repairs -----------------------------------------------------------------

@@ -8,11 +8,12 @@ SELF_EDITABLE = frozenset({"name", "password", "current_password", "locale"})
 
 
 # Fields that only an engineer has; cleared when someone stops being an engineer.
-ENGINEER_ONLY = ("level", "work_type", "supervisor_id")
+ENGINEER_ONLY = ("level", "work_type", "supervisor_id", "home_site_id")
 _ENGINEER_ONLY_ERRORS = {
     "level": "Only engineers have a level.",
     "work_type": "Only engineers have a work type.",
     "supervisor_id": "Only engineers have a supervisor.",
+    "home_site_id": "Only engineers have a home site.",
 }
 
 

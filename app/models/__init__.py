@@ -1,6 +1,7 @@
 """Every model, imported once so that the metadata (and Alembic) sees them all."""
 from app.models.jobs import Category, Complaint, Feedback, FeedbackLink, Job
 from app.models.knowledge import (
+    CasePhoto,
     ComplianceEvent,
     KnowledgeItem,
     KnowledgeTag,
@@ -22,7 +23,7 @@ from app.models.users import ApiToken, SignInFailure, User, UserSession
 from app.models.visits import Photo, Visit
 
 __all__ = [
-    "Alert", "ApiToken", "AuditEntry", "Category", "Complaint", "ComplianceEvent",
+    "Alert", "ApiToken", "AuditEntry", "CasePhoto", "Category", "Complaint", "ComplianceEvent",
     "Feedback", "FeedbackLink", "IdempotencyRecord", "Job", "KnowledgeItem", "KnowledgeTag",
     "KpiCard", "KpiPeriod", "KpiScheme", "Photo", "Review", "ReviewActionItem", "Setting",
     "SignInFailure", "Site", "Training", "TrainingAttendee", "User", "UserSession", "Visit",

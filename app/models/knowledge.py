@@ -51,6 +51,29 @@ class KnowledgeItem(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class CasePhoto(db.Model):
+    """A photo on a knowledge case: the job photos' pipeline and files, none of their
+    verification (a case is not evidence of a visit)."""
+
+    __tablename__ = "case_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("knowledge_items.id", ondelete="CASCADE"), index=True
+    )
+    uploaded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    content_type: Mapped[str] = mapped_column(sa.String(40))
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    width: Mapped[int]
+    height: Mapped[int]
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    original_key: Mapped[str] = mapped_column(sa.String(200))
+    display_key: Mapped[str] = mapped_column(sa.String(200))
+    thumb_key: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class KnowledgeTag(db.Model):
     __tablename__ = "knowledge_tags"
 

@@ -93,13 +93,21 @@ class Alert(db.Model):
     kind: Mapped[str] = mapped_column(enum(*ALERT_KINDS, name="alert_kind"))
     engineer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     job_id: Mapped[int | None] = mapped_column(sa.ForeignKey("jobs.id"), index=True)
+    visit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("visits.id"), index=True)
     feedback_id: Mapped[int | None] = mapped_column(sa.ForeignKey("feedback.id"))
     matched: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # The English sentence (kept for older clients) and the figures it is worded from,
+    # which the app words in the user's language from `kind`.
     detail: Mapped[str] = mapped_column(sa.Text)
+    params: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     dedupe_key: Mapped[str] = mapped_column(sa.String(120), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dismissed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    dismiss_note: Mapped[str | None] = mapped_column(sa.Text)
+    # The review action item the alert was turned into (it is dismissed then).
+    action_item_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("review_action_items.id", ondelete="SET NULL"))
 
 
 class Setting(db.Model):

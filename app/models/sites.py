@@ -25,6 +25,8 @@ class Site(db.Model):
     lat: Mapped[float] = mapped_column(sa.Float)
     lon: Mapped[float] = mapped_column(sa.Float)
     radius_m: Mapped[int] = mapped_column(default=150)
+    contact_name: Mapped[str | None] = mapped_column(sa.String(120))
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(32))
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

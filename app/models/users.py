@@ -23,6 +23,9 @@ class User(UserMixin, db.Model):
     work_type: Mapped[str | None] = mapped_column(enum(*WORK_TYPES, name="work_type"))
     supervisor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     locale: Mapped[str | None] = mapped_column(sa.String(16))
+    # Where an engineer starts from when no position of theirs is known yet.
+    # (use_alter: sites name their creator, a user.)
+    home_site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id", use_alter=True))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

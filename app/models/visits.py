@@ -40,6 +40,8 @@ class Visit(db.Model):
     in_distance_m: Mapped[float] = mapped_column(sa.Float)
     in_mock: Mapped[bool] = mapped_column(default=False)
     in_flags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # The engineer's reason given with the check-in (a fix outside the fence, say).
+    check_in_note: Mapped[str | None] = mapped_column(sa.Text)
 
     out_lat: Mapped[float | None] = mapped_column(sa.Float)
     out_lon: Mapped[float | None] = mapped_column(sa.Float)
@@ -62,6 +64,8 @@ class Visit(db.Model):
 
 class Photo(db.Model):
     __tablename__ = "photos"
+    # An engineer's latest photo with a position (dispatch: their last known position).
+    __table_args__ = (sa.Index("ix_photos_uploader_created", "uploaded_by_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(sa.ForeignKey("jobs.id"), index=True)

@@ -1,4 +1,5 @@
-"""Early warnings (kpi.md): raising them, the watch list, listing and dismissing.
+"""Early warnings (kpi.md): raising them, the watch list, listing, dismissing (with a
+note) and turning them into review action items (workday.md).
 
 Raising is idempotent: every alert carries a `dedupe_key` (unique in the table) and is
 inserted with INSERT … ON CONFLICT (dedupe_key) DO NOTHING, so that the same alert
@@ -27,20 +28,26 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.domain.alerts import (
     DEFAULT_WATCH_LIST,
     FLAG_PATTERN_STATUSES,
+    KEYWORD_SOURCES,
     OPEN_JOB_STATUSES,
+    alert_reason,
     clean_term,
     contact_due_at,
     dedupe_key,
-    excerpt,
     flag_bucket_start,
+    flag_pattern_params,
     flag_window,
     is_negative_score,
+    keyword_params,
     match_terms,
+    negative_feedback_params,
     overdue_cutoffs,
     sla_limits,
+    sla_risk_params,
 )
+from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
-from app.models import Alert, Feedback, Job, Setting, User, Visit
+from app.models import Alert, Feedback, Job, Review, ReviewActionItem, Setting, User, Visit
 from app.models.types import utcnow
 from app.scope import get_visible, jobs_visible, owned_by_visible
 from app.services import audit
@@ -74,12 +81,16 @@ def alerts_visible(user: User) -> sa.ColumnElement[bool]:
 
 # --- raising -------------------------------------------------------------------------
 
-def _row(kind: str, key: str, detail: str, *, engineer_id: int | None = None,
-         job_id: int | None = None, feedback_id: int | None = None,
-         matched: list[str] | None = None, at: datetime | None = None) -> dict[str, Any]:
-    return {"kind": kind, "dedupe_key": key, "detail": detail, "engineer_id": engineer_id,
-            "job_id": job_id, "feedback_id": feedback_id, "matched": matched or [],
-            "created_at": at or utcnow(), "dismissed_at": None, "dismissed_by_id": None}
+def _row(kind: str, key: str, params: dict[str, Any], *, engineer_id: int | None = None,
+         job_id: int | None = None, visit_id: int | None = None,
+         feedback_id: int | None = None, matched: list[str] | None = None,
+         at: datetime | None = None) -> dict[str, Any]:
+    """An alert's row: its reason worded from `params` (domain.alerts.alert_reason)."""
+    return {"kind": kind, "dedupe_key": key, "detail": alert_reason(kind, params),
+            "params": params, "engineer_id": engineer_id, "job_id": job_id,
+            "visit_id": visit_id, "feedback_id": feedback_id, "matched": matched or [],
+            "created_at": at or utcnow(), "dismissed_at": None, "dismissed_by_id": None,
+            "dismiss_note": None, "action_item_id": None}
 
 
 def _dialect_insert():
@@ -130,16 +141,14 @@ def raise_feedback_alerts(feedback: Feedback) -> list[Alert]:
     if is_negative_score(feedback.score):
         rows.append(_row(
             "NEGATIVE_FEEDBACK", dedupe_key("NEGATIVE_FEEDBACK", "feedback", feedback.id),
-            f"Customer scored job #{feedback.job_id} {feedback.score}/10"
-            + (f": “{excerpt(feedback.comment)}”" if feedback.comment else "."),
+            negative_feedback_params(feedback.job_id, feedback.id, feedback.score, feedback.comment),
             **where,
         ))
     terms = match_terms(feedback.comment, watch_list())
     if terms:
         rows.append(_row(
             "KEYWORD", dedupe_key("KEYWORD", "feedback", feedback.id),
-            f"Customer feedback on job #{feedback.job_id} mentions {', '.join(terms)}: "
-            f"“{excerpt(feedback.comment or '')}”",
+            keyword_params("feedback", feedback.job_id, terms, feedback.comment, feedback.id),
             matched=terms, **where,
         ))
     return _alerts(_insert_alerts(rows))
@@ -160,7 +169,7 @@ def raise_job_text_alerts(job: Job) -> list[Alert]:
         if terms:
             rows.append(_row(
                 "KEYWORD", dedupe_key("KEYWORD", subject, job.id),
-                f"The {field} of job #{job.id} mentions {', '.join(terms)}: “{excerpt(text)}”",
+                keyword_params(KEYWORD_SOURCES[subject], job.id, terms, text),
                 engineer_id=job.engineer_id, job_id=job.id, matched=terms,
             ))
     return _alerts(_insert_alerts(rows))
@@ -197,9 +206,8 @@ def scan_sla_alerts(now: datetime, viewer: User | None = None,
         jobs = _overdue_jobs(now, viewer, INSERT_BATCH)
         rows = [
             _row("SLA_RISK", dedupe_key("SLA_RISK", "job", job.id),
-                 f"Job #{job.id} ({job.priority}) has had no first contact; its "
-                 f"{limits[job.priority]}-minute limit passed at "
-                 f"{contact_due_at(job.assigned_at, job.priority, limits).isoformat(timespec='minutes')}.",
+                 sla_risk_params(job.id, job.priority, limits[job.priority],
+                                 contact_due_at(job.assigned_at, job.priority, limits)),
                  engineer_id=job.engineer_id, job_id=job.id, at=now)
             for job in jobs
         ]
@@ -255,10 +263,9 @@ def _raise_flag_patterns(now: datetime, engineer_id: int | None = None) -> list[
         visits[row.engineer_id].append(row.id)
     bucket = flag_bucket_start(now, days)
     rows = [
+        # The latest visit is the one an alert links to; params name them all.
         _row("FLAG_PATTERN", dedupe_key("FLAG_PATTERN", "engineer", engineer, bucket),
-             f"{len(ids)} visits flagged or rejected in the {days} days to "
-             f"{now.date().isoformat()}: " + ", ".join(f"#{i}" for i in ids) + ".",
-             engineer_id=engineer, at=now)
+             flag_pattern_params(ids, days, now), engineer_id=engineer, visit_id=ids[-1], at=now)
         for engineer, ids in sorted(visits.items())
     ]
     return _insert_alerts(rows)
@@ -367,16 +374,56 @@ def _evaluate_sla(viewer: User) -> None:
         log.warning("SLA evaluation skipped on a read: database busy", exc_info=True)
 
 
-def dismiss_alert(actor: User, alert_id: int) -> Alert:
-    """Dismiss once: a second dismissal keeps the first time and who made it."""
+def dismiss_alert(actor: User, alert_id: int, note: str | None = None) -> Alert:
+    """Dismiss once, with an optional note: a second dismissal keeps the first time, who
+    made it and their note."""
     alert = get_visible(Alert, alert_id, alerts_visible(actor))
+    if _dismiss(actor, alert, note):
+        audit.record(actor.id, "alert.dismiss", "alert", alert.id,
+                     {"kind": alert.kind, "engineer_id": alert.engineer_id, "job_id": alert.job_id,
+                      "note": note})
+    return alert
+
+
+def _dismiss(actor: User, alert: Alert, note: str | None) -> bool:
+    """Dismiss the alert unless it already is (one UPDATE, so that two dismissals at once
+    make one); whether this call dismissed it."""
     result = db.session.execute(
         sa.update(Alert).where(Alert.id == alert.id, Alert.dismissed_at.is_(None))
-        .values(dismissed_at=utcnow(), dismissed_by_id=actor.id)
+        .values(dismissed_at=utcnow(), dismissed_by_id=actor.id, dismiss_note=note)
         .execution_options(synchronize_session=False)
     )
     db.session.refresh(alert)
-    if result.rowcount:
-        audit.record(actor.id, "alert.dismiss", "alert", alert.id,
-                     {"kind": alert.kind, "engineer_id": alert.engineer_id, "job_id": alert.job_id})
+    return bool(result.rowcount)
+
+
+def action_item_from_alert(actor: User, alert_id: int, data: dict[str, Any]) -> Alert:
+    """Turn an alert into an action item of a review of its engineer (a review the actor
+    may see: their team's, any for an admin); the alert is dismissed by it. Audited."""
+    alert = db.session.scalar(
+        sa.select(Alert).where(Alert.id == alert_id, alerts_visible(actor)).with_for_update()
+    )
+    if alert is None:
+        raise NotFound(f"No alert {alert_id}.")
+    if alert.action_item_id is not None:
+        raise Conflict("This alert was already turned into an action item.")
+    if alert.engineer_id is None:
+        raise Conflict("This alert concerns no engineer, so no review of theirs can take it.")
+    review = db.session.scalar(sa.select(Review).where(
+        Review.id == data["review_id"], Review.engineer_id == alert.engineer_id,
+        owned_by_visible(actor, Review.engineer_id)))
+    if review is None:
+        raise Invalid("review_id must name a review of this alert's engineer in your team.",
+                      {"review_id": ["Not a review of this alert's engineer in your team."]})
+    item = ReviewActionItem(review_id=review.id, title=data["title"], due_date=data["due_date"])
+    db.session.add(item)
+    db.session.flush()
+    alert.action_item_id = item.id
+    db.session.flush()
+    _dismiss(actor, alert, None)
+    audit.record(actor.id, "alert.action_item", "alert", alert.id, {
+        "kind": alert.kind, "engineer_id": alert.engineer_id, "review_id": review.id,
+        "item_id": item.id, "title": item.title, "due_date": item.due_date.isoformat(),
+    })
     return alert
+

@@ -220,8 +220,9 @@ def record_contact(engineer: User, job_id: int, at: datetime | None) -> Job:
 
 def close_job(engineer: User, job_id: int, data: dict[str, Any]) -> Job:
     """Close a job. Checks in this order: scope (404), open (409 JOB_CLOSED), the request
-    against the job (422: time bounds, then the checklist), then the evidence the close
-    requires (409 CLOSE_REQUIREMENTS_UNMET)."""
+    against the job (422: time bounds, then an answer to an item the checklist lacks),
+    then what the close requires, all of it at once (409 CLOSE_REQUIREMENTS_UNMET with
+    `missing`: the visit, the after photo, the signature, each unanswered item)."""
     job = job_for_change(engineer, job_id)
     rules.ensure_open(job.status)
     evidence, last_check_out = _close_evidence(job.id)
@@ -230,7 +231,8 @@ def close_job(engineer: User, job_id: int, data: dict[str, Any]) -> Job:
     rules.check_close_time(closed_at, now, last_check_out, thresholds())
     category = require_category(job.category)
     complete = rules.check_checklist(data["checklist"], category.checklist)
-    rules.check_close_requirements(evidence, job.mode, category.signature_required)
+    rules.check_close_requirements(evidence, job.mode, category.signature_required,
+                                   category.checklist, data["checklist"])
     job.status, job.closed_at = "closed", closed_at
     job.resolution, job.fixed = data["resolution"], data["fixed"]
     job.checklist, job.checklist_complete = dict(data["checklist"]), complete

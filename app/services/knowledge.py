@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from app.domain import search
 from app.errors import Conflict, Forbidden, Invalid
 from app.extensions import db
-from app.models import Job, KnowledgeItem, KnowledgeTag, User
+from app.models import CasePhoto, Job, KnowledgeItem, KnowledgeTag, User
 from app.models.knowledge import KnowledgeTerm
 from app.models.types import utcnow
 from app.scope import get_visible, jobs_visible, owned_by_visible
@@ -39,7 +39,19 @@ def cases_visible(user: User) -> sa.ColumnElement[bool]:
 
 
 def get_case(viewer: User, item_id: int) -> KnowledgeItem:
-    return get_visible(KnowledgeItem, item_id, cases_visible(viewer))
+    return with_photos([get_visible(KnowledgeItem, item_id, cases_visible(viewer))])[0]
+
+
+def with_photos(items: list[KnowledgeItem]) -> list[KnowledgeItem]:
+    """Attach each item's photos (`item.photos`, oldest first), for a page in one query."""
+    by_item: dict[int, list[CasePhoto]] = {item.id: [] for item in items}
+    if items:
+        for photo in db.session.scalars(sa.select(CasePhoto).where(
+                CasePhoto.case_id.in_(list(by_item))).order_by(CasePhoto.id)):
+            by_item[photo.case_id].append(photo)
+    for item in items:
+        item.photos = by_item[item.id]  # type: ignore[attr-defined]
+    return items
 
 
 def submit_case(author: User, data: dict[str, Any]) -> KnowledgeItem:
@@ -49,6 +61,7 @@ def submit_case(author: User, data: dict[str, Any]) -> KnowledgeItem:
     db.session.add(item)
     db.session.flush()
     index_items([item])
+    item.photos = []  # type: ignore[attr-defined]  # a new item has none yet
     return item
 
 
@@ -65,7 +78,7 @@ def update_case(actor: User, item_id: int, data: dict[str, Any]) -> KnowledgeIte
     db.session.flush()
     if SEARCHED_FIELDS & data.keys():
         index_items([item], replace=True)
-    return item
+    return with_photos([item])[0]
 
 
 def review_case(reviewer: User, item_id: int, data: dict[str, Any]) -> KnowledgeItem:
@@ -85,7 +98,7 @@ def review_case(reviewer: User, item_id: int, data: dict[str, Any]) -> Knowledge
                  {"decision": data["decision"], "quality": item.quality, "note": item.review_note,
                   "author_id": item.author_id})
     db.session.flush()
-    return item
+    return with_photos([item])[0]
 
 
 def list_cases(viewer: User, args: dict[str, Any]) -> sa.Select:

@@ -36,10 +36,11 @@ from app.imaging import (
     process_upload,
     sniff_type,
 )
-from app.models import Job, Photo, Site, User, Visit
+from app.models import CasePhoto, Job, KnowledgeItem, Photo, Site, User, Visit
 from app.models.types import utcnow
 from app.scope import get_visible, jobs_visible, owned_by_visible
 from app.services import audit
+from app.services.knowledge import cases_visible
 from app.services.visit_flags import raise_visit_flags
 from app.storage import PhotoStorage, StorageError, photo_storage
 
@@ -137,18 +138,7 @@ def upload_photo(engineer: User, job_id: int, kind: str, data: bytes) -> Photo:
         # one another's decoding past SQLite's busy timeout. The job is read again
         # below. (A command, seed-demo say, keeps its one transaction.)
         db.session.commit()
-    storage, stem = photo_storage(), _new_stem()
-    with _image_errors():
-        fmt, _ = sniff_type(data)  # not an image type we take: 415 before any file
-    key = _listed(storage, f"{stem}-original.{ORIGINAL_SUFFIX[fmt]}")
-    original = _OriginalWrite(storage, key, data)
-    try:
-        processed = _processed(data)
-        with storage_errors():
-            original.wait()
-    except BaseException:
-        original.discard()
-        raise
+    storage, stem, original_key, processed = _original_and_copies(data)
     job = _ensure_open_job(engineer, job_id)
     info = processed.info
     uploaded_at = utcnow()
@@ -160,7 +150,7 @@ def upload_photo(engineer: User, job_id: int, kind: str, data: bytes) -> Photo:
     flags = _photo_flags(job, info, taken_at, job_visits, uploaded_at)
     open_visit = _open_visit(job_visits, engineer)
     with storage_errors():
-        keys = {"original_key": original.key, **_store_files(storage, stem, processed)}
+        keys = {"original_key": original_key, **_store_files(storage, stem, processed)}
     band0, band1, band2, band3 = dhash_bands(info.dhash)
     photo = Photo(
         job_id=job.id, visit_id=open_visit.id if open_visit else None,
@@ -182,6 +172,26 @@ def upload_photo(engineer: User, job_id: int, kind: str, data: bytes) -> Photo:
         "flags": flags, "flagged_visit_id": flagged_visit.id if flagged_visit else None,
     })
     return photo
+
+
+def _original_and_copies(data: bytes) -> tuple[PhotoStorage, str, str, ProcessedPhoto]:
+    """The pipeline every upload goes through: the type judged by the content (415 before
+    any file), the original written while the pixels are decoded (and taken away if they
+    are refused); returns the storage, the upload's key stem, the original's key and the
+    processed image, whose copies are written by _store_files once every check passed."""
+    storage, stem = photo_storage(), _new_stem()
+    with _image_errors():
+        fmt, _ = sniff_type(data)
+    key = _listed(storage, f"{stem}-original.{ORIGINAL_SUFFIX[fmt]}")
+    original = _OriginalWrite(storage, key, data)
+    try:
+        processed = _processed(data)
+        with storage_errors():
+            original.wait()
+    except BaseException:
+        original.discard()
+        raise
+    return storage, stem, key, processed
 
 
 def _ensure_open_job(engineer: User, job_id: int) -> Job:
@@ -323,6 +333,56 @@ def _delete_uncommitted_files(session: Session, transaction: SessionTransaction)
             storage.delete(key)
         except OSError:  # the rollback goes on; the orphan is left for an operator
             log.exception("could not delete photo file %s of a rolled-back upload", key)
+
+
+# --- Photos on knowledge cases ---------------------------------------------------------
+
+# A case takes photos from its author until it is reviewed.
+CASE_PHOTO_STATUSES = frozenset({"draft", "submitted"})
+
+
+def _case_taking_photos(author: User, case_id: int) -> KnowledgeItem:
+    """The author's own case (404 for anyone else's), still open to photos (409)."""
+    case = get_visible(KnowledgeItem, case_id, KnowledgeItem.author_id == author.id)
+    if case.status not in CASE_PHOTO_STATUSES:
+        raise Conflict(f"The case is {case.status}; photos are added before its review.")
+    return case
+
+
+def upload_case_photo(author: User, case_id: int, data: bytes) -> CasePhoto:
+    """Attach a photo to the author's case: the job photos' pipeline and limits, no flags."""
+    _case_taking_photos(author, case_id)
+    if has_request_context():
+        db.session.commit()  # no transaction held while the pixels are decoded (upload_photo)
+    storage, stem, original_key, processed = _original_and_copies(data)
+    case = _case_taking_photos(author, case_id)
+    info = processed.info
+    taken_at = info.taken_at_in(ZoneInfo(current_app.config["TIMEZONE"]))
+    with storage_errors():
+        copies = _store_files(storage, stem, processed)
+    photo = CasePhoto(
+        case_id=case.id, uploaded_by_id=author.id, content_type=info.mime_type,
+        size_bytes=len(data), sha256=info.sha256, width=info.width, height=info.height,
+        taken_at=taken_at.astimezone(UTC) if taken_at else None, created_at=utcnow(),
+        original_key=original_key, **copies,
+    )
+    db.session.add(photo)
+    db.session.flush()
+    audit.record(author.id, "case.photo_upload", "case", case.id,
+                 {"photo_id": photo.id, "sha256": info.sha256})
+    return photo
+
+
+def list_case_photos(viewer: User, case_id: int) -> sa.Select:
+    """The case's photos, oldest first; 404 for a case the viewer may not see."""
+    case = get_visible(KnowledgeItem, case_id, cases_visible(viewer))
+    return sa.select(CasePhoto).where(CasePhoto.case_id == case.id).order_by(CasePhoto.id)
+
+
+def visible_case_photo(viewer: User, case_id: int, photo_id: int) -> CasePhoto:
+    """A photo of a case the viewer may see (the case's scope)."""
+    case = get_visible(KnowledgeItem, case_id, cases_visible(viewer))
+    return get_visible(CasePhoto, photo_id, CasePhoto.case_id == case.id)
 
 
 # --- Reading --------------------------------------------------------------------------

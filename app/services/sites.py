@@ -13,8 +13,9 @@ from app.errors import Invalid
 from app.extensions import db
 from app.models import Site, User
 
-CSV_COLUMNS = ("name", "customer_name", "address", "lat", "lon", "radius_m")
-REQUIRED_COLUMNS = CSV_COLUMNS[:-1]
+CSV_COLUMNS = ("name", "customer_name", "address", "lat", "lon", "radius_m", "contact_name",
+               "contact_phone")
+REQUIRED_COLUMNS = CSV_COLUMNS[:5]
 MAX_IMPORT_ROWS = 10_000
 
 
@@ -30,7 +31,8 @@ def _new_site(actor: User, data: dict[str, Any]) -> Site:
     return Site(
         name=data["name"].strip(), customer_name=data["customer_name"].strip(),
         address=data["address"].strip(), lat=data["lat"], lon=data["lon"],
-        radius_m=radius, created_by_id=actor.id,
+        radius_m=radius, contact_name=data.get("contact_name"),
+        contact_phone=data.get("contact_phone"), created_by_id=actor.id,
     )
 
 

@@ -9,7 +9,7 @@ from werkzeug.security import check_password_hash
 from app.domain.people import ENGINEER_ONLY, SELF_EDITABLE, role_field_errors
 from app.errors import Conflict, Forbidden, Invalid
 from app.extensions import db
-from app.models import User
+from app.models import Site, User
 from app.scope import get_visible_user, users_visible
 from app.services import audit
 from app.services.auth import (
@@ -30,6 +30,11 @@ def _check_supervisor(supervisor_id: int | None) -> None:
             "supervisor_id must name an active supervisor.",
             {"supervisor_id": ["Must name an active supervisor."]},
         )
+
+
+def _check_home_site(site_id: int | None) -> None:
+    if site_id is not None and db.session.get(Site, site_id) is None:
+        raise Invalid("home_site_id must name a site.", {"home_site_id": ["Unknown site."]})
 
 
 def _check_email_free(email: str, user_id: int | None = None) -> None:
@@ -54,6 +59,7 @@ def create_user(actor: User | None, data: dict[str, Any]) -> User:
     email = normalize_email(data["email"])
     _check_email_free(email)
     _check_supervisor(data.get("supervisor_id"))
+    _check_home_site(data.get("home_site_id"))
     engineer = data["role"] == "engineer"
     user = User(
         email=email,
@@ -63,6 +69,7 @@ def create_user(actor: User | None, data: dict[str, Any]) -> User:
         level=data.get("level") if engineer else None,
         work_type=data.get("work_type") if engineer else None,
         supervisor_id=data.get("supervisor_id") if engineer else None,
+        home_site_id=data.get("home_site_id") if engineer else None,
         locale=data.get("locale"),
     )
     db.session.add(user)
@@ -90,6 +97,7 @@ AUDITED_FIELDS = {
     "level": "user.level_change",
     "work_type": "user.work_type_change",
     "supervisor_id": "user.team_change",
+    "home_site_id": "user.home_site_change",
     "active": "user.active_change",
     "password": "user.password_change",
     "email": "user.email_change",
@@ -120,7 +128,8 @@ def update_user(actor: User, user_id: int, data: dict[str, Any]) -> User:
 
     current = {"role": user.role, "level": user.level, "work_type": user.work_type}
     errors = role_field_errors(
-        {k: data[k] for k in ("role", "level", "work_type", "supervisor_id") if k in data}, current
+        {k: data[k] for k in ("role", "level", "work_type", "supervisor_id", "home_site_id")
+         if k in data}, current
     )
     if errors:
         raise Invalid("The user's fields do not fit the role.", errors)
@@ -128,6 +137,7 @@ def update_user(actor: User, user_id: int, data: dict[str, Any]) -> User:
         if data["supervisor_id"] == user.id:
             raise Invalid("Nobody supervises themselves.", {"supervisor_id": ["Nobody supervises themselves."]})
         _check_supervisor(data["supervisor_id"])
+    _check_home_site(data.get("home_site_id"))
     if "email" in data:
         data["email"] = normalize_email(data["email"])
         _check_email_free(data["email"], user.id)

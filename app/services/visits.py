@@ -130,7 +130,8 @@ def check_in(engineer: User, data: dict[str, Any]) -> CheckedIn:
         status="flagged" if flags else "verified", flags=list(flags),
         in_lat=fix.lat, in_lon=fix.lon, in_accuracy_m=fix.accuracy_m,
         in_client_time=fix.client_time, in_server_time=now, in_distance_m=distance,
-        in_mock=fix.mock_location, in_flags=list(flags), decision_final=False, created_at=now,
+        in_mock=fix.mock_location, in_flags=list(flags), check_in_note=data.get("note"),
+        decision_final=False, created_at=now,
     )
     visit["id"] = conn.execute(_INSERT_VISIT, visit).scalar_one()
     if elsewhere:
@@ -456,7 +457,16 @@ def list_visits(viewer: User, args: dict[str, Any]) -> dict[str, Any]:
         query = query.where(Visit.in_client_time >= args["from_"])
     if args.get("to") is not None:
         query = query.where(Visit.in_client_time < args["to"])
-    if statuses and set(statuses) <= QUEUE_STATUSES:
+    if args.get("flag"):
+        query = query.where(sa.or_(*(json_array_contains(Visit.flags, flag)
+                                     for flag in dict.fromkeys(args["flag"]))))
+    if args.get("older_than_h") is not None:
+        query = query.where(Visit.in_client_time <= utcnow() - timedelta(hours=args["older_than_h"]))
+    sort = args.get("sort") or ("oldest" if statuses and set(statuses) <= QUEUE_STATUSES else None)
+    if sort == "most_flags":
+        query = query.order_by(sa.func.json_array_length(Visit.flags).desc(),
+                               Visit.in_client_time, Visit.id)
+    elif sort == "oldest":
         # The verification queue: whoever waited longest is decided first.
         query = query.order_by(Visit.in_client_time, Visit.id)
     else:

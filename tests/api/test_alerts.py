@@ -16,8 +16,9 @@ from app.services import alerts as service
 from tests.api.test_app import assert_problem
 from tests.support import statements_of
 
-ITEM_KEYS = {"id", "kind", "engineer_id", "job_id", "feedback_id", "matched", "detail",
-             "created_at", "dismissed_at", "dismissed_by_id"}
+ITEM_KEYS = {"id", "kind", "params", "engineer_id", "job_id", "visit_id", "feedback_id", "matched",
+             "reason", "detail", "created_at", "dismissed_at", "dismissed_by_id", "dismiss_note",
+             "action_item_id"}
 
 
 def stored_alerts(kind: str | None = None) -> list[Alert]:

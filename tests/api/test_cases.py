@@ -84,7 +84,7 @@ def test_an_engineer_submits_a_case(app, client, org, factory, auth):
         "id": data["id"], "kind": "case", "title": LEAK, "symptom": "室内机滴水", "cause": "排水管堵塞",
         "solution": "疏通排水管", "tags": ["hvac", "漏水", "air con"], "job_id": job.id,
         "author_id": org["eng_a1"].id, "status": "submitted", "quality": None, "review_note": None,
-        "reviewed_by_id": None, "reviewed_at": None,
+        "reviewed_by_id": None, "reviewed_at": None, "photos": [],
         "created_at": data["created_at"], "updated_at": data["updated_at"]}
     assert data["created_at"].endswith("Z")
     row = db.session.get(KnowledgeItem, data["id"])

@@ -770,16 +770,24 @@ def test_close_bounds_follow_the_settings(client, org, factory, site):
         client_time=iso(utcnow() - timedelta(seconds=3600) + MARGIN))).status_code == 200
 
 
-@pytest.mark.parametrize("answers, message", [
-    ({k: v for k, v in CHECKLIST.items() if k != "ppe_worn"}, "Answer the item ppe_worn."),
-    ({}, "Answer the item ppe_worn."),
-    ({**CHECKLIST, "ladder_secured": True}, "ladder_secured is not an item of this category's checklist."),
+def test_an_item_the_checklist_lacks_is_bad_input(client, org, ready):
+    client.use_token(org["eng_a1"])
+    problem = assert_problem(client.post(f"jobs/{ready.id}/close", json=close_body(
+        checklist={**CHECKLIST, "ladder_secured": True})), 422, "VALIDATION_ERROR")
+    assert problem["errors"]["checklist"] == ["ladder_secured is not an item of this category's checklist."]
+    assert "missing" not in problem
+    assert_still_open(ready)
+
+
+@pytest.mark.parametrize("answers, missing", [
+    ({k: v for k, v in CHECKLIST.items() if k != "ppe_worn"}, ["CHECKLIST:ppe_worn"]),
+    ({}, [f"CHECKLIST:{item}" for item in CHECKLIST]),
 ])
-def test_the_checklist_must_answer_exactly_the_categorys_items(client, org, ready, answers, message):
+def test_an_unanswered_checklist_item_is_a_missing_requirement(client, org, ready, answers, missing):
     client.use_token(org["eng_a1"])
     problem = assert_problem(client.post(f"jobs/{ready.id}/close", json=close_body(checklist=answers)),
-                             422, "VALIDATION_ERROR")
-    assert message in problem["errors"]["checklist"]
+                             409, "CLOSE_REQUIREMENTS_UNMET")
+    assert problem["missing"] == missing
     assert_still_open(ready)
 
 
@@ -812,15 +820,22 @@ def test_a_categorys_own_checklist_is_the_one_to_answer(client, org, ready):
     db.session.add(Category(key="hvac", name="HVAC", checklist=["gas_checked", "filter_cleaned"],
                             signature_required=False))
     client.use_token(org["eng_a1"])
-    problem = assert_problem(client.post(f"jobs/{ready.id}/close", json=close_body()), 422, "VALIDATION_ERROR")
-    assert "Answer the item gas_checked." in problem["errors"]["checklist"]
+    problem = assert_problem(client.post(f"jobs/{ready.id}/close", json=close_body(
+        checklist={"gas_checked": True})), 409, "CLOSE_REQUIREMENTS_UNMET")
+    assert problem["missing"] == ["CHECKLIST:filter_cleaned"]
+    assert_problem(client.post(f"jobs/{ready.id}/close", json=close_body()), 422, "VALIDATION_ERROR")
     data = client.post(f"jobs/{ready.id}/close", json=close_body(
         checklist={"gas_checked": True, "filter_cleaned": True})).json
     assert data["checklist_complete"] is True
 
 
+MISSING_FIELD = {"AFTER_PHOTO": "after_photo", "CHECKED_OUT_VISIT": "visit", "SIGNATURE": "signature"}
+
+
 def requirements(client, job) -> dict:
+    """The first release's `errors` keys of the refusal, checked against its `missing`."""
     problem = assert_problem(client.post(f"jobs/{job.id}/close", json=close_body()), 409, "CLOSE_REQUIREMENTS_UNMET")
+    assert sorted(MISSING_FIELD[code] for code in problem["missing"]) == sorted(problem["errors"])
     return problem["errors"]
 
 
@@ -882,7 +897,11 @@ def test_a_remote_job_needs_no_visit(client, org, factory, site):
 def test_a_signature_is_required_when_the_category_says_so(client, org, ready):
     db.session.add(Category(key="hvac", name="HVAC", checklist=list(CHECKLIST), signature_required=True))
     client.use_token(org["eng_a1"])
-    assert set(requirements(client, ready)) == {"signature"}
+    problem = assert_problem(client.post(f"jobs/{ready.id}/close", json=close_body()), 409, "CLOSE_REQUIREMENTS_UNMET")
+    # Exactly the signature: the visit and the after photo are there.
+    assert problem["missing"] == ["SIGNATURE"]
+    assert problem["errors"] == {"signature": ["This category requires the customer's signature photo."]}
+    assert problem["detail"] == "The job cannot be closed yet: This category requires the customer's signature photo."
     add_photo(ready, "signature")
     assert client.post(f"jobs/{ready.id}/close", json=close_body()).status_code == 200
 
@@ -890,10 +909,24 @@ def test_a_signature_is_required_when_the_category_says_so(client, org, ready):
 def test_validation_comes_before_requirements(client, org, factory, site):
     job = factory.job(site=site, engineer=org["eng_a1"])  # no photo, no visit
     client.use_token(org["eng_a1"])
-    assert_problem(client.post(f"jobs/{job.id}/close", json=close_body(checklist={})), 422, "VALIDATION_ERROR")
+    assert_problem(client.post(f"jobs/{job.id}/close", json=close_body(
+        checklist={"ladder_secured": True})), 422, "VALIDATION_ERROR")
     assert_problem(client.post(f"jobs/{job.id}/close", json=close_body(
         client_time=iso(utcnow() + TOLERANCE + MARGIN))), 422, "VALIDATION_ERROR")
     assert set(requirements(client, job)) == {"after_photo", "visit"}
+
+
+def test_every_missing_requirement_is_listed_at_once(client, org, factory, site):
+    db.session.add(Category(key="plumbing", name="Plumbing", checklist=["valve_closed", "leak_tested"],
+                            signature_required=True))
+    job = factory.job(site=site, engineer=org["eng_a1"], category="plumbing")
+    factory.visit(job, at=utcnow() - timedelta(minutes=40), minutes=None)  # still open
+    add_photo(job, "before")
+    client.use_token(org["eng_a1"])
+    problem = assert_problem(client.post(f"jobs/{job.id}/close", json=close_body(
+        checklist={"leak_tested": False})), 409, "CLOSE_REQUIREMENTS_UNMET")
+    assert problem["missing"] == ["CHECKED_OUT_VISIT", "AFTER_PHOTO", "SIGNATURE", "CHECKLIST:valve_closed"]
+    assert_still_open(job, "assigned")
 
 
 def test_a_job_that_moved_to_another_team_is_read_only_to_its_creator(client, org, factory):

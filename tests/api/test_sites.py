@@ -131,7 +131,7 @@ def test_create_site(client, org, who, auth):
     assert response.headers["Location"] == f"/api/v1/sites/{data['id']}"
     assert data == {"id": data["id"], "name": "Plant 1", "customer_name": "ACME",
                     "address": "1 Dock Road", "lat": 31.2304, "lon": 121.4737, "radius_m": 150,
-                    "created_at": data["created_at"]}
+                    "contact_name": None, "contact_phone": None, "created_at": data["created_at"]}
     assert data["created_at"].endswith("Z")
     [row] = sites()
     assert (row.id, row.name, row.lat, row.lon, row.radius_m, row.created_by_id) == (
@@ -520,3 +520,71 @@ def test_the_list_costs_the_same_statements_for_1_and_6_sites(client, org, facto
     six, page = statements_of(client, "sites")
     assert page["total"] == 6 and len(page["items"]) == 6
     assert one == six
+
+
+# --- the site's contact ----------------------------------------------------------------
+
+@pytest.mark.parametrize("phone", [
+    "+862161234567", "+12025550123", "13812345678", "021-6123 4567", "0216 123 4567", "110",
+    "+" + "1" * 15, "1" * 32,
+])
+def test_a_site_takes_a_contact_name_and_phone(client, org, phone):
+    client.login(org["sup_a"])
+    response = client.post("sites", json=body(contact_name="  王经理 ", contact_phone=f" {phone} "))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert (response.json["contact_name"], response.json["contact_phone"]) == ("王经理", phone)
+    [row] = sites()
+    assert (row.contact_name, row.contact_phone) == ("王经理", phone)
+    client.login(org["eng_a1"])
+    assert client.get(f"sites/{row.id}").json["contact_phone"] == phone
+
+
+def test_a_site_contact_is_changed_and_cleared(client, org, site):
+    client.login(org["admin"])
+    changed = client.patch(f"sites/{site.id}", json={"contact_name": "Li Wei", "contact_phone": "+8613800000000"})
+    assert (changed.json["contact_name"], changed.json["contact_phone"]) == ("Li Wei", "+8613800000000")
+    assert client.patch(f"sites/{site.id}", json={"radius_m": 300}).json["contact_phone"] == "+8613800000000"
+    cleared = client.patch(f"sites/{site.id}", json={"contact_name": "  ", "contact_phone": None})
+    assert (cleared.json["contact_name"], cleared.json["contact_phone"]) == (None, None)
+    db.session.refresh(site)
+    assert (site.contact_name, site.contact_phone) == (None, None)
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"contact_phone": "+0123456"}, "contact_phone"),       # no country code starts with 0
+    ({"contact_phone": "+1234567890123456"}, "contact_phone"),  # E.164: at most 15 digits
+    ({"contact_phone": "+86 21 6123 4567"}, "contact_phone"),   # E.164 has no spaces
+    ({"contact_phone": "1" * 33}, "contact_phone"),
+    ({"contact_phone": "021--6123"}, "contact_phone"),
+    ({"contact_phone": "-6123"}, "contact_phone"),
+    ({"contact_phone": "6123 "  + "x"}, "contact_phone"),
+    ({"contact_phone": "tel:6123"}, "contact_phone"),
+    ({"contact_phone": "(021) 6123"}, "contact_phone"),
+    ({"contact_phone": 13812345678}, "contact_phone"),
+    ({"contact_phone": "１３８１２３４５６７８"}, "contact_phone"),  # full-width digits
+    ({"contact_name": "n" * 121}, "contact_name"),
+    ({"contact_name": 5}, "contact_name"),
+])
+def test_a_bad_site_contact_is_refused(client, org, site, change, field):
+    client.login(org["admin"])
+    problem = assert_problem(client.patch(f"sites/{site.id}", json=change), 422, "VALIDATION_ERROR")
+    assert list(problem["errors"]) == [field]
+    problem = assert_problem(client.post("sites", json=body(**change)), 422, "VALIDATION_ERROR")
+    assert list(problem["errors"]) == [field]
+    db.session.refresh(site)
+    assert (site.contact_name, site.contact_phone, count()) == (None, None, 1)
+
+
+def test_import_takes_the_contact_columns(client, org):
+    client.login(org["admin"])
+    header = HEADER + ("contact_name", "contact_phone")
+    raw = csv_bytes(GOOD_ROW + ("Ms Chen", "021-6123 4567"), ("Plant 2", "ACME", "x", "1", "1", "", "", ""),
+                    header=header)
+    response = upload(client, raw)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert [(s.contact_name, s.contact_phone) for s in sites()] == [("Ms Chen", "021-6123 4567"), (None, None)]
+    problem = assert_problem(upload(client, csv_bytes(GOOD_ROW + ("Ms Chen", "call me"), header=header)),
+                             422, "VALIDATION_ERROR")
+    assert problem["errors"]["rows"] == [{"row": 2, "errors": {"contact_phone": [
+        "Give the number in E.164 (+862161234567) or as local digits (021-6123 4567)."]}}]
+    assert count() == 2

@@ -250,6 +250,7 @@ def test_get_one_is_scoped(client, org, who, target, status):
     assert response.get_json() | {"created_at": None} == {
         "id": user.id, "email": user.email, "name": user.name, "role": user.role,
         "level": user.level, "work_type": user.work_type, "supervisor_id": user.supervisor_id,
+        "home_site_id": None,
         "locale": None, "active": True, "created_at": None}
 
 
@@ -499,3 +500,59 @@ def test_the_list_costs_the_same_statements_however_many_users(client, org, fact
     after, page = statements_of(client, "users")
     assert page["total"] == len(org) + 5 and len(page["items"]) == len(org) + 5
     assert before == after
+
+
+# --- an engineer's home site (dispatch suggestions) ---------------------------------------
+
+def test_an_engineer_is_given_a_home_site_audited(admin, org, factory):
+    site = factory.site()
+    db.session.commit()
+    created = admin.post("users", json=new_user_body(email="home@example.com", home_site_id=site.id))
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["home_site_id"] == site.id == stored(db.session.get(User, created.get_json()["id"])).home_site_id
+    user = org["eng_a1"]
+    response = admin.patch(f"users/{user.id}", json={"home_site_id": site.id})
+    assert response.status_code == 200 and response.get_json()["home_site_id"] == site.id
+    [entry] = [e for e in audit_entries() if e.action == "user.home_site_change"]
+    assert entry.detail == {"home_site_id": {"from": None, "to": site.id}} and entry.target_id == user.id
+    assert admin.patch(f"users/{user.id}", json={"home_site_id": None}).get_json()["home_site_id"] is None
+    assert stored(user).home_site_id is None
+
+
+def test_leaving_the_engineer_role_clears_the_home_site(admin, org, factory):
+    site = factory.site()
+    org["eng_a1"].home_site_id = site.id
+    db.session.commit()
+    response = admin.patch(f"users/{org['eng_a1'].id}", json={"role": "admin"})
+    assert response.status_code == 200 and response.get_json()["home_site_id"] is None
+
+
+@pytest.mark.parametrize("target, value, status", [
+    ("eng_a1", UNKNOWN_ID, 422), ("eng_a1", 2**31, 422), ("eng_a1", 0, 422), ("eng_a1", "1", 422),
+    ("eng_a1", 1.5, 422), ("sup_a", "@site", 422), ("admin", "@site", 422),
+])
+def test_a_bad_home_site_is_refused(admin, org, factory, target, value, status):
+    site = factory.site()
+    db.session.commit()
+    value = site.id if value == "@site" else value
+    problem = assert_problem(admin.patch(f"users/{org[target].id}", json={"home_site_id": value}),
+                             status, "VALIDATION_ERROR")
+    assert list(problem["errors"]) == ["home_site_id"]
+    assert stored(org[target]).home_site_id is None
+    role = {"eng_a1": {}, "sup_a": {"role": "supervisor"}, "admin": {"role": "admin"}}[target]
+    if role:
+        role.update(level=None, work_type=None)
+    body = {**new_user_body(home_site_id=value), **role}
+    problem = assert_problem(admin.post("users", json={k: v for k, v in body.items() if v is not None}),
+                             422, "VALIDATION_ERROR")
+    assert list(problem["errors"]) == ["home_site_id"]
+
+
+def test_an_engineer_may_not_set_their_own_home_site(client, org, factory):
+    site = factory.site()
+    db.session.commit()
+    client.login(org["eng_a1"])
+    problem = assert_problem(client.patch(f"users/{org['eng_a1'].id}", json={"home_site_id": site.id}),
+                             422, "VALIDATION_ERROR")
+    assert list(problem["errors"]) == ["home_site_id"]
+    assert stored(org["eng_a1"]).home_site_id is None

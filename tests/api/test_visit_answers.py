@@ -12,7 +12,7 @@ from app.models.types import utcnow
 from tests.support import ApiClient
 
 ANSWER = {"id", "job_id", "site_id", "engineer_id", "check_in", "check_out", "status", "flags",
-          "decision_note", "decided_at", "decided_by_id", "rejected_at", "dispute_note",
+          "check_in_note", "decision_note", "decided_at", "decided_by_id", "rejected_at", "dispute_note",
           "disputed_at", "decision_final", "created_at", "site", "job", "engineer"}
 QUEUE_EVIDENCE = {"photos", "engineer_history"}
 
@@ -88,6 +88,7 @@ def test_a_refused_check_in_still_answers_a_problem(setting):
 @pytest.mark.parametrize("extra", [
     {},
     {"mock_location": True, "accuracy_m": 150.0},  # flagged: MOCK_LOCATION, LOW_ACCURACY
+    {"note": "  Gate is 2 km away, the site is a farm.  "},
 ])
 def test_the_written_check_in_answer_is_the_schemas_dump_of_the_stored_visit(setting, org, extra):
     """The check-in's answer is written out by hand (checked_in_answer); it must be what
@@ -113,7 +114,8 @@ def test_the_written_check_in_answer_is_the_schemas_dump_of_the_stored_visit(set
     assert answer == dumped
     assert answer["check_in"]["client_time"] == at.strftime("%Y-%m-%dT%H:%M:%S.123456Z")
     assert response.headers["Location"].endswith(f"/api/v1/visits/{answer['id']}")
-    if extra:
+    assert answer["check_in_note"] == ("Gate is 2 km away, the site is a farm." if "note" in extra else None)
+    if "mock_location" in extra:
         assert answer["status"] == "flagged" and set(answer["flags"]) >= {"MOCK_LOCATION"}
     if not extra:
         # Beside sign-in (and its last-used time), the check-in's four statements.

@@ -640,3 +640,34 @@ def test_a_replayed_check_in_with_its_idempotency_key_creates_one_visit(eng, job
     assert first.get_json()["id"] == second.get_json()["id"]
     assert second.headers["Location"] == first.headers["Location"]
     assert visit_count() == 1
+
+
+# --- the check-in's note ---------------------------------------------------------------
+
+def test_a_check_in_note_is_stored_and_shown_to_the_supervisor(app, eng, org, job, site):
+    body = check_in(eng, job, site, metres=2300, note="  The gate is on the north road.  ")
+    assert body["status"] == "flagged" and "OUTSIDE_GEOFENCE" in body["flags"]
+    assert body["check_in_note"] == "The gate is on the north road."
+    assert stored(Visit, body["id"]).check_in_note == "The gate is on the north road."
+    supervisor = as_user(app, org["sup_a"])
+    queued = supervisor.get("visits?status=flagged").get_json()["items"]
+    assert [(v["id"], v["check_in_note"]) for v in queued] == [(body["id"], "The gate is on the north road.")]
+    assert supervisor.get(f"visits/{body['id']}").get_json()["check_in_note"] == "The gate is on the north road."
+
+
+@pytest.mark.parametrize("note", [None, "", "   "])
+def test_a_check_in_without_a_note_shows_none(eng, job, site, note):
+    body = check_in(eng, job, site, **({} if note is None else {"note": note}))
+    assert body["check_in_note"] is None and stored(Visit, body["id"]).check_in_note is None
+
+
+def test_a_check_in_note_of_500_characters_is_taken(eng, job, site):
+    assert check_in(eng, job, site, note="路" * 500)["check_in_note"] == "路" * 500
+
+
+@pytest.mark.parametrize("note", ["x" * 501, 12, ["late"], {"a": 1}, "bad\x00note", True])
+def test_a_bad_check_in_note_is_refused_and_nothing_written(eng, job, site, note):
+    response = eng.post("visits/check-in", json=check_in_body(job, site, note=note))
+    problem = assert_problem(response, 422, "VALIDATION_ERROR")
+    assert "note" in problem["errors"] or "_schema" in problem["errors"]
+    assert visit_count() == 0 and stored(Job, job.id).status == "assigned"

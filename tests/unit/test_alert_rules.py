@@ -8,6 +8,7 @@ import pytest
 
 from app.domain.alerts import (
     DEFAULT_WATCH_LIST,
+    alert_reason,
     clean_term,
     contact_due_at,
     contact_overdue,
@@ -15,13 +16,17 @@ from app.domain.alerts import (
     excerpt,
     flag_alert_allowed,
     flag_bucket_start,
+    flag_pattern_params,
     flag_pattern_reached,
     flag_window,
     is_negative_score,
+    keyword_params,
     match_terms,
+    negative_feedback_params,
     normalize,
     overdue_cutoffs,
     sla_limits,
+    sla_risk_params,
     term_kind,
     watch_list_errors,
 )
@@ -240,3 +245,26 @@ def test_dedupe_keys_and_excerpts():
         "FLAG_PATTERN:engineer:4:2026-10-26"
     assert excerpt("a  b\nc") == "a b c"
     assert excerpt("x" * 200, 10) == "x" * 9 + "…"
+
+
+# --- params and the sentence worded from them ------------------------------------------
+
+def test_each_kind_is_worded_from_its_params():
+    assert alert_reason("NEGATIVE_FEEDBACK", negative_feedback_params(7, 3, 4, "  slow  and\nrude ")) == (
+        "Customer scored job #7 4/10: “slow and rude”")
+    assert alert_reason("KEYWORD", keyword_params("job_description", 7, ["rude", "投诉"], "x rude 投诉")) == (
+        "The description of job #7 mentions rude, 投诉: “x rude 投诉”")
+    due = datetime(2026, 11, 3, 8, 45, 59, tzinfo=UTC)
+    params = sla_risk_params(7, "high", 60, due)
+    assert params["due_at"] == "2026-11-03T08:45:59Z"
+    assert alert_reason("SLA_RISK", params) == (
+        "Job #7 (high) has had no first contact; its 60-minute limit passed at 2026-11-03T08:45+00:00.")
+    params = flag_pattern_params([4, 9, 12], 14, datetime(2026, 11, 3, 23, 0, tzinfo=UTC))
+    assert params == {"count": 3, "days": 14, "until": "2026-11-03", "visit_ids": [4, 9, 12]}
+    assert alert_reason("FLAG_PATTERN", params) == (
+        "3 visits flagged or rejected in the 14 days to 2026-11-03: #4, #9, #12.")
+
+
+def test_an_unknown_kind_has_no_wording():
+    with pytest.raises(ValueError):
+        alert_reason("SOMETHING_ELSE", {})

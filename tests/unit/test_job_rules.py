@@ -24,7 +24,7 @@ from app.domain.jobs import (
     repeat_of,
     repeat_target_error,
     same_subject,
-    unmet_close_requirements,
+    missing_close_requirements,
     within_repeat_window,
 )
 from app.domain.verification import Thresholds
@@ -67,12 +67,10 @@ def test_one_false_answer_makes_the_checklist_incomplete():
     assert check_checklist(answers, DEFAULT_CHECKLIST) is False
 
 
-def test_a_missing_item_is_named():
+def test_a_missing_item_is_no_422_but_an_incomplete_checklist():
+    """An unanswered item is a requirement the close misses (CHECKLIST:<item>), not bad input."""
     answers = dict.fromkeys(DEFAULT_CHECKLIST[1:], True)
-    with pytest.raises(Invalid) as excinfo:
-        check_checklist(answers, DEFAULT_CHECKLIST)
-    assert excinfo.value.status == 422
-    assert field_errors(excinfo) == {"checklist": ["Answer the item ppe_worn."]}
+    assert check_checklist(answers, DEFAULT_CHECKLIST) is False
 
 
 def test_an_unknown_item_is_named():
@@ -198,36 +196,71 @@ def test_the_thresholds_come_from_the_settings():
 # --- close requirements ------------------------------------------------------------------
 
 FULL = CloseEvidence(after_photos=1, signature_photos=1, completed_visits=1)
+ALL = dict.fromkeys(DEFAULT_CHECKLIST, True)
+
+
+def missing(evidence: CloseEvidence, mode: str = "field", signature: bool = False,
+            answers: dict | None = None) -> list[str]:
+    return missing_close_requirements(evidence, mode, signature, DEFAULT_CHECKLIST,
+                                      ALL if answers is None else answers)
 
 
 def test_a_job_with_all_its_evidence_may_close():
-    assert unmet_close_requirements(FULL, "field", signature_required=True) == {}
-    check_close_requirements(FULL, "field", True)
+    assert missing(FULL, signature=True) == []
+    check_close_requirements(FULL, "field", True, DEFAULT_CHECKLIST, ALL)
+
+
+def test_false_answers_are_answers():
+    assert missing(FULL, answers=dict.fromkeys(DEFAULT_CHECKLIST, False)) == []
 
 
 def test_an_after_photo_is_required():
     evidence = CloseEvidence(after_photos=0, signature_photos=1, completed_visits=1)
-    assert set(unmet_close_requirements(evidence, "field", False)) == {"after_photo"}
-    assert set(unmet_close_requirements(evidence, "remote", False)) == {"after_photo"}
+    assert missing(evidence) == ["AFTER_PHOTO"]
+    assert missing(evidence, "remote") == ["AFTER_PHOTO"]
 
 
 def test_a_field_job_needs_a_completed_visit_and_a_remote_one_does_not():
     evidence = CloseEvidence(after_photos=1, signature_photos=0, completed_visits=0)
-    assert set(unmet_close_requirements(evidence, "field", False)) == {"visit"}
-    assert unmet_close_requirements(evidence, "remote", False) == {}
+    assert missing(evidence) == ["CHECKED_OUT_VISIT"]
+    assert missing(evidence, "remote") == []
 
 
 def test_a_signature_is_required_only_when_the_category_says_so():
     evidence = CloseEvidence(after_photos=1, signature_photos=0, completed_visits=1)
-    assert unmet_close_requirements(evidence, "field", False) == {}
-    assert set(unmet_close_requirements(evidence, "field", True)) == {"signature"}
+    assert missing(evidence) == []
+    assert missing(evidence, signature=True) == ["SIGNATURE"]
 
 
-def test_unmet_requirements_are_a_409_naming_each():
+def test_a_missing_signature_alone_names_the_signature_alone():
+    """With the visit and the after photo there, nothing else is named (the first
+    release's app said the after photo and the visit were missing)."""
+    evidence = CloseEvidence(after_photos=2, signature_photos=0, completed_visits=3)
     with pytest.raises(Conflict) as excinfo:
-        check_close_requirements(CloseEvidence(0, 0, 0), "field", True)
+        check_close_requirements(evidence, "field", True, DEFAULT_CHECKLIST, ALL)
+    assert excinfo.value.extra == {"missing": ["SIGNATURE"]}
+    assert excinfo.value.errors == {"signature": ["This category requires the customer's signature photo."]}
+    assert excinfo.value.detail == ("The job cannot be closed yet: "
+                                    "This category requires the customer's signature photo.")
+
+
+def test_every_unanswered_item_is_missing_in_the_checklists_order():
+    answers = {"area_cleaned": False, "ppe_worn": True}
+    assert missing(FULL, answers=answers) == ["CHECKLIST:power_isolated", "CHECKLIST:customer_briefed"]
+
+
+def test_unmet_requirements_are_a_409_listing_all_of_them_in_a_fixed_order():
+    with pytest.raises(Conflict) as excinfo:
+        check_close_requirements(CloseEvidence(0, 0, 0), "field", True, DEFAULT_CHECKLIST,
+                                 {"power_isolated": True})
     assert excinfo.value.code == "CLOSE_REQUIREMENTS_UNMET" and excinfo.value.status == 409
-    assert set(excinfo.value.errors) == {"after_photo", "visit", "signature"}
+    assert excinfo.value.extra["missing"] == [
+        "CHECKED_OUT_VISIT", "AFTER_PHOTO", "SIGNATURE", "CHECKLIST:ppe_worn",
+        "CHECKLIST:area_cleaned", "CHECKLIST:customer_briefed"]
+    assert set(excinfo.value.errors) == {"after_photo", "visit", "signature", "checklist"}
+    assert excinfo.value.errors["checklist"] == [
+        "Answer the checklist item ppe_worn.", "Answer the checklist item area_cleaned.",
+        "Answer the checklist item customer_briefed."]
 
 
 # --- repeat repairs -----------------------------------------------------------------------

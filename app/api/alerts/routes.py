@@ -1,10 +1,18 @@
 """/alerts: early warnings for supervisors, and the keyword watch list."""
 from __future__ import annotations
 
+from flask import url_for
 from flask.views import MethodView
 from flask_login import current_user
 
-from app.api.alerts.schemas import AlertListArgs, AlertSchema, WatchListSchema
+from app.api.alerts.schemas import (
+    AlertActionItemSchema,
+    AlertDismissSchema,
+    AlertListArgs,
+    AlertSchema,
+    AlertWithReviewSchema,
+    WatchListSchema,
+)
 from app.api.common import envelope, paginate
 from app.api_base import Blueprint
 from app.services import alerts as service
@@ -27,10 +35,26 @@ class AlertsViews(MethodView):
 @blp.route("/<int:alert_id>/dismiss")
 class AlertDismissViews(MethodView):
     @require_roles("supervisor", "admin")
+    @blp.arguments(AlertDismissSchema)
     @blp.response(200, AlertSchema)
-    def post(self, alert_id):
-        """Dismiss a warning; a repeat keeps the first time."""
-        return service.dismiss_alert(current_user, alert_id)
+    def post(self, data, alert_id):
+        """Dismiss a warning, with an optional note; a repeat keeps the first time and note."""
+        return service.dismiss_alert(current_user, alert_id, data.get("note"))
+
+
+@blp.route("/<int:alert_id>/action-item")
+class AlertActionItemViews(MethodView):
+    @require_roles("supervisor", "admin")
+    @blp.arguments(AlertActionItemSchema)
+    @blp.response(201, AlertWithReviewSchema)
+    def post(self, data, alert_id):
+        """Turn a warning into a review action item (engineer's supervisor, admin; audited).
+
+        The review must be one of the alert's engineer; the warning is dismissed by it.
+        """
+        alert = service.action_item_from_alert(current_user, alert_id, data)
+        alert.review_id = data["review_id"]
+        return alert, 201, {"Location": url_for("reviews.ReviewByIdViews", review_id=data["review_id"])}
 
 
 @blp.route("/watch-list")

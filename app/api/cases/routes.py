@@ -36,7 +36,9 @@ class CasesViews(MethodView):
     @blp.response(200, envelope(CaseSchema))
     def get(self, args):
         """Find cases: approved ones for everyone, the others within the author's scope."""
-        return paginate(service.list_cases(current_user, args), args)
+        page = paginate(service.list_cases(current_user, args), args)
+        service.with_photos(page["items"])
+        return page
 
 
 @blp.route("/<int:case_id>")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask import url_for
 from marshmallow import fields, validate
 
 from app.api.common import ID, CommaList, OptionalText, PageArgs, Schema, Text, UtcDateTime
@@ -32,6 +33,24 @@ class Tags(fields.List):
         return list(dict.fromkeys(super()._deserialize(value, attr, data, **kwargs)))
 
 
+class CasePhotoSchema(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    uploaded_by_id = fields.Integer()
+    content_type = fields.String(metadata={"description": "Of the original as uploaded."})
+    sha256 = fields.String()
+    width = fields.Integer()
+    height = fields.Integer()
+    taken_at = UtcDateTime(allow_none=True)
+    thumb_url = fields.Function(
+        lambda photo: url_for("photos.CasePhotoThumbViews", case_id=photo.case_id, photo_id=photo.id),
+        metadata={"type": "string"})
+    image_url = fields.Function(
+        lambda photo: url_for("photos.CasePhotoImageViews", case_id=photo.case_id, photo_id=photo.id),
+        metadata={"type": "string"})
+    created_at = UtcDateTime()
+
+
 class CaseSchema(Schema):
     id = fields.Integer(dump_only=True)
     kind = fields.String()
@@ -47,6 +66,8 @@ class CaseSchema(Schema):
     review_note = fields.String(allow_none=True)
     reviewed_by_id = fields.Integer(allow_none=True)
     reviewed_at = UtcDateTime(allow_none=True)
+    photos = fields.List(fields.Nested(CasePhotoSchema), dump_only=True,
+                         metadata={"description": "Oldest first."})
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
 

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from app.api.common import envelope, paginate
 from app.api.jobs.schemas import (
+    AssignmentSuggestionsSchema,
     JobAssignSchema,
     JobCancelSchema,
     JobCloseSchema,
@@ -20,6 +21,7 @@ from app.api.jobs.schemas import (
 from app.api_base import Blueprint
 from app.models import Job
 from app.scope import get_visible, jobs_visible
+from app.services import dispatch
 from app.services import jobs as service
 from app.services.auth import require_roles
 
@@ -81,6 +83,19 @@ class JobAssignViews(MethodView):
     def post(self, data, job_id):
         """Assign or reassign a job (supervisor: to their own team; admin)."""
         return service.assign_job(current_user, job_id, data["engineer_id"], data.get("at"))
+
+
+@blp.route("/<int:job_id>/assignment-suggestions")
+class JobAssignmentSuggestionsViews(MethodView):
+    @require_roles("supervisor", "admin")
+    @blp.response(200, AssignmentSuggestionsSchema)
+    def get(self, job_id):
+        """Whom to send: your engineers in the dispatch rule's order (job's supervisor, admin).
+
+        Nearest to the job's site first (from their last known position, else their home
+        site), then the fewer open jobs today; those with neither position nor home site last.
+        """
+        return dispatch.assignment_suggestions(current_user, job_id)
 
 
 @blp.route("/<int:job_id>/contact")

@@ -158,3 +158,26 @@ class JobListArgs(TimeRangeArgs):
     engineer_id = fields.Integer(validate=ID)
     site_id = fields.Integer(validate=ID)
     scheduled_for = Day()
+
+
+class AssignmentSuggestionSchema(Schema):
+    engineer_id = fields.Integer()
+    name = fields.String()
+    distance_m = fields.Float(allow_none=True, metadata={
+        "description": "Geodesic metres (rounded) from `from` to the job's site; null: no "
+                       "position and no home site known."})
+    from_ = fields.String(data_key="from", attribute="from", allow_none=True, metadata={
+        "enum": ["last_position", "home_site", None],
+        "description": "last_position: the latest fix of a check-in, check-out or photo of "
+                       "theirs; home_site: their home site, when no fix is known."})
+    position_at = UtcDateTime(allow_none=True, metadata={"description": "When the last position was taken."})
+    open_jobs_today = fields.Integer(metadata={
+        "description": "Their other open jobs scheduled for today or earlier, or unscheduled."})
+
+
+class AssignmentSuggestionsSchema(Schema):
+    job_id = fields.Integer()
+    site_id = fields.Integer()
+    items = fields.List(fields.Nested(AssignmentSuggestionSchema), metadata={
+        "description": "Nearest first, then the fewer open jobs today; those with neither a "
+                       "position nor a home site last."})

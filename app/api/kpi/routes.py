@@ -11,6 +11,8 @@ from app.api.kpi.schemas import (
     KpiClosedPeriodSchema,
     KpiExportArgs,
     KpiCardSchema,
+    KpiHistoryArgs,
+    KpiHistorySchema,
     KpiPeriodArgs,
     KpiRecordArgs,
     KpiRecordPageSchema,
@@ -70,6 +72,20 @@ class EngineerCardViews(MethodView):
     def get(self, args, engineer_id):
         """An engineer's KPI card: live for an open month, frozen for a closed one."""
         return service.engineer_card(current_user, engineer_id, args.get("period"))
+
+
+@blp.route("/engineers/<int:engineer_id>/history")
+class EngineerHistoryViews(MethodView):
+    @require_roles()
+    @blp.arguments(KpiHistoryArgs, location="query")
+    @blp.response(200, KpiHistorySchema)
+    def get(self, args, engineer_id):
+        """An engineer's KPI trend, oldest month first (self, their supervisor, admin).
+
+        Total, pass mark and dimensions of each month: closed months as frozen, the
+        current one live and last.
+        """
+        return service.engineer_history(current_user, engineer_id, args["months"])
 
 
 @blp.route("/engineers/<int:engineer_id>/records")

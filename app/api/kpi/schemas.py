@@ -83,6 +83,29 @@ class KpiCardSchema(Schema):
     promotion_priority = fields.Boolean()
 
 
+class KpiHistoryArgs(QueryArgs):
+    months = fields.Integer(load_default=6, validate=validate.Range(min=1, max=24), metadata={
+        "description": "How many months, the current one included: 1 to 24 (default 6)."})
+
+
+class KpiHistoryItemSchema(Schema):
+    period = fields.String()
+    scheme = fields.String()
+    live = fields.Boolean(metadata={"description": "The current month, computed now."})
+    frozen = fields.Boolean(metadata={"description": "A closed month: its card as frozen."})
+    total_score = fields.Float(allow_none=True)
+    pass_score = fields.Float()
+    meets_target = fields.Boolean()
+    dimensions = fields.Nested(DimensionsSchema)
+
+
+class KpiHistorySchema(Schema):
+    engineer_id = fields.Integer()
+    months = fields.Integer()
+    items = fields.List(fields.Nested(KpiHistoryItemSchema), metadata={
+        "description": "Oldest first; the current month last."})
+
+
 # --- The records behind a figure -----------------------------------------------------
 
 

@@ -5,10 +5,11 @@ from flask import Response, send_file, url_for
 from flask.views import MethodView
 from flask_login import current_user
 
+from app.api.cases.schemas import CasePhotoSchema
 from app.api.common import PageArgs, accepts_body, envelope, paginate
-from app.api.photos.schemas import PhotoSchema, PhotoUploadSchema
+from app.api.photos.schemas import CasePhotoUploadSchema, PhotoSchema, PhotoUploadSchema
 from app.api_base import Blueprint
-from app.models import Photo
+from app.models import CasePhoto, Photo
 from app.services import photos as service
 from app.services.auth import require_roles
 
@@ -71,7 +72,49 @@ class PhotoOriginalViews(MethodView):
                       service.original_name(photo), attachment=True)
 
 
-def _serve(photo: Photo, key: str, mimetype: str, name: str, attachment: bool = False) -> Response:
+@blp.route("/cases/<int:case_id>/photos")
+class CasePhotosViews(MethodView):
+    @require_roles("engineer")
+    @blp.arguments(CasePhotoUploadSchema, location="form", content_type="multipart/form-data")
+    @blp.response(201, CasePhotoSchema)
+    def post(self, data, case_id):
+        """Add a photo to your case while it waits for review (its author).
+
+        The job photos' types and limits; no verification flags.
+        """
+        photo = service.upload_case_photo(current_user, case_id, data["file"].read())
+        return photo, 201, {"Location": url_for("photos.CasePhotoImageViews", case_id=case_id,
+                                                photo_id=photo.id)}
+
+    @require_roles()
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, envelope(CasePhotoSchema))
+    def get(self, args, case_id):
+        """A case's photos, oldest first (whoever may see the case)."""
+        return paginate(service.list_case_photos(current_user, case_id), args)
+
+
+@blp.route("/cases/<int:case_id>/photos/<int:photo_id>/thumb")
+class CasePhotoThumbViews(MethodView):
+    @require_roles()
+    @blp.doc(responses={200: JPEG})
+    def get(self, case_id, photo_id):
+        """A case photo's thumbnail, long edge at most 320 px (whoever may see the case)."""
+        photo = service.visible_case_photo(current_user, case_id, photo_id)
+        return _serve(photo, photo.thumb_key, "image/jpeg", f"case-photo-{photo.id}-thumb.jpg")
+
+
+@blp.route("/cases/<int:case_id>/photos/<int:photo_id>/image")
+class CasePhotoImageViews(MethodView):
+    @require_roles()
+    @blp.doc(responses={200: JPEG})
+    def get(self, case_id, photo_id):
+        """A case photo's display copy: upright, long edge at most 1600 px, no metadata."""
+        photo = service.visible_case_photo(current_user, case_id, photo_id)
+        return _serve(photo, photo.display_key, "image/jpeg", f"case-photo-{photo.id}.jpg")
+
+
+def _serve(photo: Photo | CasePhoto, key: str, mimetype: str, name: str, attachment: bool = False) -> Response:
     """A stored file with headers that keep it an image in the caller's private cache."""
     # The backend's stream (in pieces from a bucket) is closed with the response.
     stream = service.open_file(key)
@@ -88,3 +131,4 @@ def _serve(photo: Photo, key: str, mimetype: str, name: str, attachment: bool = 
 
 
 accepts_body("photos.JobPhotosViews", "multipart/form-data")
+accepts_body("photos.CasePhotosViews", "multipart/form-data")

@@ -23,15 +23,20 @@ class Upload(fields.Field):
         return value
 
 
-class PhotoUploadSchema(Schema):
+class CasePhotoUploadSchema(Schema):
+    """An image upload: a knowledge case's photo (a job's photo adds its kind)."""
+
     file = Upload(required=True, metadata={"type": "string", "format": "binary",
                                            "description": "JPEG, PNG, WebP or HEIC/HEIF."})
-    kind = fields.String(required=True, validate=validate.OneOf(PHOTO_KINDS))
 
     @pre_load
     def with_files(self, data, **kwargs):
         """A multipart body is one body: its file parts join its text fields."""
         return {**data, **request.files.to_dict()}
+
+
+class PhotoUploadSchema(CasePhotoUploadSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(PHOTO_KINDS))
 
 
 class GpsSchema(Schema):

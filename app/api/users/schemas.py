@@ -19,6 +19,11 @@ def _not_blank(value: str) -> None:
 NAME = [validate.Length(min=1, max=120), _not_blank]
 
 
+def _home_site() -> fields.Integer:
+    return fields.Integer(allow_none=True, strict=True, validate=ID, metadata={
+        "description": "Engineers only: the site they start from (dispatch suggestions)."})
+
+
 class UserSchema(Schema):
     id = fields.Integer(dump_only=True)
     email = fields.String()
@@ -27,6 +32,8 @@ class UserSchema(Schema):
     level = fields.String(allow_none=True)
     work_type = fields.String(allow_none=True)
     supervisor_id = fields.Integer(allow_none=True)
+    home_site_id = fields.Integer(allow_none=True, metadata={
+        "description": "Where the engineer starts from when no position of theirs is known."})
     locale = fields.String(allow_none=True)
     active = fields.Boolean()
     created_at = UtcDateTime()
@@ -40,6 +47,7 @@ class UserCreateSchema(Schema):
     level = fields.String(validate=validate.OneOf(LEVELS), allow_none=True)
     work_type = fields.String(validate=validate.OneOf(WORK_TYPES), allow_none=True)
     supervisor_id = fields.Integer(allow_none=True, validate=ID)
+    home_site_id = _home_site()
     locale = fields.String(validate=validate.OneOf(LOCALES), allow_none=True)
 
     @validates_schema
@@ -60,6 +68,7 @@ class UserPatchSchema(Schema):
     level = fields.String(validate=validate.OneOf(LEVELS), allow_none=True)
     work_type = fields.String(validate=validate.OneOf(WORK_TYPES), allow_none=True)
     supervisor_id = fields.Integer(allow_none=True, validate=ID)
+    home_site_id = _home_site()
     locale = fields.String(validate=validate.OneOf(LOCALES), allow_none=True)
     active = fields.Boolean()
 

@@ -4,8 +4,19 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from app.api.common import ID, CommaList, JsonBoolean, PageArgs, Schema, Text, UtcDateTime, utc_text
+from app.api.common import (
+    ID,
+    CommaList,
+    JsonBoolean,
+    OptionalText,
+    PageArgs,
+    Schema,
+    Text,
+    UtcDateTime,
+    utc_text,
+)
 from app.api.sites.schemas import LAT, LON
+from app.domain.verification import FLAG_ORDER
 from app.models.types import VISIT_STATUSES
 
 ACCURACY = validate.Range(min=0, min_inclusive=False, error="Must be greater than 0.")
@@ -25,8 +36,14 @@ class VisitFixSchema(Schema):
         "description": "The position came from a mock provider."})
 
 
+CHECK_IN_NOTE_MAX = 500
+
+
 class VisitCheckInSchema(VisitFixSchema):
     job_id = fields.Integer(required=True, strict=True, validate=ID)
+    note = OptionalText(CHECK_IN_NOTE_MAX, metadata={
+        "description": "The engineer's reason, e.g. for a check-in outside the fence; "
+                       "shown as check_in_note."})
 
 
 class VisitCheckOutSchema(VisitFixSchema):
@@ -47,10 +64,22 @@ class VisitDisputeSchema(Schema):
     note = Text(required=True, validate=validate.Length(min=1, max=2000))
 
 
+VISIT_SORTS = ("oldest", "most_flags")
+MAX_AGE_H = 24 * 366
+
+
 class VisitListArgs(PageArgs):
     status = CommaList(VISIT_STATUSES)
     engineer_id = fields.Integer(validate=ID)
     job_id = fields.Integer(validate=ID)
+    flag = fields.List(fields.String(validate=validate.OneOf(FLAG_ORDER)), metadata={
+        "description": "Repeatable (?flag=A&flag=B): visits that raised any of these flags."})
+    older_than_h = fields.Integer(validate=validate.Range(min=0, max=MAX_AGE_H), metadata={
+        "description": "Visits checked in (client_time) at least this many hours ago."})
+    sort = fields.String(validate=validate.OneOf(VISIT_SORTS), metadata={
+        "description": "oldest: by check-in time, oldest first; most_flags: the most flags "
+                       "first, then oldest. Without it the queue (?status=flagged,disputed) is "
+                       "oldest first and any other list newest first."})
     from_ = UtcDateTime(data_key="from", metadata={"description": "Check-in client_time, inclusive."})
     to = UtcDateTime(metadata={"description": "Check-in client_time, exclusive."})
 
@@ -125,6 +154,8 @@ class VisitAnswerSchema(Schema):
     check_out = fields.Nested(VisitPositionSchema, allow_none=True)
     status = fields.String(metadata={"description": "verified, flagged, approved, rejected or disputed."})
     flags = fields.List(fields.String(), metadata={"description": "Every flag the visit has raised."})
+    check_in_note = fields.String(allow_none=True, metadata={
+        "description": "The engineer's reason given with the check-in."})
     decision_note = fields.String(allow_none=True)
     decided_at = UtcDateTime(allow_none=True)
     decided_by_id = fields.Integer(allow_none=True)
@@ -158,6 +189,7 @@ def checked_in_answer(new: Any) -> dict[str, Any]:
         "check_out": None,
         "status": visit["status"],
         "flags": visit["flags"],
+        "check_in_note": visit["check_in_note"],
         "decision_note": None,
         "decided_at": None,
         "decided_by_id": None,

@@ -8,6 +8,7 @@ from app.services.kpi.cards import (
     LOOKBACK_MONTHS,
     close_period,
     engineer_card,
+    engineer_history,
     export_rows,
     live_month,
     metric_records,

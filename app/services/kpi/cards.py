@@ -115,13 +115,19 @@ class LiveMonth:
     figures: source.Figures
 
     def full(self, engineer_id: int) -> CardScores:
-        found = self.figures.get((engineer_id, self.period.key)) or source.EngineerFigures()
         scheme = self.schemes[scheme_key_of(self.engineers[engineer_id])]
-        return compute_card(scheme, found.raw, found.active)
+        return scored_month(scheme, self.figures, engineer_id, self.period)
 
     def card(self, engineer_id: int, streak: int, live: bool) -> dict[str, Any]:
         return card_dict(engineer_id, self.period.key, self.full(engineer_id),
                          self.rankings[engineer_id], streak, live=live, frozen=False)
+
+
+def scored_month(scheme: Scheme, figures: source.Figures, engineer_id: int,
+                 period: Period) -> CardScores:
+    """An engineer's open month scored from the figures read for it, as its card shows it."""
+    found = figures.get((engineer_id, period.key)) or source.EngineerFigures()
+    return compute_card(scheme, found.raw, found.active)
 
 
 def _engineers() -> dict[int, Engineer]:
@@ -263,7 +269,11 @@ def engineer_card(viewer: User, engineer_id: int, period_text: str | None) -> di
 def frozen_card(engineer: User, period: Period) -> dict[str, Any]:
     """The card stored at the close. An engineer who had no card then (not yet an
     engineer) gets an empty one: nothing was attributed to them in that month."""
-    row = _stored_card(engineer.id, period)
+    return _frozen(engineer, period, _stored_card(engineer.id, period))
+
+
+def _frozen(engineer: User, period: Period, row: KpiCard | None) -> dict[str, Any]:
+    """frozen_card from the stored row (None: the engineer had no card that month)."""
     if row is not None:
         card = {k: v for k, v in row.card.items() if k != "records"}
         return {**card, "live": False, "frozen": True}
@@ -274,6 +284,41 @@ def frozen_card(engineer: User, period: Period) -> dict[str, Any]:
     scores = compute_card(scheme, {}, active=False)
     return card_dict(engineer.id, period.key, scores, Ranking(None, ranked, False), 0,
                      live=False, frozen=True)
+
+
+# --- The trend ------------------------------------------------------------------------
+
+HISTORY_ITEM_KEYS = ("period", "scheme", "live", "frozen", "total_score", "pass_score",
+                     "meets_target", "dimensions")
+
+
+def engineer_history(viewer: User, engineer_id: int, months: int) -> dict[str, Any]:
+    """GET /kpi/engineers/{id}/history: the last `months` months of the engineer's card,
+    oldest first, the current month last. A closed month is its frozen card exactly; an
+    open one is scored as its card is, from the figures of all the open months read at
+    once for this engineer (one statement per family), with their scheme now."""
+    engineer = visible_engineer(viewer, engineer_id)
+    tz = _timezone()
+    now = periods.current(tz)
+    window = [periods.shift(now, -back, tz) for back in range(months - 1, -1, -1)]
+    keys = [p.key for p in window]
+    closed = set(db.session.scalars(sa.select(KpiPeriod.period).where(KpiPeriod.period.in_(keys))))
+    stored = {row.period: row for row in db.session.scalars(sa.select(KpiCard).where(
+        KpiCard.engineer_id == engineer.id, KpiCard.period.in_(sorted(closed))))} if closed else {}
+    open_months = [p for p in window if p.key not in closed]
+    figures = source.raw_figures(open_months, [engineer.id]) if open_months else {}
+    scheme = schemes_in_force()[scheme_key_of(engineer)] if open_months else None
+    items = []
+    for period in window:
+        if period.key in closed:
+            card = _frozen(engineer, period, stored.get(period.key))
+        else:
+            scores = scored_month(scheme, figures, engineer.id, period)
+            card = {"period": period.key, "scheme": scores.scheme, "live": period == now,
+                    "frozen": False, "total_score": scores.total, "pass_score": scores.pass_score,
+                    "meets_target": scores.meets_target, "dimensions": dict(scores.dimensions)}
+        items.append({key: card[key] for key in HISTORY_ITEM_KEYS})
+    return {"engineer_id": engineer.id, "months": months, "items": items}
 
 
 # --- The records behind a figure -----------------------------------------------------

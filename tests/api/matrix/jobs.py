@@ -31,6 +31,8 @@ ROWS = [
      {"json": {"reason": "Customer withdrew"}}, SUPERVISOR_ROUTE),
     ("POST", "/api/v1/jobs/<int:job_id>/assign", "jobs/{jobs_job}/assign",
      {"json": {"engineer_id": ENGINEER_ID}}, SUPERVISOR_ROUTE),
+    ("GET", "/api/v1/jobs/<int:job_id>/assignment-suggestions", "jobs/{jobs_job}/assignment-suggestions",
+     {}, expect(everyone=404, sup_a=200, admin=200, **ENGINEERS_403)),
     ("POST", "/api/v1/jobs/<int:job_id>/contact", "jobs/{jobs_job}/contact", {"json": {}}, ENGINEER_ROUTE),
     ("POST", "/api/v1/jobs/<int:job_id>/close", "jobs/{jobs_job}/close", {"json": CLOSE}, ENGINEER_ROUTE),
     ("POST", "/api/v1/jobs/<int:job_id>/complaints", "jobs/{jobs_job}/complaints",

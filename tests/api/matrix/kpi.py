@@ -17,6 +17,8 @@ ROWS = [
     ("PUT", "/api/v1/kpi/schemes/<string:key>", "kpi/schemes/mid-field", {"json": SCHEME_BODY},
      expect(everyone=403, admin=200)),
     ("GET", "/api/v1/kpi/engineers/<int:engineer_id>", "kpi/engineers/{kpi_engineer}", {}, CARD),
+    ("GET", "/api/v1/kpi/engineers/<int:engineer_id>/history",
+     "kpi/engineers/{kpi_engineer}/history?months=3", {}, CARD),
     ("GET", "/api/v1/kpi/engineers/<int:engineer_id>/records",
      "kpi/engineers/{kpi_engineer}/records?metric=nps", {}, CARD),
     ("GET", "/api/v1/kpi/team", "kpi/team", {}, expect(everyone=200, **ENGINEERS_403)),
