@@ -46,6 +46,10 @@ class JobSchema(Schema):
     repeat_of_id = fields.Integer(allow_none=True)
     cancelled_at = UtcDateTime(allow_none=True)
     cancel_reason = fields.String(allow_none=True)
+    source = fields.String(allow_none=True, metadata={
+        "description": "Where the ticket came from: an intake source's key, or csv."})
+    external_id = fields.String(allow_none=True, metadata={
+        "description": "The ticket's id in its source; unique per source."})
     created_at = UtcDateTime()
 
 
@@ -102,6 +106,8 @@ def job_item(job: Any) -> dict[str, Any]:
         "repeat_of_id": job.repeat_of_id,
         "cancelled_at": _utc(job.cancelled_at),
         "cancel_reason": job.cancel_reason,
+        "source": job.source,
+        "external_id": job.external_id,
         "created_at": _utc(job.created_at),
     }
 
