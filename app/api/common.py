@@ -1,9 +1,10 @@
 """What every resource's schemas and routes share: time fields, paging, the envelope."""
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import marshmallow as ma
 import sqlalchemy as sa
@@ -25,6 +26,35 @@ BODY_TYPES: dict[str, tuple[str, ...]] = {}
 def accepts_body(endpoint: str, *mimetypes: str) -> None:
     """Declare that `endpoint` takes these body types instead of JSON (415 otherwise)."""
     BODY_TYPES[endpoint] = mimetypes
+
+
+# The request body of a CSV import: the file as a form field, or the CSV itself.
+CSV_UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {"type": "object", "required": ["file"],
+                       "properties": {"file": {"type": "string", "format": "binary"}}}
+        },
+        "text/csv": {"schema": {"type": "string"}},
+    },
+}
+
+
+def csv_upload() -> BinaryIO:
+    """The uploaded CSV (form field `file`, or the body) as a stream of bytes, from its start."""
+    from flask import request
+
+    from app.errors import Invalid
+
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise Invalid("Attach the CSV as the form field `file`.",
+                          {"file": ["Missing data for required field."]})
+        upload.stream.seek(0)
+        return upload.stream
+    return io.BytesIO(request.get_data(cache=True))
 
 
 def _nul_errors(value: Any, path: str = "") -> dict[str, list[str]]:

@@ -7,6 +7,7 @@ from marshmallow import fields, validate
 
 from app.api.common import (
     ID,
+    QueryArgs,
     CommaList,
     JsonBoolean,
     OptionalText,
@@ -15,6 +16,7 @@ from app.api.common import (
     TimeRangeArgs,
     UtcDateTime,
 )
+from app.domain.intake import SOURCE_KEY
 from app.models.types import JOB_STATUSES, PRIORITIES, WORK_TYPES
 
 
@@ -163,3 +165,34 @@ class JobListArgs(TimeRangeArgs):
     engineer_id = fields.Integer(validate=ID)
     site_id = fields.Integer(validate=ID)
     scheduled_for = fields.Date()
+
+
+class JobImportArgs(QueryArgs):
+    dry_run = fields.Boolean(load_default=False, metadata={
+        "description": "true: check every row and report, import nothing."})
+    source = fields.String(validate=validate.Regexp(SOURCE_KEY, error="Not a source key."), metadata={
+        "description": "The intake source the tickets come from (their external_id is unique "
+                       "per source); default csv."})
+
+
+class ImportReasonSchema(Schema):
+    code = fields.String(metadata={"description": "MISSING_FIELD, BAD_VALUE, BAD_TIME, "
+                                   "TOO_MANY_VALUES, UNKNOWN_SITE, UNKNOWN_CATEGORY, "
+                                   "ENGINEER_OUT_OF_SCOPE, DUPLICATE_IN_FILE, ALREADY_IMPORTED"})
+    column = fields.String(allow_none=True)
+    detail = fields.String()
+
+
+class ImportRefusalSchema(Schema):
+    line = fields.Integer(metadata={"description": "The line of the file the row starts on."})
+    reasons = fields.List(fields.Nested(ImportReasonSchema))
+
+
+class JobImportReportSchema(Schema):
+    dry_run = fields.Boolean()
+    source = fields.String()
+    rows = fields.Integer(metadata={"description": "Data rows read (blank lines skipped)."})
+    accepted = fields.Integer()
+    imported = fields.Integer()
+    refused = fields.List(fields.Nested(ImportRefusalSchema))
+    job_ids = fields.List(fields.Integer(), metadata={"description": "The new jobs' ids, ascending."})

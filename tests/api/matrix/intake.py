@@ -1,9 +1,10 @@
 """Ticket intake: the sources and deliveries log (admin only), the signed webhook (public:
-its signature is the authentication, tested in tests/api/test_intake.py)."""
+its signature is the authentication, tested in tests/api/test_intake.py), the CSV import
+of jobs (supervisors and admins; row scope in tests/api/test_job_import.py)."""
 from __future__ import annotations
 
 from app.services import intake as intake_service
-from tests.api.matrix import expect
+from tests.api.matrix import ENGINEERS_403, expect
 
 MAPPING = {"external_id": "/id", "title": "/title", "priority": {"value": "normal"},
            "category": {"value": "hvac"}, "site": "/site_id"}
@@ -23,6 +24,10 @@ ROWS = [
     ("POST", "/api/v1/intake-sources/<int:source_id>/rotate-secret",
      "intake-sources/{intake_source}/rotate-secret", {"json": {}}, expect(**ADMIN_ONLY, admin=200)),
     ("GET", "/api/v1/intake-deliveries", "intake-deliveries", {}, expect(**ADMIN_ONLY, admin=200)),
+    # A dry run answers its report (200) whatever the rows hold.
+    ("POST", "/api/v1/jobs/import", "jobs/import?dry_run=true",
+     {"data": "site_id,title,category,priority\n1,Leak,hvac,normal\n", "content_type": "text/csv"},
+     expect(everyone=200, **ENGINEERS_403)),
 ]
 
 
