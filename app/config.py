@@ -83,6 +83,9 @@ class Config:
         instance = instance or instance_path()
         self.INSTANCE_PATH = str(instance)
         self.SECRET_KEY = secret_key(instance)
+        # Earlier keys, comma-separated, still accepted after SECRET_KEY is changed
+        # (session cookies, intake source secrets).
+        self.SECRET_KEY_FALLBACKS = [key for key in _env("SECRET_KEY_FALLBACKS", "").split(",") if key]
         self.SQLALCHEMY_DATABASE_URI = _env(
             "DATABASE_URL", f"sqlite:///{instance / 'fieldproof.db'}"
         )

@@ -120,8 +120,12 @@ def test_an_admin_configures_a_source_whose_secret_is_shown_once_and_stored_encr
     assert secret not in row.secret_ciphertext
     assert intake_service.accepted_secrets(row) == [secret]
     # Another SECRET_KEY cannot open it: a reader of the database alone cannot sign.
+    key = app.config["SECRET_KEY"]
     app.config["SECRET_KEY"] = "another key"
     assert intake_service.accepted_secrets(row) == []
+    # After a change of SECRET_KEY, the former one in SECRET_KEY_FALLBACKS still opens it.
+    app.config["SECRET_KEY_FALLBACKS"] = [key]
+    assert intake_service.accepted_secrets(row) == [secret]
 
     entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "intake_source.create"))
     assert entry.target_id == body["id"] and secret not in json.dumps(entry.detail)
