@@ -143,12 +143,7 @@ def update_source(actor: User, source_id: int, data: dict[str, Any]) -> IntakeSo
     source = get_source(source_id)
     if "mapping" in data:
         _check_mapping(data["mapping"])
-    changes = {}
-    for name, value in data.items():
-        before = getattr(source, name)
-        if before != value:
-            changes[name] = {"from": before, "to": value}
-            setattr(source, name, value)
+    changes = audit.apply_changes(source, data)
     if changes:
         db.session.flush()
         action = "intake_source.update"

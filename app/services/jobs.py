@@ -140,12 +140,7 @@ def update_job(actor: User, job_id: int, data: dict[str, Any]) -> Job:
         require_category(data["category"])
     if data.get("repeat_of_id") is not None:
         _check_repeat_target(actor, job, data["repeat_of_id"])
-    changes = {}
-    for name, value in data.items():
-        before = getattr(job, name)
-        if before != value:
-            changes[name] = {"from": before, "to": value}
-            setattr(job, name, value)
+    changes = audit.apply_changes(job, data)
     if changes:
         db.session.flush()
         audit.record(actor.id, "job.update", "job", job.id, changes)

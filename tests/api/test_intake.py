@@ -15,7 +15,7 @@ from app.domain.intake import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from app.extensions import db
 from app.models import AuditEntry, IntakeDelivery, IntakeSource, Job
 from app.services import intake as intake_service
-from tests.support import ApiClient
+from tests.support import ApiClient, all_at_once
 
 
 def servicenow_mapping(site_id: int) -> dict:
@@ -386,27 +386,8 @@ def test_deliveries_are_rate_limited_per_source(app, admin, site):
     assert other.status_code == 404  # another source's count is its own
 
 
-def _at_once(calls):
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(i):
-        barrier.wait()
-        try:
-            results[i] = calls[i]()
-        except Exception as exc:  # surfaced by the assertions
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
-
-
 def test_concurrent_deliveries_of_one_ticket_make_exactly_one_job(app, servicenow):
-    results = _at_once([lambda: deliver(app, "servicenow", SERVICENOW_PAYLOAD, servicenow["secret"])
+    results = all_at_once([lambda: deliver(app, "servicenow", SERVICENOW_PAYLOAD, servicenow["secret"])
                         for _ in range(6)])
     statuses = sorted(r.status_code for r in results)
     assert statuses == [200] * 5 + [201], [r if isinstance(r, Exception) else r.get_data(as_text=True)
@@ -428,7 +409,7 @@ def test_when_both_deliveries_miss_each_other_the_unique_index_keeps_one_job(app
         return real(source_key, external_id)
 
     monkeypatch.setattr(intake_service, "_stored_job", blind_first_look)
-    results = _at_once([lambda: deliver(app, "servicenow", SERVICENOW_PAYLOAD, servicenow["secret"])
+    results = all_at_once([lambda: deliver(app, "servicenow", SERVICENOW_PAYLOAD, servicenow["secret"])
                         for _ in range(2)])
     assert sorted(r.status_code for r in results) == [200, 201], results
     assert len({r.json["job_id"] for r in results}) == 1 and len(jobs()) == 1
