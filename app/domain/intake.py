@@ -121,8 +121,8 @@ def mapping_errors(mapping: Mapping[str, Any], sites: Iterable[int] | None = Non
         if "path" in rule and "value" in rule:
             add(name, "Give path or value, not both.")
         path = rule.get("path")
-        if path is not None and not (isinstance(path, str) and (path == "" or path.startswith("/"))
-                                     and len(path) <= 200):
+        if "path" in rule and not (isinstance(path, str) and (path == "" or path.startswith("/"))
+                                   and len(path) <= 200):
             add(name, "path must be a JSON Pointer such as /ticket/id.")
         table = rule.get("map")
         if table is not None and not (isinstance(table, dict) and len(table) <= 1000):
@@ -276,6 +276,7 @@ def _convert(name: str, value: Any, rule: Mapping[str, Any], now: datetime,
     text = _text(value)
     if text is None:
         raise ValueError("Not a text value.")
+    text = text.replace("\x00", "")  # no database column can hold a NUL
     if name == "priority":
         if text not in PRIORITIES:
             raise ValueError(f"Must be one of {', '.join(PRIORITIES)}; add a map.")
@@ -286,7 +287,7 @@ def _convert(name: str, value: Any, rule: Mapping[str, Any], now: datetime,
         return text
     limits = {"title": TITLE_MAX, "description": DESCRIPTION_MAX, "asset_ref": ASSET_REF_MAX,
               "category": 40}
-    return _cut(text.replace("\x00", ""), limits[name])
+    return _cut(text, limits[name])
 
 
 def parse_time(value: Any, zone: ZoneInfo | None = None) -> datetime:

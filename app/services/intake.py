@@ -33,7 +33,7 @@ from app.models import IntakeDelivery, IntakeSource, Job, Site, User
 from app.models.types import utcnow
 from app.services import audit
 from app.services import jobs as job_service
-from app.services.categories import category_rule
+from app.services.categories import category_rule, list_categories
 
 SECRET_PREFIX = "whsec_"
 _HKDF_INFO = b"fieldproof intake source secrets v1"
@@ -82,15 +82,13 @@ def accepted_secrets(source: IntakeSource) -> list[str]:
 # --- sources (admin) -----------------------------------------------------------------
 
 def _check_mapping(mapping: dict[str, Any]) -> None:
-    sites = _site_ids_in(mapping.get("site"))
-    errors = rules.mapping_errors(mapping, sites)
-    for name in ("category",):
-        rule = mapping.get(name)
-        if isinstance(rule, dict) and not errors.get(name):
-            named = list((rule.get("map") or {}).values())
-            named += [rule[key] for key in ("value", "default") if key in rule]
-            if any(category_rule(key) is None for key in named):
-                errors.setdefault(name, []).append("category values must be known categories.")
+    """The mapping's shape, and the sites and categories its values name exist."""
+    errors = rules.mapping_errors(mapping, _site_ids_in(mapping.get("site")))
+    rule = mapping.get("category")
+    if isinstance(rule, dict) and not errors.get("category"):
+        known = {category.key for category in list_categories()}
+        if not set(_values_of(rule)) <= known:
+            errors["category"] = ["category values must be known categories."]
     if errors:
         raise Invalid("The field mapping is not valid.", {"mapping": errors})
 
@@ -99,13 +97,18 @@ def _site_ids_in(rule: Any) -> list[int]:
     """The existing sites among those a site rule names (ids it maps codes to)."""
     if not isinstance(rule, dict):
         return []
-    named = list((rule.get("map") or {}).values()) if isinstance(rule.get("map"), dict) else []
-    named += [rule[key] for key in ("value", "default") if key in rule]
-    ids = {value for value in named if isinstance(value, int) and not isinstance(value, bool)
-           and 0 < value < 2**31}
+    ids = {value for value in _values_of(rule) if isinstance(value, int)
+           and not isinstance(value, bool) and 0 < value < 2**31}
     if not ids:
         return []
     return list(db.session.scalars(sa.select(Site.id).where(Site.id.in_(ids))))
+
+
+def _values_of(rule: dict[str, Any]) -> list[Any]:
+    """What a mapping rule may yield: its map's values, its constant and its default."""
+    table = rule.get("map")
+    named = list(table.values()) if isinstance(table, dict) else []
+    return named + [rule[key] for key in ("value", "default") if key in rule]
 
 
 def create_source(actor: User, data: dict[str, Any]) -> tuple[IntakeSource, str]:
@@ -177,7 +180,7 @@ def receive(source_key: str, timestamp: str | None, signature: str | None, body:
     """Turn a signed delivery into a job, once per ticket; the delivery as logged (its
     outcome `created`, or `duplicate` when the ticket's job existed already). A refusal
     raises IntakeRefused, which the caller records (see record_refusal)."""
-    source = db.session.scalar(sa.select(IntakeSource).where(IntakeSource.key == source_key))
+    source = _source_by_key(source_key)
     if source is None:
         raise IntakeRefused(404, "UNKNOWN_SOURCE", "There is no intake source by this key.")
     if not source.active:
@@ -197,6 +200,13 @@ def receive(source_key: str, timestamp: str | None, signature: str | None, body:
     return _log(source.key, source.id, "created" if created else "duplicate",
                 201 if created else 200, body, remote_addr, external_id=ticket.external_id,
                 job_id=job.id)
+
+
+def _source_by_key(key: str) -> IntakeSource | None:
+    """The source a URL names; a key no source could have is not looked up."""
+    if not rules.SOURCE_KEY.match(key):
+        return None
+    return db.session.scalar(sa.select(IntakeSource).where(IntakeSource.key == key))
 
 
 def _stored_job(source_key: str, external_id: str) -> Job | None:
@@ -232,8 +242,9 @@ def _log(source_key: str, source_id: int | None, outcome: str, status: int, body
          remote_addr: str | None, *, code: str | None = None, detail: str | None = None,
          external_id: str | None = None, job_id: int | None = None) -> IntakeDelivery:
     delivery = IntakeDelivery(
-        source_id=source_id, source_key=source_key[:40], outcome=outcome, status=status,
-        code=code, detail=(detail or "")[:500] or None, external_id=external_id, job_id=job_id,
+        # The key as addressed, which may be anything a URL can carry.
+        source_key=source_key.replace("\x00", "")[:40], source_id=source_id,
+        outcome=outcome, status=status, code=code, detail=(detail or "")[:500] or None, external_id=external_id, job_id=job_id,
         body_sha256=hashlib.sha256(body).hexdigest(), body_bytes=len(body),
         remote_addr=(remote_addr or "")[:64] or None,
     )
@@ -246,8 +257,8 @@ def record_refusal(source_key: str, refusal: IntakeRefused, body: bytes,
                    remote_addr: str | None) -> None:
     """Log a refused delivery in a transaction of its own: the request's is undone."""
     db.session.rollback()
-    source_id = db.session.scalar(sa.select(IntakeSource.id).where(IntakeSource.key == source_key))
-    _log(source_key, source_id, "refused", refusal.status, body, remote_addr,
+    source = _source_by_key(source_key)
+    _log(source_key, source and source.id, "refused", refusal.status, body, remote_addr,
          code=refusal.code, detail=refusal.detail)
     db.session.commit()
 

@@ -27,7 +27,7 @@ from app.extensions import db
 from app.models import IntakeSource, Job, Site, User
 from app.models.types import utcnow
 from app.services import alerts, audit
-from app.services.categories import category_rule
+from app.services.categories import list_categories
 
 CHUNK = 1000  # ids per IN list, rows per INSERT statement
 _jobs = Job.__table__
@@ -147,7 +147,7 @@ def _check_references(actor: User, rows: list[ImportRow], source_key: str) -> No
         return {row.values[name] for row in rows if row.values.get(name) is not None}
 
     sites = _existing(Site.id, named("site_id"))
-    categories = {key for key in named("category") if category_rule(key) is not None}
+    categories = {category.key for category in list_categories()}
     scope = [User.role == "engineer", User.active.is_(True)]
     if actor.role != "admin":
         scope.append(User.supervisor_id == actor.id)

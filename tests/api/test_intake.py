@@ -10,10 +10,12 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from app.api.intake.schemas import SERVICENOW_MAPPING, ZENDESK_MAPPING
 from app.api.intake.webhook_doc import SERVICENOW_PAYLOAD, ZENDESK_PAYLOAD
-from app.domain.intake import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from app.domain.intake import SIGNATURE_HEADER, TIMESTAMP_HEADER, map_ticket, mapping_errors, sign
 from app.extensions import db
 from app.models import AuditEntry, IntakeDelivery, IntakeSource, Job
+from app.models.types import utcnow
 from app.services import intake as intake_service
 from tests.support import ApiClient, all_at_once
 
@@ -413,3 +415,36 @@ def test_when_both_deliveries_miss_each_other_the_unique_index_keeps_one_job(app
                         for _ in range(2)])
     assert sorted(r.status_code for r in results) == [200, 201], results
     assert len({r.json["job_id"] for r in results}) == 1 and len(jobs()) == 1
+
+
+def test_the_openapi_document_shows_how_to_sign_and_two_desks_payloads(app):
+    document = app.test_client().get("/api/v1/openapi.json").json
+    webhook = document["paths"]["/api/v1/intake/{source}"]["post"]
+    examples = webhook["requestBody"]["content"]["application/json"]["examples"]
+    assert examples["servicenow"]["value"]["number"] == "INC0010042"
+    assert examples["zendesk"]["value"]["ticket"]["id"] == 35436
+    assert {p["name"] for p in webhook["parameters"] if p["in"] == "header"} == {
+        SIGNATURE_HEADER, TIMESTAMP_HEADER}
+    assert "HMAC-SHA256" in webhook["description"] and set(webhook["responses"]) >= {"200", "201"}
+    # The documented mappings are valid and read the documented payloads.
+    for payload, mapping in ((SERVICENOW_PAYLOAD, SERVICENOW_MAPPING), (ZENDESK_PAYLOAD, ZENDESK_MAPPING)):
+        assert mapping_errors(mapping) == {}
+        ticket = map_ticket(payload, mapping, utcnow(), 300)
+        assert ticket.site_id == 1 and ticket.title and ticket.external_id
+
+
+def test_nul_characters_in_the_key_or_the_ticket_never_reach_the_database(app, servicenow):
+    response = deliver(app, "bad%00key", SERVICENOW_PAYLOAD, servicenow["secret"])
+    assert_problem(response, 404, "UNKNOWN_SOURCE")
+    assert deliveries()[0].source_key == "badkey"
+    payload = SERVICENOW_PAYLOAD | {"number": "INC\u00001", "short_description": "Leak\u0000"}
+    response = deliver(app, "servicenow", payload, servicenow["secret"])
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert (jobs()[0].external_id, jobs()[0].title) == ("INC1", "Leak")
+
+
+def test_a_rule_whose_path_is_not_a_pointer_is_refused(admin, site):
+    mapping = servicenow_mapping(site.id) | {"title": {"path": None}}
+    response = admin.post("intake-sources", json={"key": "desk", "name": "Desk", "mapping": mapping})
+    body = assert_problem(response, 422, "VALIDATION_ERROR")
+    assert "title" in body["errors"]["mapping"]
