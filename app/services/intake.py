@@ -215,9 +215,10 @@ def _stored_job(source_key: str, external_id: str) -> Job | None:
 
 
 def _new_job(source: IntakeSource, ticket: rules.MappedTicket) -> tuple[Job, bool]:
-    """The ticket's job, and whether this call made it. A concurrent delivery of the same ticket that committed first
-    wins at the unique index; this one then answers that job (on PostgreSQL the insert
-    waits for the other transaction, then fails inside its savepoint)."""
+    """The ticket's job, and whether this call made it. When a concurrent delivery of
+    the same ticket commits first, the unique index refuses this insert, and this call
+    answers that job (on PostgreSQL the insert waits for the other transaction, then
+    fails inside its savepoint; SQLite lets one writer in at a time)."""
     unknown: dict[str, list[str]] = {}
     if db.session.get(Site, ticket.site_id) is None:
         unknown["site"] = ["The mapped site does not exist."]
