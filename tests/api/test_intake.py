@@ -368,6 +368,8 @@ def test_a_body_over_one_megabyte_is_refused(app, servicenow):
     response = deliver(app, "servicenow", payload, servicenow["secret"])
     assert_problem(response, 413, "PAYLOAD_TOO_LARGE")
     assert jobs() == []
+    [logged] = deliveries()
+    assert (logged.code, logged.status, logged.body_bytes) == ("PAYLOAD_TOO_LARGE", 413, 0)
 
 
 def test_long_text_from_a_desk_is_cut_not_refused(app, servicenow):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, request, url_for
 from flask.views import MethodView
 from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import idempotency
 from app.api.common import PageArgs, envelope, paginate
@@ -113,13 +114,19 @@ class IntakeWebhookViews(MethodView):
     def post(self, source):
         """Deliver a service-desk ticket (signed with the source's secret; no sign-in)."""
         request.max_content_length = current_app.config["INTAKE_MAX_BODY_BYTES"]
-        body = request.get_data(cache=True)
+        body = b""
         try:
+            body = request.get_data(cache=True)
             delivery = service.receive(source, request.headers.get(TIMESTAMP_HEADER),
                                        request.headers.get(SIGNATURE_HEADER), body,
                                        request.remote_addr)
         except IntakeRefused as refusal:
             service.record_refusal(source, refusal, body, request.remote_addr)
+            raise
+        except RequestEntityTooLarge:
+            too_large = IntakeRefused(413, "PAYLOAD_TOO_LARGE",
+                                      "The body is larger than a ticket may be.")
+            service.record_refusal(source, too_large, body, request.remote_addr)
             raise
         receipt = {"delivery_id": delivery.id, "job_id": delivery.job_id, "source": source,
                    "external_id": delivery.external_id, "outcome": delivery.outcome}

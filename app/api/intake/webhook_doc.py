@@ -48,7 +48,8 @@ SIGNING = (
     "Refusals are problem documents, logged in GET /intake-deliveries: 404 UNKNOWN_SOURCE, "
     "403 SOURCE_DISABLED, 401 SIGNATURE_MISSING, TIMESTAMP_INVALID, SIGNATURE_INVALID, "
     "TIMESTAMP_STALE, 400 MALFORMED_REQUEST, 422 MAPPING_FAILED (`errors.mapping` names "
-    "the fields); 413 beyond 1 MB; 429 beyond INTAKE_RATE_LIMIT per source."
+    "the fields), 413 PAYLOAD_TOO_LARGE beyond 1 MB; 429 (not logged) beyond "
+    "INTAKE_RATE_LIMIT per source."
 )
 
 WEBHOOK_DOC = {
