@@ -187,7 +187,13 @@ def receive(source_key: str, timestamp: str | None, signature: str | None, body:
         raise IntakeRefused(403, "SOURCE_DISABLED", "This intake source is disabled.")
     config = current_app.config
     now = utcnow()
-    rules.check_signature(accepted_secrets(source), timestamp, signature, body, now,
+    secrets_now = accepted_secrets(source)
+    if not secrets_now:
+        # SECRET_KEY changed without the old one in SECRET_KEY_FALLBACKS: say so in the
+        # log rather than blame every delivery's signature.
+        raise IntakeRefused(401, "SECRET_UNREADABLE", "The source's secret cannot be read "
+                            "with the server's key; an admin must rotate it.")
+    rules.check_signature(secrets_now, timestamp, signature, body, now,
                           config["INTAKE_TIMESTAMP_TOLERANCE_S"])
     try:
         payload = json.loads(body)

@@ -450,3 +450,12 @@ def test_a_rule_whose_path_is_not_a_pointer_is_refused(admin, site):
     response = admin.post("intake-sources", json={"key": "desk", "name": "Desk", "mapping": mapping})
     body = assert_problem(response, 422, "VALIDATION_ERROR")
     assert "title" in body["errors"]["mapping"]
+
+
+def test_after_a_change_of_secret_key_the_log_says_the_secret_is_unreadable(app, admin, servicenow):
+    app.config["SECRET_KEY"] = "a new key, the old one forgotten"
+    response = deliver(app, "servicenow", SERVICENOW_PAYLOAD, servicenow["secret"])
+    assert_problem(response, 401, "SECRET_UNREADABLE")
+    assert [d.code for d in deliveries()] == ["SECRET_UNREADABLE"]
+    secret = admin.post(f"intake-sources/{servicenow['id']}/rotate-secret", json={}).json["secret"]
+    assert deliver(app, "servicenow", SERVICENOW_PAYLOAD, secret).status_code == 201

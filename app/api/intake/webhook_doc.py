@@ -47,6 +47,7 @@ SIGNING = (
     "ticket webhook). The same ticket id delivered again answers the same job with 200. "
     "Refusals are problem documents, logged in GET /intake-deliveries: 404 UNKNOWN_SOURCE, "
     "403 SOURCE_DISABLED, 401 SIGNATURE_MISSING, TIMESTAMP_INVALID, SIGNATURE_INVALID, "
+    "SECRET_UNREADABLE (the server's SECRET_KEY changed: rotate the secret), "
     "TIMESTAMP_STALE, 400 MALFORMED_REQUEST, 422 MAPPING_FAILED (`errors.mapping` names "
     "the fields), 413 PAYLOAD_TOO_LARGE beyond 1 MB; 429 (not logged) beyond "
     "INTAKE_RATE_LIMIT per source."
