@@ -85,6 +85,9 @@ class Config:
         instance = instance or instance_path()
         self.INSTANCE_PATH = str(instance)
         self.SECRET_KEY = secret_key(instance)
+        # Earlier keys, comma-separated, still accepted after SECRET_KEY is changed
+        # (session cookies, intake source secrets).
+        self.SECRET_KEY_FALLBACKS = [key for key in _env("SECRET_KEY_FALLBACKS", "").split(",") if key]
         self.SQLALCHEMY_DATABASE_URI = _env(
             "DATABASE_URL", f"sqlite:///{instance / 'fieldproof.db'}"
         )
@@ -100,6 +103,11 @@ class Config:
         self.S3_REGION = _env("S3_REGION", "us-east-1")
         self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
         self.FEEDBACK_RATE_LIMIT = _env("FEEDBACK_RATE_LIMIT", "30 per minute")
+        # The intake webhook: per source (a desk's burst after an outage) and per address
+        # (keys that name no source are counted there too).
+        self.INTAKE_RATE_LIMIT = _env("INTAKE_RATE_LIMIT", "300 per minute")
+        self.INTAKE_ADDRESS_RATE_LIMIT = _env("INTAKE_ADDRESS_RATE_LIMIT", "600 per minute")
+        self.INTAKE_TIMESTAMP_TOLERANCE_S = _env("INTAKE_TIMESTAMP_TOLERANCE_S", 300, int)
         self.PASSWORD_HASH_METHOD = _env("PASSWORD_HASH_METHOD", "scrypt")
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "")
         self.SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", False, bool)
@@ -110,6 +118,7 @@ class Config:
 
     # Fixed settings (not environment-dependent).
     MAX_CONTENT_LENGTH = 25 * 1024 * 1024
+    INTAKE_MAX_BODY_BYTES = 1024 * 1024  # one ticket's JSON
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

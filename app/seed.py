@@ -10,6 +10,7 @@ from app.extensions import db
 from app.models import Site, User
 from app.models.types import utcnow
 from app.seed_history import seed_history
+from app.seed_intake import seed_intake
 from app.services.auth import hash_password
 
 DEMO_DOMAIN = "demo.fieldproof.app"
@@ -86,6 +87,7 @@ def seed() -> Iterator[str]:
         engineer.home_site_id = sites[(3 * n) % len(sites)].id
     zone = ZoneInfo(current_app.config["TIMEZONE"])
     counts = seed_history(utcnow(), zone, admin, supervisors, engineers, sites)
+    source, secret, delivery = seed_intake(admin, sites)
     db.session.commit()
     yield f"Demo organisation created: 1 admin, {len(supervisors)} supervisors, " \
           f"{len(engineers)} engineers, {len(SITES)} sites around Shanghai."
@@ -95,6 +97,9 @@ def seed() -> Iterator[str]:
     yield (f"Today: {counts['unassigned']} jobs to dispatch, {counts['queue']} visits in the "
            f"verification queue, a rejected visit for {engineers[1].email} to dispute, and a "
            f"fire-safety job that needs the customer's signature.")
+    yield (f"Service desk: intake source {source.key} at POST /api/v1/intake/{source.key}, "
+           f"ticket {delivery.external_id} delivered as job #{delivery.job_id}; its signing "
+           f"secret (shown this once): {secret}")
     yield f"Every demo account's password is: {DEMO_PASSWORD}"
     for user in [admin, *supervisors, *engineers]:
         yield f"  {user.role:<10} {user.email}"

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from flask import has_app_context
@@ -168,3 +170,24 @@ def statements_of(client: ApiClient, path: str) -> tuple[int, Any]:
         sa.event.remove(db.engine, "before_cursor_execute", count)
     assert response.status_code == 200, response.get_data(as_text=True)
     return len(seen), response.get_json()
+
+
+def all_at_once(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run the calls in threads released together; their results (or the exceptions they
+    raised) in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = calls[i]()
+        except BaseException as exc:  # reported by the caller's assertions
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results

@@ -5,9 +5,9 @@ import sqlalchemy as sa
 from werkzeug.security import check_password_hash
 
 from app.extensions import db
-from app.models import AuditEntry, Category, Site, User
+from app.models import AuditEntry, Category, IntakeDelivery, IntakeSource, Job, Site, User
 from app.seed import DEMO_DOMAIN, DEMO_PASSWORD, ENGINEERS, SITES, SUPERVISORS
-from app.services import audit
+from app.services import audit, intake
 
 
 def count(model) -> int:
@@ -47,6 +47,14 @@ def test_seed_demo_fills_an_empty_database_once(client, runner):
     assert users == 1 + len(SUPERVISORS) + len(ENGINEERS) and sites == len(SITES)
     engineers = db.session.scalars(sa.select(User).where(User.role == "engineer")).all()
     assert all(e.supervisor_id and e.level and e.work_type for e in engineers)
+    # A configured ServiceNow-shaped source, and one ticket it delivered as a job.
+    source = db.session.scalar(sa.select(IntakeSource))
+    assert source.key == "servicenow" and source.active
+    [delivery] = db.session.scalars(sa.select(IntakeDelivery)).all()
+    job = db.session.get(Job, delivery.job_id)
+    assert (delivery.outcome, job.source, job.external_id) == ("created", "servicenow", "INC0010042")
+    secret = first.output.split("(shown this once): ")[1].split()[0]
+    assert intake.accepted_secrets(source) == [secret]
 
     second = runner.invoke(args=["seed-demo"])
     assert second.exit_code == 0 and "already" in second.output

@@ -1,10 +1,11 @@
 """What every resource's schemas and routes share: time fields, paging, the envelope."""
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import marshmallow as ma
 import sqlalchemy as sa
@@ -27,6 +28,35 @@ BODY_TYPES: dict[str, tuple[str, ...]] = {}
 def accepts_body(endpoint: str, *mimetypes: str) -> None:
     """Declare that `endpoint` takes these body types instead of JSON (415 otherwise)."""
     BODY_TYPES[endpoint] = mimetypes
+
+
+# The request body of a CSV import: the file as a form field, or the CSV itself.
+CSV_UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {"type": "object", "required": ["file"],
+                       "properties": {"file": {"type": "string", "format": "binary"}}}
+        },
+        "text/csv": {"schema": {"type": "string"}},
+    },
+}
+
+
+def csv_upload() -> BinaryIO:
+    """The uploaded CSV (form field `file`, or the body) as a stream of bytes, from its start."""
+    from flask import request
+
+    from app.errors import Invalid
+
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise Invalid("Attach the CSV as the form field `file`.",
+                          {"file": ["Missing data for required field."]})
+        upload.stream.seek(0)
+        return upload.stream
+    return io.BytesIO(request.get_data(cache=True))
 
 
 # Characters no text of the product holds: NUL (no database column can hold it), the
@@ -99,13 +129,12 @@ class UtcDateTime(fields.DateTime):
         result = super()._deserialize(value, attr, data, **kwargs)
         if result.tzinfo is None or result.utcoffset() is None:
             raise self.make_error("naive")
-        try:
-            result = result.astimezone(UTC)
-        except OverflowError:  # 0001-01-01T00:00+01:00 is before the calendar's start
-            raise self.make_error("span") from None
-        if not calendar.within(result):
+        # The year as written, in its own offset (2000-01-01T00:00+08:00 is a time of
+        # 2000 though 1999 in UTC); checked before converting, which at the calendar's
+        # ends (0001-01-01T00:00+01:00) would overflow.
+        if not calendar.year_within(result.year):
             raise self.make_error("span")
-        return result
+        return result.astimezone(UTC)
 
     def _serialize(self, value: datetime | None, attr, obj, **kwargs) -> str | None:
         return utc_text(value)
@@ -118,7 +147,7 @@ class Day(fields.Date):
 
     def _deserialize(self, value, attr, data, **kwargs) -> date:
         result = super()._deserialize(value, attr, data, **kwargs)
-        if not calendar.day_within(result):
+        if not calendar.year_within(result.year):
             raise self.make_error("span")
         return result
 

@@ -1,24 +1,23 @@
 """The span of time the product takes: a time or a month outside it is a typing error,
 a broken clock or an attack, never a record.
 
-Every time the API takes is bounded to it, so that no arithmetic on a stored time (a
-month's end, a look-back, a time zone's offset) can leave the calendar.
+Every time, day and month the API takes is bounded to it (by the year as written, in
+its own offset), so that no arithmetic on a stored time (a month's end, a look-back, a
+time zone's offset) can leave the calendar.
 """
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 FIRST_YEAR = 2000
 LAST_YEAR = 2099
-EARLIEST = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)
-LATEST = datetime(LAST_YEAR + 1, 1, 1, tzinfo=UTC)  # exclusive
 SPAN_TEXT = f"from {FIRST_YEAR} to {LAST_YEAR}"
 
 
-def within(moment: datetime) -> bool:
-    """Whether an aware time lies in the span."""
-    return EARLIEST <= moment < LATEST
+def year_within(year: int) -> bool:
+    """Whether a year, as a time or a day is written, is in the span."""
+    return FIRST_YEAR <= year <= LAST_YEAR
 
 
 def day_within(day: date) -> bool:
-    return FIRST_YEAR <= day.year <= LAST_YEAR
+    return year_within(day.year)

@@ -1,4 +1,5 @@
 """Every model, imported once so that the metadata (and Alembic) sees them all."""
+from app.models.intake import IntakeDelivery, IntakeSource
 from app.models.jobs import Category, Complaint, Feedback, FeedbackLink, Job
 from app.models.knowledge import (
     CasePhoto,
@@ -24,7 +25,8 @@ from app.models.visits import Photo, Visit
 
 __all__ = [
     "Alert", "ApiToken", "AuditEntry", "CasePhoto", "Category", "Complaint", "ComplianceEvent",
-    "Feedback", "FeedbackLink", "IdempotencyRecord", "Job", "KnowledgeItem", "KnowledgeTag",
+    "Feedback", "FeedbackLink", "IdempotencyRecord", "IntakeDelivery", "IntakeSource", "Job",
+    "KnowledgeItem", "KnowledgeTag",
     "KpiCard", "KpiPeriod", "KpiScheme", "Photo", "Review", "ReviewActionItem", "Setting",
     "SignInFailure", "Site", "Training", "TrainingAttendee", "User", "UserSession", "Visit",
 ]

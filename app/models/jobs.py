@@ -41,6 +41,8 @@ class Job(db.Model):
         sa.Index("ix_jobs_site_closed", "site_id", "closed_at"),
         sa.Index("ix_jobs_status_reported", "status", "reported_at"),
         sa.Index("ix_jobs_created_by", "created_by_id"),
+        # A ticket of a service desk becomes one job: its id is unique per source.
+        sa.Index("ix_jobs_source_external", "source", "external_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,6 +68,9 @@ class Job(db.Model):
     repeat_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("jobs.id"), index=True)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(sa.Text)
+    # Where the ticket came from (an intake source's key, or `csv`) and its id there.
+    source: Mapped[str | None] = mapped_column(sa.String(40))
+    external_id: Mapped[str | None] = mapped_column(sa.String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

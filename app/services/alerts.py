@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -161,18 +162,28 @@ def raise_job_text_alerts(job: Job) -> list[Alert]:
     """KEYWORD alerts for watch-list terms in a job's description and resolution (one
     per job and field)."""
     db.session.flush()
-    terms_list = watch_list()
+    return _alerts(_insert_alerts(_job_text_rows([job], watch_list())))
+
+
+def raise_imported_job_alerts(jobs: Iterable[Any]) -> int:
+    """raise_job_text_alerts for jobs inserted together (anything with the job's id,
+    engineer_id, description and resolution); how many alerts were raised."""
+    return len(_insert_alerts(_job_text_rows(jobs, watch_list())))
+
+
+def _job_text_rows(jobs: Iterable[Any], terms_list: list[str]) -> list[dict[str, Any]]:
     rows = []
-    for field, subject in JOB_TEXT_FIELDS:
-        text = getattr(job, field)
-        terms = match_terms(text, terms_list)
-        if terms:
-            rows.append(_row(
-                "KEYWORD", dedupe_key("KEYWORD", subject, job.id),
-                keyword_params(KEYWORD_SOURCES[subject], job.id, terms, text),
-                engineer_id=job.engineer_id, job_id=job.id, matched=terms,
-            ))
-    return _alerts(_insert_alerts(rows))
+    for job in jobs:
+        for field, subject in JOB_TEXT_FIELDS:
+            text = getattr(job, field)
+            terms = match_terms(text, terms_list)
+            if terms:
+                rows.append(_row(
+                    "KEYWORD", dedupe_key("KEYWORD", subject, job.id),
+                    keyword_params(KEYWORD_SOURCES[subject], job.id, terms, text),
+                    engineer_id=job.engineer_id, job_id=job.id, matched=terms,
+                ))
+    return rows
 
 
 def _overdue_jobs(now: datetime, viewer: User | None, limit: int) -> list[sa.Row]:

@@ -39,6 +39,18 @@ def chain_hash(prev_hash: str, content: str) -> str:
     return hashlib.sha256((prev_hash + content).encode()).hexdigest()
 
 
+def apply_changes(target: Any, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Set each attribute of `data` that differs on `target`; what changed, as the log
+    records it: {name: {"from": before, "to": after}}."""
+    changes = {}
+    for name, value in data.items():
+        before = getattr(target, name)
+        if before != value:
+            changes[name] = {"from": before, "to": value}
+            setattr(target, name, value)
+    return changes
+
+
 def record(actor_id: int | None, action: str, target_type: str, target_id: int | None,
            detail: dict[str, Any] | None = None) -> AuditEntry:
     """Append an entry in the caller's transaction (committed with the change it records)."""

@@ -48,7 +48,9 @@ def _dispatchable_engineer(actor: User, engineer_id: int) -> User:
 
 # --- create and list ------------------------------------------------------------------
 
-def create_job(actor: User, data: dict[str, Any]) -> Job:
+def create_job(actor: User | None, data: dict[str, Any]) -> Job:
+    """A new job. Without an actor it was taken in from a service desk (`data` then
+    carries its `source` and `external_id`), created by nobody and assigned to nobody."""
     now = utcnow()
     if db.session.get(Site, data["site_id"]) is None:
         raise Invalid(f"There is no site {data['site_id']}.", {"site_id": ["Unknown site."]})
@@ -60,12 +62,13 @@ def create_job(actor: User, data: dict[str, Any]) -> Job:
         site_id=data["site_id"], title=data["title"], description=data.get("description"),
         category=data["category"], priority=data["priority"], mode=data.get("mode", "field"),
         asset_ref=data.get("asset_ref"), reported_at=reported_at,
-        scheduled_for=data.get("scheduled_for"), created_by_id=actor.id, status="new",
+        scheduled_for=data.get("scheduled_for"), created_by_id=actor.id if actor else None,
+        status="new", source=data.get("source"), external_id=data.get("external_id"),
     )
     job.repeat_of_id = detect_repeat(job)
     db.session.add(job)
     db.session.flush()
-    if engineer is not None:
+    if actor is not None and engineer is not None:
         # reported_at may lie up to the clock tolerance ahead: a dispatch never precedes it.
         _assign(actor, job, engineer, max(now, reported_at))
     alerts.raise_job_text_alerts(job)
@@ -137,12 +140,7 @@ def update_job(actor: User, job_id: int, data: dict[str, Any]) -> Job:
         require_category(data["category"])
     if data.get("repeat_of_id") is not None:
         _check_repeat_target(actor, job, data["repeat_of_id"])
-    changes = {}
-    for name, value in data.items():
-        before = getattr(job, name)
-        if before != value:
-            changes[name] = {"from": before, "to": value}
-            setattr(job, name, value)
+    changes = audit.apply_changes(job, data)
     if changes:
         db.session.flush()
         audit.record(actor.id, "job.update", "job", job.id, changes)

@@ -145,6 +145,8 @@ def test_a_list_bound_outside_the_calendar_span_is_refused(client, org, query):
 def test_the_span_itself_is_accepted(client, org):
     client.login(org["admin"])
     assert client.get("jobs?from=2000-01-01T00:00:00Z&to=2099-12-31T23:59:59Z").status_code == 200
+    # The year as written counts: the first hours of 2000 in Shanghai are 1999 in UTC.
+    assert client.get("jobs?from=2000-01-01T00:00:00%2B08:00").status_code == 200
 
 
 @pytest.mark.parametrize("at", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])

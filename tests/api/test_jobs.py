@@ -78,7 +78,8 @@ def test_create_job(client, org, site, who):
         "scheduled_for": "2026-11-03", "engineer_id": None, "created_by_id": org[who].id,
         "assigned_at": None, "first_contact_at": None, "closed_at": None, "resolution": None,
         "fixed": None, "checklist": None, "checklist_complete": None, "repeat_of_id": None,
-        "cancelled_at": None, "cancel_reason": None, "created_at": data["created_at"],
+        "cancelled_at": None, "cancel_reason": None, "source": None, "external_id": None,
+        "created_at": data["created_at"],
     }
     [row] = jobs()
     assert (row.id, row.created_by_id, row.asset_ref, row.scheduled_for, row.reported_at) == (

@@ -3,7 +3,6 @@ in at the same moment, and a supervisor deciding a visit while its engineer chec
 (One Idempotency-Key sent 50 times at once is tests/api/test_idempotency.py.)"""
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -12,7 +11,8 @@ from app.extensions import db
 from app.models import AuditEntry, Visit
 from app.models.types import utcnow
 from app.services import audit
-from tests.system.conftest import Response, tokens_for
+from tests.support import all_at_once
+from tests.system.conftest import tokens_for
 
 ENGINEERS = 30
 RACES = 6
@@ -20,26 +20,6 @@ RACES = 6
 
 def iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def all_at_once(calls) -> list[Response | BaseException]:
-    """Run the calls in threads released together; their results in order."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Response | BaseException | None] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = calls[i]()
-        except BaseException as exc:  # reported by the assertions
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results  # type: ignore[return-value]
 
 
 def test_thirty_engineers_check_in_at_the_same_moment(serve, org, factory):

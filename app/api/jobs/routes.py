@@ -5,7 +5,7 @@ from flask import jsonify, url_for
 from flask.views import MethodView
 from flask_login import current_user
 
-from app.api.common import envelope, paginate
+from app.api.common import CSV_UPLOAD_BODY, accepts_body, csv_upload, envelope, paginate
 from app.api.jobs.schemas import (
     AssignmentSuggestionsSchema,
     JobAssignSchema,
@@ -13,6 +13,8 @@ from app.api.jobs.schemas import (
     JobCloseSchema,
     JobContactSchema,
     JobCreateSchema,
+    JobImportArgs,
+    JobImportReportSchema,
     JobListArgs,
     JobPatchSchema,
     JobSchema,
@@ -21,7 +23,7 @@ from app.api.jobs.schemas import (
 from app.api_base import Blueprint
 from app.models import Job
 from app.scope import get_visible, jobs_visible
-from app.services import dispatch
+from app.services import dispatch, job_import
 from app.services import jobs as service
 from app.services.auth import require_roles
 
@@ -48,6 +50,35 @@ class JobsViews(MethodView):
         page["items"] = [job_item(row) for row in page["items"]]
         return jsonify(page)
 
+
+IMPORT_DESCRIPTION = (
+    "Columns (a header row, any order): `site_id`, `title`, `category`, `priority` "
+    "(required), `external_id` (the ticket's id in its source, unique per source), "
+    "`description`, `mode`, `asset_ref`, `reported_at` (ISO 8601 with an offset; default "
+    "now), `scheduled_for` (YYYY-MM-DD), `engineer_id` (assigns at once: an active engineer "
+    "of your team, any for an admin). UTF-8 or GB18030; at most 10,000 rows. "
+    "`?dry_run=true` answers 200 with every refused row's line and reasons and imports "
+    "nothing; otherwise every row is imported (201) or, when any is refused, none (422 "
+    "with `errors.rows`). Cells are stored as text, never evaluated; the report names "
+    "columns and reason codes, never a cell's content."
+)
+
+
+@blp.route("/import")
+class JobsImportViews(MethodView):
+    @require_roles("supervisor", "admin")
+    @blp.arguments(JobImportArgs, location="query")
+    @blp.doc(requestBody=CSV_UPLOAD_BODY, description=IMPORT_DESCRIPTION)
+    @blp.response(201, JobImportReportSchema)
+    @blp.alt_response(200, schema=JobImportReportSchema, description="The dry run's report.")
+    def post(self, args):
+        """Import jobs from CSV (supervisor: for their team; admin): a dry run, or all rows or none."""
+        report = job_import.import_jobs(current_user, csv_upload(), args.get("source"),
+                                        args["dry_run"])
+        return report, 200 if args["dry_run"] else 201
+
+
+accepts_body("jobs.JobsImportViews", "multipart/form-data", "text/csv")
 
 @blp.route("/<int:job_id>")
 class JobByIdViews(MethodView):

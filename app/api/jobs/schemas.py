@@ -7,6 +7,7 @@ from marshmallow import fields, validate
 
 from app.api.common import (
     ID,
+    QueryArgs,
     CommaList,
     Day,
     JsonBoolean,
@@ -16,6 +17,7 @@ from app.api.common import (
     TimeRangeArgs,
     UtcDateTime,
 )
+from app.domain.intake import SOURCE_KEY
 from app.models.types import JOB_STATUSES, PRIORITIES, WORK_TYPES
 
 
@@ -47,6 +49,10 @@ class JobSchema(Schema):
     repeat_of_id = fields.Integer(allow_none=True)
     cancelled_at = UtcDateTime(allow_none=True)
     cancel_reason = fields.String(allow_none=True)
+    source = fields.String(allow_none=True, metadata={
+        "description": "Where the ticket came from: an intake source's key, or csv."})
+    external_id = fields.String(allow_none=True, metadata={
+        "description": "The ticket's id in its source; unique per source."})
     created_at = UtcDateTime()
 
 
@@ -103,6 +109,8 @@ def job_item(job: Any) -> dict[str, Any]:
         "repeat_of_id": job.repeat_of_id,
         "cancelled_at": _utc(job.cancelled_at),
         "cancel_reason": job.cancel_reason,
+        "source": job.source,
+        "external_id": job.external_id,
         "created_at": _utc(job.created_at),
     }
 
@@ -181,3 +189,34 @@ class AssignmentSuggestionsSchema(Schema):
     items = fields.List(fields.Nested(AssignmentSuggestionSchema), metadata={
         "description": "Nearest first, then the fewer open jobs today; those with neither a "
                        "position nor a home site last."})
+
+
+class JobImportArgs(QueryArgs):
+    dry_run = fields.Boolean(load_default=False, metadata={
+        "description": "true: check every row and report, import nothing."})
+    source = fields.String(validate=validate.Regexp(SOURCE_KEY, error="Not a source key."), metadata={
+        "description": "The intake source the tickets come from (their external_id is unique "
+                       "per source); default csv."})
+
+
+class ImportReasonSchema(Schema):
+    code = fields.String(metadata={"description": "MISSING_FIELD, BAD_VALUE, BAD_TIME, "
+                                   "TOO_MANY_VALUES, UNKNOWN_SITE, UNKNOWN_CATEGORY, "
+                                   "ENGINEER_OUT_OF_SCOPE, DUPLICATE_IN_FILE, ALREADY_IMPORTED"})
+    column = fields.String(allow_none=True)
+    detail = fields.String()
+
+
+class ImportRefusalSchema(Schema):
+    line = fields.Integer(metadata={"description": "The line of the file the row starts on."})
+    reasons = fields.List(fields.Nested(ImportReasonSchema))
+
+
+class JobImportReportSchema(Schema):
+    dry_run = fields.Boolean()
+    source = fields.String()
+    rows = fields.Integer(metadata={"description": "Data rows read (blank lines skipped)."})
+    accepted = fields.Integer()
+    imported = fields.Integer()
+    refused = fields.List(fields.Nested(ImportRefusalSchema))
+    job_ids = fields.List(fields.Integer(), metadata={"description": "The new jobs' ids, ascending."})

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import request, url_for
+from flask import url_for
 from flask.views import MethodView
 from flask_login import current_user
 
-from app.api.common import accepts_body, envelope, paginate
+from app.api.common import CSV_UPLOAD_BODY, accepts_body, csv_upload, envelope, paginate
 from app.api.sites.schemas import (
     SiteCreateSchema,
     SiteImportResultSchema,
@@ -15,7 +15,6 @@ from app.api.sites.schemas import (
     SiteSchema,
 )
 from app.api_base import Blueprint
-from app.errors import Invalid
 from app.models import Site
 from app.scope import get_visible
 from app.services import sites as service
@@ -24,17 +23,6 @@ from app.services.auth import require_roles
 
 
 blp = Blueprint("sites", __name__, url_prefix="/api/v1/sites", description="Customer sites")
-
-IMPORT_BODY = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {
-            "schema": {"type": "object", "required": ["file"],
-                       "properties": {"file": {"type": "string", "format": "binary"}}}
-        },
-        "text/csv": {"schema": {"type": "string"}},
-    },
-}
 
 
 @blp.route("")
@@ -74,18 +62,11 @@ class SiteByIdViews(MethodView):
 @blp.route("/import")
 class SitesImportViews(MethodView):
     @require_roles("admin")
-    @blp.doc(requestBody=IMPORT_BODY)
+    @blp.doc(requestBody=CSV_UPLOAD_BODY)
     @blp.response(201, SiteImportResultSchema)
     def post(self):
         """Import sites from CSV (admin): every row valid, or nothing imported."""
-        if request.mimetype == "multipart/form-data":
-            upload = request.files.get("file")
-            if upload is None:
-                raise Invalid("Attach the CSV as the form field `file`.", {"file": ["Missing data for required field."]})
-            raw = upload.read()
-        else:
-            raw = request.get_data()
-        sites = service.import_sites(current_user, raw, SiteCreateSchema())
+        sites = service.import_sites(current_user, csv_upload().read(), SiteCreateSchema())
         return {"imported": len(sites), "items": sites}, 201
 
 
