@@ -450,12 +450,17 @@ export default async function render(ctx) {
   // ---- The customer's signature (a category with signature_required): a PNG photo of kind
   // `signature`, through the photo outbox like any photo ----
   let signing = false; // "Sign again" pressed: the pad stays until saved
+  let sigDrawn = null;
   function drawSignature() {
     const j = s.job;
-    if (!(s.category && s.category.signature_required) || j.status === 'closed' || j.status === 'cancelled') { clear(sigBox); sigBox.hidden = true; return; }
-    sigBox.hidden = false;
     const stored = s.photos.filter((p) => p.kind === 'signature');
     const waiting = queue.pending((e) => e.kind === 'photo' && e.job_id === id && e.form.fields.kind === 'signature' && e.state !== 'refused');
+    // Redrawn only when its state changes: a signature being drawn is never wiped by a reload.
+    const drawn = `${j.status}/${s.category && s.category.signature_required}/${stored.length}/${waiting.length}/${signing}`;
+    if (drawn === sigDrawn) return;
+    sigDrawn = drawn;
+    if (!(s.category && s.category.signature_required) || j.status === 'closed' || j.status === 'cancelled') { clear(sigBox); sigBox.hidden = true; return; }
+    sigBox.hidden = false;
     const heading = h('h3', { id: 'sig-h' }, t('job.signature'));
     if ((stored.length || waiting.length) && !signing) {
       let src = stored.length ? stored[stored.length - 1].thumb_url : null;

@@ -38,7 +38,10 @@ register({
 export const roles = ['engineer'];
 export const title = 'visits.title';
 
-const STATUSES = ['rejected', 'disputed', 'flagged', 'approved', 'verified'];
+const STATUSES = ['rejected', 'flagged', 'approved', 'verified'];
+// "Rejected" lists the disputed ones too: a visit disputed from this list stays in it,
+// with its dispute and then the final decision.
+const QUERY = { rejected: 'rejected,disputed' };
 const PAGE = 30;
 
 export default async function render(ctx) {
@@ -54,7 +57,7 @@ export default async function render(ctx) {
   const openForms = new Set(); // visits whose dispute form is open: kept open across redraws
 
   const draw = () => withStates(body, async () => {
-    const r = await api.load('visits', { engineer_id: ctx.user.id, status: status || undefined, per_page: perPage });
+    const r = await api.load('visits', { engineer_id: ctx.user.id, status: status ? QUERY[status] || status : undefined, per_page: perPage });
     const waiting = queue.pending((e) => e.kind === 'dispute');
     const items = r.data.items;
     if (!items.length) return [staleNote(r.stale), empty(t(status ? 'visits.none_status' : 'visits.none'))];
