@@ -42,7 +42,7 @@ register({
     'job.warn_title': 'This check-in will be flagged for review', 'job.warn_far': 'You are {distance} from the site (its area is {radius}).',
     'job.warn_accuracy': 'Your position is imprecise (±{accuracy}); waiting a moment in the open may help.',
     'job.warn_open': 'Your visit at “{title}” is still open: check out there first, or both visits will be flagged.',
-    'job.warn_reason': 'Reason (optional)', 'job.warn_reason_hint': 'A few words for your supervisor, e.g. the entrance is on the far side of the block.',
+    'job.warn_reason': 'Reason for your supervisor (optional)',
     'job.checked_out_at': 'Checked out at {time}', 'job.next_close': 'Next: add the “after” photos and close the job below.',
     'job.check_in_again': 'Check in again (a new visit)', 'job.my_visits': 'My visits', 'job.dispute_link': 'Rejected: open My visits to dispute',
     'job.signature': 'Customer’s signature', 'job.signature_help': 'Ask the customer to sign with a finger in the box.',
@@ -85,7 +85,7 @@ register({
     'job.warn_title': '此次签到将被标记待审核', 'job.warn_far': '您距离现场 {distance}（现场范围 {radius}）。',
     'job.warn_accuracy': '定位精度较差（±{accuracy}）；在空旷处稍等片刻可能会改善。',
     'job.warn_open': '您在“{title}”的上门仍未签退：请先在那里签退，否则两次上门都会被标记。',
-    'job.warn_reason': '原因（选填）', 'job.warn_reason_hint': '给主管的简短说明，例如：入口在街区另一侧。',
+    'job.warn_reason': '给主管的原因（选填）',
     'job.checked_out_at': '{time} 已签退', 'job.next_close': '下一步：在下方添加“维修后”照片并关闭工单。',
     'job.check_in_again': '再次签到（新的上门）', 'job.my_visits': '我的上门记录', 'job.dispute_link': '已驳回：在“我的上门记录”中申诉',
     'job.signature': '客户签名', 'job.signature_help': '请客户用手指在框内签名。',
@@ -106,9 +106,10 @@ function geoUri(site) {
   const label = encodeURIComponent(site.name);
   return `geo:${site.lat},${site.lon}?q=${site.lat},${site.lon}(${label})`;
 }
-// Apple Maps: the https form opens the Maps app on an iPhone (and a web map elsewhere).
+// Apple Maps: the maps: scheme opens the Maps app on an iPhone, iPad or Mac (Apple's "Map
+// Links"), with a pin named after the site; no web page of another host is involved.
 function appleMapsUrl(site) {
-  return `https://maps.apple.com/?q=${encodeURIComponent(site.name)}&ll=${site.lat},${site.lon}`;
+  return `maps:?q=${encodeURIComponent(site.name)}&ll=${site.lat},${site.lon}`;
 }
 // Which maps link the phone can open: geo: on Android, Apple Maps on an iPhone or iPad;
 // both where the platform is unknown (a laptop), the phone's own first.
@@ -198,9 +199,9 @@ export default async function render(ctx) {
   const geo = { accuracy: h('strong', {}, '—'), toSite: h('strong', {}, '—'), note: h('p', { class: 'meta', role: 'status' }, t('job.locating')) };
   // Before a check-in that will be flagged: what is wrong, and an optional reason (kept while the fix moves).
   const warnBox = h('div', { class: 'card card-warn check-warning', role: 'status', hidden: true, 'data-testid': 'check-warning' });
-  const reasonInput = h('textarea', { class: 'textarea', name: 'check_in_note', maxlength: 500, rows: 2,
-    oninput: (ev) => { s.reason = ev.currentTarget.value.slice(0, 500); } });
-  const reasonField = field(t('job.warn_reason'), reasonInput, { hint: t('job.warn_reason_hint') });
+  const reasonInput = h('input', { class: 'input', type: 'text', name: 'check_in_note', maxlength: 500, enterkeyhint: 'done',
+    autocomplete: 'off', oninput: (ev) => { s.reason = ev.currentTarget.value.slice(0, 500); } });
+  const reasonField = field(t('job.warn_reason'), reasonInput);
   const nextBox = h('section', { class: 'next-step', hidden: true });
   const sigBox = h('div', { class: 'section signature' });
   const col1 = h('div', {}), col2 = h('div', {});
@@ -220,6 +221,8 @@ export default async function render(ctx) {
   let arranged = null;
   function arrange(phase) {
     if (phase === arranged) return;
+    // Moved on by an action (a check-out, the close): show the new first step from the top.
+    if (arranged !== null) window.scrollTo({ top: 0 });
     arranged = phase;
     if (phase === 'work') { col1.replaceChildren(head, checkSection); col2.replaceChildren(photoSection, closeSection); }
     else if (phase === 'after') { col1.replaceChildren(nextBox, photoSection, closeSection); col2.replaceChildren(head, checkSection); }
@@ -267,9 +270,9 @@ export default async function render(ctx) {
     const j = s.job, site = s.site;
     const contact = j.first_contact_at
       ? h('p', { class: 'meta' }, t('job.contacted', { when: dateTime(j.first_contact_at) }))
-      : j.status !== 'closed' && !queue.pending((e) => e.kind === 'contact' && e.job_id === id).length
-        ? button(t('job.contact'), () => act({ kind: 'contact', path: `jobs/${id}/contact`, job_id: id, job_title: j.title, json: { at: queue.nowIso() } }, t('job.contact_saved')), { kind: 'block' })
-        : chip(t('outbox.waiting'), 'warn');
+      : queue.pending((e) => e.kind === 'contact' && e.job_id === id).length ? chip(t('outbox.waiting'), 'warn')
+          : j.status === 'closed' || j.status === 'cancelled' ? null
+            : button(t('job.contact'), () => act({ kind: 'contact', path: `jobs/${id}/contact`, job_id: id, job_title: j.title, json: { at: queue.nowIso() } }, t('job.contact_saved')), { kind: 'block' });
     clear(head, staleNote(s.stale), h('div', { class: 'card' },
       h('div', { class: 'chips' }, chip(word('status', j.status), j.status === 'closed' ? 'ok' : 'info'),
         chip(word('priority', j.priority), priorityTone(j.priority)), chip(word('category', j.category))),
@@ -308,7 +311,7 @@ export default async function render(ctx) {
     const rows = s.visits.map((v) => h('li', { class: 'list-row' },
       h('div', { class: 'grow' },
         h('div', {}, t('job.visit_row', { start: dateTime(v.check_in.client_time), end: v.check_out ? time(v.check_out.client_time) : t('job.visit_open') })),
-        v.flags.length ? h('ul', { class: 'flags' }, v.flags.map((f) => h('li', {}, flagText(f, fixOfFlag(v, f), { decided: isDecided(v) })))) : null,
+        v.flags.length ? h('ul', { class: 'flags' }, v.flags.map((f) => h('li', {}, flagText(f, fixOfFlag(v, f), { decided: isDecided(v), checkedOut: Boolean(v.check_out) })))) : null,
         v.decision_note ? h('p', { class: 'meta' }, v.decision_note) : null,
         v.status === 'rejected' && !v.disputed_at ? h('a', { href: '#/visits/rejected' }, t('job.dispute_link')) : null),
       chip(word('visit', v.status), visitTone(v.status))));
@@ -416,10 +419,14 @@ export default async function render(ctx) {
       return h('div', {}, h('h3', { class: 'section-title' }, t(`kind.${kind}`)), h('ul', { class: 'photos' }, items, waiting));
     }).filter(Boolean);
     const kindName = `kind-${id}`;
-    const chosen = photoSection.querySelector(`input[name="${kindName}"]:checked`)?.value
-      || (s.photos.some((p) => p.kind === 'before') || s.visits.length ? 'after' : 'before');
+    // The engineer's choice is kept; until then "after" once work has begun (a before photo,
+    // a visit, a check-out waiting on the phone), else "before".
+    const begun = s.photos.some((p) => p.kind === 'before') || s.visits.length
+      || queue.pending((e) => e.job_id === id && (e.kind === 'checkin' || e.kind === 'checkout')).length;
+    const chosen = s.kindChosen || (begun ? 'after' : 'before');
     const kinds = h('fieldset', {}, h('legend', {}, t('job.kind')), h('div', { class: 'radio-row' },
-      KINDS.map((k) => h('label', {}, h('input', { type: 'radio', name: kindName, value: k, checked: k === chosen }), t(`kind.${k}`)))));
+      KINDS.map((k) => h('label', {}, h('input', { type: 'radio', name: kindName, value: k, checked: k === chosen,
+        onchange: () => { s.kindChosen = k; } }), t(`kind.${k}`)))));
     const input = (label, capture) => h('label', { class: 'btn file-btn' }, label,
       h('input', { type: 'file', accept: 'image/*', capture: capture ? 'environment' : null, 'aria-label': label,
         onchange: (ev) => upload(ev.currentTarget) }));

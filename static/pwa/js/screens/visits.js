@@ -71,7 +71,7 @@ export default async function render(ctx) {
   function visitCard(v, pendingDispute) {
     const decided = isDecided(v);
     const shownStatus = pendingDispute && pendingDispute.state !== 'refused' ? 'disputed' : v.status;
-    const flags = v.flags.map((f) => h('li', {}, flagText(f, fixOfFlag(v, f), { decided })));
+    const flags = v.flags.map((f) => h('li', {}, flagText(f, fixOfFlag(v, f), { decided, checkedOut: Boolean(v.check_out) })));
     let outcome = null;
     if (pendingDispute) {
       outcome = pendingDispute.state === 'refused'
