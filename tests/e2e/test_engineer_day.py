@@ -170,6 +170,9 @@ def test_a_rejected_visit_is_found_in_my_visits_and_disputed_offline_then_online
     page = pages.open(org["engineer"], locale=LOCALES[lang])
     disputes = posts(page, "/dispute")
     # From Today: the rejected visit is announced, and opens My visits.
+    page.get_by_role("link", name=w["rejected_link"]).wait_for()
+    page.get_by_role("link", name=w["visits"], exact=True).wait_for()
+    screenshot(page, f"engineer-today-rejected-{lang}", full_page=True)
     page.get_by_role("link", name=w["rejected_link"]).click()
     card = page.locator(f'li[data-visit="{rejected_visit.id}"]')
     card.get_by_text(w["sup_note"]).wait_for()
@@ -395,5 +398,4 @@ def test_the_close_after_check_out_and_the_signature_pad_in_chinese(pages, small
     page.get_by_role("button", name="保存签名").wait_for()
     assert page.get_by_role("button", name="签到", exact=True).count() == 0
     screenshot(page, "engineer-job-after-checkout-zh-CN")
-    page.get_by_role("heading", name="客户签名").scroll_into_view_if_needed()
-    screenshot(page, "engineer-signature-pad-zh-CN")
+    screenshot(page, "engineer-signature-pad-zh-CN", full_page=True)
