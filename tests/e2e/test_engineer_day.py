@@ -62,6 +62,16 @@ def tap_twice(page, locator, gap_ms: int = 150) -> None:
     page.mouse.click(x, y)
 
 
+def box_of(page, locator) -> dict:
+    """The element's box, once it is shown (a redraw may replace it for a moment)."""
+    for _ in range(50):
+        box = locator.bounding_box()
+        if box is not None:
+            return box
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{locator} is not shown")
+
+
 def overlaps(a: dict, b: dict) -> bool:
     return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
                 or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
@@ -79,7 +89,13 @@ def test_a_far_check_in_is_warned_before_the_tap_and_still_one_tap(pages, small_
     warning.get_by_text(w["warn"]).wait_for()
     assert re.search(w["far"], warning.inner_text()), warning.inner_text()
     assert checkins == [] and rows(Visit, job_id=org["near_job"].id) == []  # said before anything is sent
-    warning.get_by_label(w["reason"]).fill("The entrance is on the far side of the block.")
+    reason = warning.get_by_label(w["reason"])
+    reason.fill("The entrance is on the far side of the block.")
+    # The fix moves while the reason is typed: the sentence follows, the reason keeps its text and focus.
+    page.context.set_geolocation({**FAR, "latitude": 31.2700})
+    page.wait_for_function("document.querySelector('[data-testid=check-warning]').innerText.includes('4.4')")
+    assert reason.input_value() == "The entrance is on the far side of the block."
+    assert page.evaluate("document.activeElement.name") == "check_in_note"
     screenshot(page, f"engineer-job-warning-{lang}")
     page.get_by_role("button", name=w["check_in"], exact=True).click()
     page.get_by_role("button", name=w["check_out"], exact=True).wait_for()
@@ -138,10 +154,10 @@ def test_after_check_out_the_close_is_next_and_a_double_tap_sends_one_action(pag
 
     # The close comes first: photos and the close form on top, no big "Check in".
     assert page.get_by_role("button", name="Check in", exact=True).count() == 0
-    photos = page.get_by_role("heading", name="Photos", exact=True).bounding_box()
-    close = page.get_by_role("heading", name="Close the job").bounding_box()
-    again = page.get_by_role("button", name="Check in again (a new visit)").bounding_box()
-    submit = page.get_by_role("button", name="Close job").bounding_box()
+    photos = box_of(page, page.get_by_role("heading", name="Photos", exact=True))
+    close = box_of(page, page.get_by_role("heading", name="Close the job"))
+    again = box_of(page, page.get_by_role("button", name="Check in again (a new visit)"))
+    submit = box_of(page, page.get_by_role("button", name="Close job"))
     assert photos["y"] < close["y"] < 844, (photos, close)  # the close begins on the first screen
     assert submit["y"] < 2 * 844  # and its button is within two screens
     assert again["y"] > submit["y"]  # a new visit is offered below the close, not under the thumb
@@ -399,3 +415,20 @@ def test_the_close_after_check_out_and_the_signature_pad_in_chinese(pages, small
     assert page.get_by_role("button", name="签到", exact=True).count() == 0
     screenshot(page, "engineer-job-after-checkout-zh-CN")
     screenshot(page, "engineer-signature-pad-zh-CN", full_page=True)
+
+
+@pytest.mark.parametrize("lang, signature, several", [
+    ("en", "The job cannot be closed yet: the customer’s signature.",
+     "The job cannot be closed yet: an “after” photo, the checklist item “Power isolated”."),
+    ("zh-CN", "暂不能关闭：缺少客户签名。", "暂不能关闭：缺少“维修后”照片、检查项“已断电隔离”。"),
+])
+def test_a_refused_close_says_exactly_what_is_missing(pages, small_org, lang, signature, several):
+    page = pages.open(small_org["engineer"], locale=LOCALES[lang])
+    open_job(page, "Air conditioner leaking")  # where a close is refused: its checklist words are known
+    words = page.evaluate("""async () => {
+      const { problemText } = await import('/pwa/js/i18n.js');
+      const code = 'CLOSE_REQUIREMENTS_UNMET';
+      return [problemText({ code, errors: { signature: ['…'] } }),  // the API as it is: errors by key
+              problemText({ code, missing: ['AFTER_PHOTO', 'CHECKLIST:power_isolated'] })];  // with `missing` codes
+    }""")
+    assert words == [signature, several]

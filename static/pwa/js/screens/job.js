@@ -251,11 +251,16 @@ export default async function render(ctx) {
     for (const v of s.openElsewhere) out.push(t('job.warn_open', { title: v.visit && v.visit.job ? v.visit.job.title : `#${v.job_id}` }));
     return out;
   }
+  const warnList = h('ul', {});
+  let warned = '';
   function drawWarning() {
     const warnings = s.canCheckIn ? checkInWarnings() : [];
     warnBox.hidden = !warnings.length;
-    if (!warnings.length) return;
-    clear(warnBox, h('strong', {}, t('job.warn_title')), h('ul', {}, warnings.map((w) => h('li', {}, w))), reasonField);
+    // Only the sentences change as the fix moves: the reason being typed keeps its focus.
+    if (warnings.join('\n') === warned) return;
+    warned = warnings.join('\n');
+    warnList.replaceChildren(...warnings.map((w) => h('li', {}, w)));
+    if (!warnBox.firstChild) warnBox.append(h('strong', {}, t('job.warn_title')), warnList, reasonField);
   }
   if (navigator.geolocation) {
     const watch = navigator.geolocation.watchPosition(
