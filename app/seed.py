@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 from app.extensions import db
-from app.models import Site, User
+from app.domain.jobs import DEFAULT_CHECKLIST
+from app.models import Category, Site, User
 from app.models.types import utcnow
 from app.seed_history import seed_history
 from app.services.auth import hash_password
@@ -72,6 +73,10 @@ def seed() -> Iterator[str]:
         for name, customer, address, lat, lon, radius in SITES
     ]
     db.session.add_all(sites)
+    # An appliance is handed over against the customer's signature: the demo's category
+    # that cannot be closed without one.
+    db.session.add(Category(key="appliance", name="Appliance", checklist=list(DEFAULT_CHECKLIST),
+                            signature_required=True))
     db.session.flush()
     zone = ZoneInfo(current_app.config["TIMEZONE"])
     counts = seed_history(utcnow(), zone, admin, supervisors, engineers, sites)

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from werkzeug.security import check_password_hash
 
 from app.extensions import db
-from app.models import AuditEntry, Site, User
+from app.models import AuditEntry, Category, Site, User
 from app.seed import DEMO_PASSWORD, ENGINEERS, SITES, SUPERVISORS
 from app.services import audit
 
@@ -47,6 +47,13 @@ def test_seed_demo_fills_an_empty_database_once(client, runner):
     assert users == 1 + len(SUPERVISORS) + len(ENGINEERS) and sites == len(SITES)
     engineers = db.session.scalars(sa.select(User).where(User.role == "engineer")).all()
     assert all(e.supervisor_id and e.level and e.work_type for e in engineers)
+    # The states the engineer's day shows: a category closed against a signature, and the
+    # bilingual breaker case that 跳闸 finds.
+    assert db.session.get(Category, "appliance").signature_required is True
+    engineer = engineers[0]
+    found = client.login(engineer.email, DEMO_PASSWORD) and client.get("cases", query_string={"q": "跳闸"})
+    assert [c["title"] for c in found.get_json()["items"]] == ["Breaker trips under load / 断路器跳闸"]
+    client.post("auth/logout")
 
     second = runner.invoke(args=["seed-demo"])
     assert second.exit_code == 0 and "already" in second.output
