@@ -22,15 +22,15 @@ IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/60
 ANDROID = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/126.0.0.0 Mobile Safari/537.36")
 WORDS = {
-    "en": {"check_in": "Check in", "check_out": "Check out", "warn": "This check-in will be flagged for review",
-           "far": r"You are \d+(\.\d)? km from the site", "reason": "Reason for your supervisor (optional)", "kpis": "KPIs",
+    "en": {"check_in": "Check in", "check_out": "Check out", "warn": "This check-in will be flagged",
+           "far": r"You are \d+(\.\d)? km from the site", "reason": "Reason (optional)", "kpis": "KPIs",
            "scheme": "Mid-level field engineer", "bonus": "bonus group now", "visits": "My visits",
            "dispute": "Dispute", "note": "Why the visit should be accepted", "send": "Send the dispute",
            "waiting_final": "Waiting for the final decision.", "final": "Final decision: approved.",
            "rejected_link": "1 visit rejected: open it to dispute", "sup_note": "Supervisor’s note: Not at the site",
            "tab_today": "Today", "all": "All"},
     "zh-CN": {"check_in": "签到", "check_out": "签退", "warn": "此次签到将被标记待审核",
-              "far": r"您距离现场 \d+(\.\d)? 公里", "reason": "给主管的原因（选填）", "kpis": "绩效",
+              "far": r"您距离现场 \d+(\.\d)? 公里", "reason": "原因（选填）", "kpis": "绩效",
               "scheme": "中级现场工程师", "bonus": "奖金组", "visits": "我的上门记录",
               "dispute": "申诉", "note": "此次上门应被认可的理由", "send": "提交申诉",
               "waiting_final": "等待最终决定。", "final": "最终决定：批准。",
@@ -97,6 +97,8 @@ def test_a_far_check_in_is_warned_before_the_tap_and_still_one_tap(pages, small_
     assert reason.input_value() == "The entrance is on the far side of the block."
     assert page.evaluate("document.activeElement.name") == "check_in_note"
     screenshot(page, f"engineer-job-warning-{lang}")
+    page.get_by_role("button", name=w["check_in"], exact=True).scroll_into_view_if_needed()
+    assert box_of(page, warning)["y"] < 844  # the warning is on the first screen, the button right under it
     page.get_by_role("button", name=w["check_in"], exact=True).click()
     page.get_by_role("button", name=w["check_out"], exact=True).wait_for()
     visits = rows(Visit, job_id=org["near_job"].id)
