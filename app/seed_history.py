@@ -453,8 +453,10 @@ def _compliance(rng, month, supervisors, engineers):
 def _knowledge(rng, periods, engineers, supervisors):
     cases = [
         ("空调室内机漏水处理", "室内机滴水，天花板水渍", "排水管堵塞，坡度不足", "疏通排水管，调整坡度至1%以上", ["hvac", "漏水"]),
-        ("Breaker trips under load", "Main breaker trips at lunch peak", "Loose neutral terminal",
-         "Torque the neutral terminal and thermal-scan the panel", ["electrical", "breaker"]),
+        ("Breaker trips under load / 断路器跳闸", "Main breaker trips at lunch peak / 午间用电高峰主断路器跳闸",
+         "Loose neutral terminal / 零线端子松动",
+         "Torque the neutral terminal and thermal-scan the panel / 紧固零线端子并对配电柜做红外测温",
+         ["electrical", "breaker", "跳闸"]),
         ("热水器点火失败排查", "热水器无法点火", "燃气压力不足", "检查减压阀并更换点火针", ["plumbing", "热水器"]),
         ("Freezer alarm after defrost", "Temperature alarm every night", "Defrost timer stuck",
          "Replace the defrost timer; check the door gasket", ["appliance", "freezer"]),

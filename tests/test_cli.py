@@ -55,6 +55,11 @@ def test_seed_demo_fills_an_empty_database_once(client, runner):
     assert (delivery.outcome, job.source, job.external_id) == ("created", "servicenow", "INC0010042")
     secret = first.output.split("(shown this once): ")[1].split()[0]
     assert intake.accepted_secrets(source) == [secret]
+    # The bilingual breaker case that 跳闸 finds.
+    engineer = engineers[0]
+    found = client.login(engineer.email, DEMO_PASSWORD) and client.get("cases", query_string={"q": "跳闸"})
+    assert [c["title"] for c in found.get_json()["items"]] == ["Breaker trips under load / 断路器跳闸"]
+    client.post("auth/logout")
 
     second = runner.invoke(args=["seed-demo"])
     assert second.exit_code == 0 and "already" in second.output

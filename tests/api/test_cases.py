@@ -428,6 +428,17 @@ def test_漏水_finds_空调室内机漏水处理(app, org, library):
     assert search(app, org["eng_b1"], "漏水") == [library["leak"].id]
 
 
+def test_跳闸_finds_the_bilingual_breaker_case_断路器跳闸(app, org, library):
+    """The demo's case: an English title with its Chinese one, found by either language."""
+    bilingual = item(org["eng_a2"], title="Breaker trips under load / 断路器跳闸",
+                     symptom="Main breaker trips at lunch peak / 午间用电高峰主断路器跳闸",
+                     cause="Loose neutral terminal / 零线端子松动", solution="紧固零线端子",
+                     tags=["electrical", "跳闸"])
+    assert search(app, org["eng_b1"], "跳闸") == [bilingual.id]
+    assert search(app, org["eng_b1"], "断路器") == [bilingual.id]
+    assert set(search(app, org["eng_b1"], "breaker")) == {bilingual.id, library["breaker"].id}
+
+
 @pytest.mark.parametrize("q, found", [
     ("漏水", ["leak"]),
     ("室内机", ["leak"]),

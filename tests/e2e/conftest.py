@@ -92,11 +92,13 @@ class Pages:
         self.errors: list[str] = []
 
     def open(self, user=None, *, locale: str = "en-US", position: dict | None = None,
-             service_workers: str = "allow", viewport: dict | None = None, path: str = "/"):
+             service_workers: str = "allow", viewport: dict | None = None, path: str = "/",
+             user_agent: str | None = None, permissions: tuple[str, ...] = ()):
+        extra = {"user_agent": user_agent} if user_agent else {}
         context = self.browser.new_context(
             base_url=self.base_url, locale=locale, viewport=viewport or PHONE,
-            geolocation=position or NEAR, permissions=["geolocation"],
-            service_workers=service_workers, is_mobile=False, has_touch=True,
+            geolocation=position or NEAR, permissions=["geolocation", *permissions],
+            service_workers=service_workers, is_mobile=False, has_touch=True, **extra,
         )
         # Generous: the other test worker shares the two cores with the browser and server.
         context.set_default_timeout(20_000)

@@ -123,3 +123,9 @@ def test_prefix_upper_bound_is_above_every_word_with_the_prefix(prefix, bound):
     assert prefix_upper_bound(prefix) == bound
     for word in (prefix, prefix + "a", prefix + "zzzz", prefix + "9"):
         assert prefix <= word < bound
+
+
+def test_the_query_跳闸_is_a_pair_stored_for_the_bilingual_title_断路器跳闸():
+    stored = set(index_terms("Breaker trips under load / 断路器跳闸"))
+    assert texts(query_terms("跳闸")) == ["跳闸"]
+    assert {"跳闸", "断路", "breaker", "trips"} <= stored

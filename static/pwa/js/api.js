@@ -15,6 +15,7 @@ export class ApiError extends Error {
     this.code = problem.code || `HTTP_${status}`;
     this.detail = problem.detail || '';
     this.errors = problem.errors || null;
+    this.missing = Array.isArray(problem.missing) ? problem.missing : null; // CLOSE_REQUIREMENTS_UNMET
   }
 }
 export class NetworkError extends Error {

@@ -19,6 +19,9 @@ register({
     'flag.PHOTO_LOCATION_MISMATCH': 'The photo was taken far from the site.',
     'flag.PHOTO_TIME_MISMATCH': 'The photo was taken outside the visit’s time.',
     'flag.review': 'Your supervisor will review this visit.',
+    'flag.OUTSIDE_GEOFENCE.decided': 'You were {distance} from the site.',
+    'flag.NO_CHECKOUT.late': 'Still open when the next check-in was made (checked out later).',
+    'flag.LOW_ACCURACY.decided': 'The position was imprecise (±{accuracy}).',
   },
   'zh-CN': {
     'flag.OUTSIDE_GEOFENCE': '您距离现场 {distance} —— 主管将审核此次上门。',
@@ -37,15 +40,29 @@ register({
     'flag.PHOTO_LOCATION_MISMATCH': '照片拍摄地点远离现场。',
     'flag.PHOTO_TIME_MISMATCH': '照片拍摄时间不在上门时间范围内。',
     'flag.review': '主管将审核此次上门。',
+    'flag.OUTSIDE_GEOFENCE.decided': '您当时距离现场 {distance}。',
+    'flag.NO_CHECKOUT.late': '下一次签到时此次上门仍未签退（之后才签退）。',
+    'flag.LOW_ACCURACY.decided': '定位精度较差（±{accuracy}）。',
   },
 });
 
 // flagText('OUTSIDE_GEOFENCE', {distance_m: 2300, accuracy_m: 12}, {self: true}) → a sentence.
 // `self` (default true) speaks to the engineer ("You are …"); false describes it for a supervisor.
-export function flagText(flag, fix = {}, { self = true } = {}) {
+// `decided`: the supervisor has decided the visit, so no sentence says they "will review" it.
+// `checkedOut`: the visit has a check-out, so NO_CHECKOUT says it came late, not never.
+export function flagText(flag, fix = {}, { self = true, decided = false, checkedOut = false } = {}) {
   const vars = { distance: distance(fix.distance_m), accuracy: distance(fix.accuracy_m) };
   const key = `flag.${flag}`;
-  if (!self && (flag === 'OUTSIDE_GEOFENCE' || flag === 'LOW_ACCURACY')) return t(`${key}.other`, vars);
+  const spatial = flag === 'OUTSIDE_GEOFENCE' || flag === 'LOW_ACCURACY';
+  if (!self && spatial) return t(`${key}.other`, vars);
+  if (decided && spatial) return t(`${key}.decided`, vars);
+  if (checkedOut && flag === 'NO_CHECKOUT') return t(`${key}.late`, vars);
   const text = t(key, vars);
   return text === key ? flag : text;
 }
+
+// Has a supervisor decided this visit (approved, rejected, or a dispute answered)?
+export const isDecided = (visit) => Boolean(visit.decided_at) || ['approved', 'rejected'].includes(visit.status);
+
+// Which fix a visit's flag belongs to (the check-out's own flags, else the check-in).
+export const fixOfFlag = (visit, flag) => (visit.check_out && (visit.check_out.flags || []).includes(flag) ? visit.check_out : visit.check_in);

@@ -114,7 +114,7 @@ register({
     'outbox.dependency': 'An earlier action it depends on was refused.',
     'action.checkin': 'Check-in', 'action.checkout': 'Check-out', 'action.contact': 'Customer contact',
     'action.photo': 'Photo', 'action.close': 'Close job', 'action.case': 'Knowledge case',
-    'action.other': 'Action', 'action.ack': 'Review acknowledged', 'action.item': 'Action item',
+    'action.other': 'Action', 'action.ack': 'Review acknowledged', 'action.item': 'Action item', 'action.dispute': 'Dispute of a visit',
     'error.network': 'No network: kept and will be sent later.',
     'error.UNAUTHORIZED': 'Please sign in again.', 'error.INVALID_CREDENTIALS': 'Wrong email or password.',
     'error.FORBIDDEN': 'Your role may not do this.', 'error.CSRF_FAILED': 'The session expired; please try again.',
@@ -122,6 +122,8 @@ register({
     'error.METHOD_NOT_ALLOWED': 'Not allowed.', 'error.MALFORMED_REQUEST': 'The request was malformed.',
     'error.CONFLICT': 'Someone changed this meanwhile.', 'error.JOB_CLOSED': 'This job is already closed.',
     'error.CLOSE_REQUIREMENTS_UNMET': 'The job cannot be closed yet: it needs an after photo and a checked-out visit.',
+    'error.CLOSE_REQUIREMENTS_UNMET.some': 'The job cannot be closed yet: {list}.', 'missing.AFTER_PHOTO': 'an “after” photo',
+    'missing.CHECKED_OUT_VISIT': 'a checked-out visit', 'missing.SIGNATURE': 'the customer’s signature', 'missing.CHECKLIST': 'the checklist item “{item}”',
     'error.VISIT_CLOSED': 'This visit is already checked out.', 'error.VISIT_ALREADY_OPEN': 'You are already checked in on this job.',
     'error.ALREADY_DISPUTED': 'You have already disputed this.', 'error.DECISION_FINAL': 'The decision is final.',
     'error.PERIOD_NOT_ENDED': 'The month has not ended yet.', 'error.PERIOD_ALREADY_CLOSED': 'The month is already closed.',
@@ -158,7 +160,7 @@ register({
     'outbox.dependency': '它所依赖的前一项操作被拒绝。',
     'action.checkin': '签到', 'action.checkout': '签退', 'action.contact': '联系客户',
     'action.photo': '照片', 'action.close': '关闭工单', 'action.case': '知识案例',
-    'action.other': '操作', 'action.ack': '确认面谈', 'action.item': '行动项',
+    'action.other': '操作', 'action.ack': '确认面谈', 'action.item': '行动项', 'action.dispute': '上门申诉',
     'error.network': '无网络：已保存，稍后发送。',
     'error.UNAUTHORIZED': '请重新登录。', 'error.INVALID_CREDENTIALS': '邮箱或密码错误。',
     'error.FORBIDDEN': '您的角色无权执行此操作。', 'error.CSRF_FAILED': '会话已过期，请重试。',
@@ -166,6 +168,8 @@ register({
     'error.METHOD_NOT_ALLOWED': '不允许此操作。', 'error.MALFORMED_REQUEST': '请求格式错误。',
     'error.CONFLICT': '此内容已被他人修改。', 'error.JOB_CLOSED': '该工单已关闭。',
     'error.CLOSE_REQUIREMENTS_UNMET': '暂不能关闭：需要至少一张完工照片和一次已签退的上门记录。',
+    'error.CLOSE_REQUIREMENTS_UNMET.some': '暂不能关闭：缺少{list}。', 'missing.AFTER_PHOTO': '“维修后”照片',
+    'missing.CHECKED_OUT_VISIT': '已签退的上门记录', 'missing.SIGNATURE': '客户签名', 'missing.CHECKLIST': '检查项“{item}”',
     'error.VISIT_CLOSED': '此次上门已签退。', 'error.VISIT_ALREADY_OPEN': '您已在此工单签到。',
     'error.ALREADY_DISPUTED': '您已申诉过。', 'error.DECISION_FINAL': '该决定为最终决定。',
     'error.PERIOD_NOT_ENDED': '本月尚未结束。', 'error.PERIOD_ALREADY_CLOSED': '该月已结账。',
@@ -186,5 +190,22 @@ export function problemText(error) {
   if (!error) return t('common.error');
   if (error.network) return t('error.network');
   const key = `error.${error.code}`;
+  if (error.code === 'CLOSE_REQUIREMENTS_UNMET') {
+    const missing = missingCodes(error);
+    if (missing.length) return t(`${key}.some`, { list: missing.map(missingText).join(current === 'en' ? ', ' : '、') });
+  }
   return has(key) ? t(key) : (error.detail || t('common.error'));
+}
+// What a refused close misses, as codes: the problem's `missing`, else the keys of its `errors`.
+const ERROR_KEY_CODES = { after_photo: 'AFTER_PHOTO', visit: 'CHECKED_OUT_VISIT', signature: 'SIGNATURE' };
+function missingCodes(error) {
+  if (error.missing) return error.missing;
+  return Object.keys(error.errors || {}).map((k) => ERROR_KEY_CODES[k]).filter(Boolean);
+}
+function missingText(code) {
+  const [kind, item] = String(code).split(':');
+  const k = `missing.${kind}`;
+  if (!has(k)) return code;
+  const itemKey = `check.${item}`;
+  return t(k, { item: item ? (has(itemKey) ? t(itemKey) : item.replace(/_/g, ' ')) : '' });
 }

@@ -8,7 +8,7 @@ import { h, clear, button, chip, field, empty, staleNote, withStates, toast, sho
 register({
   en: {
     'kb.title': 'Knowledge', 'kb.search': 'Search cases', 'kb.search_button': 'Search', 'kb.search_hint': 'Words in English or Chinese, e.g. 漏水 or leak',
-    'kb.results': { one: '{n} case found', other: '{n} cases found' }, 'kb.no_results': 'No approved case matches.',
+    'kb.results': { one: '{n} case found', other: '{n} cases found' }, 'kb.no_results': 'No approved case matches.', 'kb.no_results_for': 'No approved case matches “{q}”.',
     'kb.latest': 'Latest approved cases', 'kb.mine': 'My submissions', 'kb.mine_none': 'You have not submitted a case yet.',
     'kb.new': 'Submit a case', 'kb.new_title': 'New case', 'kb.from_job': 'From job #{id}',
     'kb.kind': 'Kind', 'kb.kind_case': 'Case', 'kb.kind_document': 'Document', 'kb.field_title': 'Title',
@@ -20,7 +20,7 @@ register({
   },
   'zh-CN': {
     'kb.title': '知识库', 'kb.search': '搜索案例', 'kb.search_button': '搜索', 'kb.search_hint': '可用中文或英文，例如 漏水 或 leak',
-    'kb.results': { other: '找到 {n} 个案例' }, 'kb.no_results': '没有匹配的已通过案例。',
+    'kb.results': { other: '找到 {n} 个案例' }, 'kb.no_results': '没有匹配的已通过案例。', 'kb.no_results_for': '没有与“{q}”匹配的已通过案例。',
     'kb.latest': '最新通过的案例', 'kb.mine': '我的投稿', 'kb.mine_none': '您还没有提交过案例。',
     'kb.new': '提交案例', 'kb.new_title': '新案例', 'kb.from_job': '来自工单 #{id}',
     'kb.kind': '类型', 'kb.kind_case': '案例', 'kb.kind_document': '文档', 'kb.field_title': '标题',
@@ -61,8 +61,10 @@ export default async function render(ctx) {
     const q = input.value.trim();
     await withStates(results, async () => {
       const r = await api.load('cases', { q: q || undefined, status: 'approved', per_page: 30 });
+      // An empty result is said once: the message, without a "0 cases found" heading above it.
+      if (!r.data.items.length) return [staleNote(r.stale), empty(q ? t('kb.no_results_for', { q }) : t('kb.no_results'))];
       return [staleNote(r.stale), h('h2', { class: 'section-title' }, q ? t('kb.results', { n: r.data.total }) : t('kb.latest')),
-        r.data.items.length ? h('ul', { class: 'list' }, r.data.items.map((c) => caseCard(c))) : empty(t('kb.no_results'))];
+        h('ul', { class: 'list' }, r.data.items.map((c) => caseCard(c)))];
     });
   };
   clear(ctx.main,

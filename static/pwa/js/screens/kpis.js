@@ -10,6 +10,10 @@ register({
     'kpis.no_total': 'No score yet this month.', 'kpis.meets': 'On target', 'kpis.below': '{n} points below the pass mark',
     'kpis.rank': 'Rank {rank} of {ranked}', 'kpis.unranked': 'Not ranked yet',
     'kpis.bonus_yes': 'In the bonus group (top 20%)', 'kpis.bonus_no': 'Bonus line: top 20% of scores',
+    'kpis.bonus_in_now': 'Inside the bonus group now (top 20% of scores)', 'kpis.bonus_out_now': 'Outside the bonus group now: it is the top 20% of scores',
+    'kpis.scheme_name': '{level} {type}', 'scheme.junior': 'Junior', 'scheme.mid': 'Mid-level', 'scheme.senior': 'Senior',
+    'scheme.field': 'field engineer', 'scheme.remote': 'remote support engineer', 'kpis.your_scheme': 'Your scheme: {name}',
+    'kpis.dot_label_on': '{month} ✓', 'kpis.dot_label_off': '{month} ✗', 'kpis.dot_label_live': '{month} …', 'kpis.dot_live': '{month}: in progress',
     'kpis.streak': 'Months on target', 'kpis.streak_n': { one: '{n} month in a row on target', other: '{n} months in a row on target' },
     'kpis.promotion_yes': 'Promotion priority: 3 months on target reached', 'kpis.promotion_left': { one: '{n} more month on target for promotion priority', other: '{n} more months on target for promotion priority' },
     'kpis.metrics': 'Metrics', 'kpis.other': 'Not weighted in your scheme', 'kpis.no_data': 'No data this month',
@@ -35,6 +39,10 @@ register({
     'kpis.no_total': '本月暂无得分。', 'kpis.meets': '已达标', 'kpis.below': '距及格线还差 {n} 分',
     'kpis.rank': '排名 {rank} / {ranked}', 'kpis.unranked': '暂未排名',
     'kpis.bonus_yes': '进入奖金组（前 20%）', 'kpis.bonus_no': '奖金线：得分前 20%',
+    'kpis.bonus_in_now': '目前在奖金组内（得分前 20%）', 'kpis.bonus_out_now': '目前不在奖金组内：奖金组为得分前 20%',
+    'kpis.scheme_name': '{level}{type}', 'scheme.junior': '初级', 'scheme.mid': '中级', 'scheme.senior': '高级',
+    'scheme.field': '现场工程师', 'scheme.remote': '远程支持工程师', 'kpis.your_scheme': '考核方案：{name}',
+    'kpis.dot_label_on': '{month} ✓', 'kpis.dot_label_off': '{month} ✗', 'kpis.dot_label_live': '{month} …', 'kpis.dot_live': '{month}：进行中',
     'kpis.streak': '连续达标月份', 'kpis.streak_n': { other: '连续 {n} 个月达标' },
     'kpis.promotion_yes': '已连续 3 个月达标：享有晋升优先权', 'kpis.promotion_left': { other: '再达标 {n} 个月即享晋升优先权' },
     'kpis.metrics': '指标', 'kpis.other': '您的方案中不计权重的指标', 'kpis.no_data': '本月暂无数据',
@@ -84,6 +92,13 @@ export function gapText(m) {
   return t('gap.count_lower', vars);
 }
 
+/** A scheme's name in words ("Mid-level field engineer"), never its key ("mid-field"). */
+export function schemeName(key) {
+  const [level, type] = String(key || '').split('-');
+  const word = (k) => { const s = t(`scheme.${k}`); return s === `scheme.${k}` ? k : s; };
+  return t('kpis.scheme_name', { level: word(level), type: word(type) });
+}
+
 function valueText(m) { return t(`value.${UNIT[m.unit] || 'count'}`, { v: num(m.value) }); }
 
 /** One metric as a bar toward its target (shared with the supervisor's view of a card). */
@@ -108,13 +123,16 @@ export default async function render(ctx) {
     const card = current.data;
     // Earlier months for the streak dots, filled in when they arrive (a failed one shows as not on target).
     const monthName = (p) => date(`${p}-15T12:00:00`, { month: 'short', year: 'numeric' });
-    const dots = h('ul', { class: 'dots' });
+    const shortMonth = (p) => date(`${p}-15T12:00:00`, { month: 'short' });
+    const dots = h('ul', { class: 'dots dots-labelled' });
     const drawDots = (months) => {
-      // A list item may not take role="img" (axe: aria-allowed-role): its words are hidden text.
-      dots.replaceChildren(...months.map((m) => h('li', {
-        class: ['dot', m.meets_target && 'dot-on'], title: monthName(m.period),
-      }, h('span', { class: 'visually-hidden' },
-        t(m.meets_target ? 'kpis.dot_on' : 'kpis.dot_off', { month: monthName(m.period) })))));
+      // Each dot labelled by its month ("Sep ✓"); the screen reader hears the whole sentence.
+      // The current month is still open: not on target *yet* is not a miss.
+      const state = (m) => (m.meets_target ? 'on' : m.period === card.period && !card.frozen ? 'live' : 'off');
+      dots.replaceChildren(...months.map((m) => h('li', { class: 'streak-month', title: monthName(m.period) },
+        h('span', { class: ['dot', m.meets_target && 'dot-on', state(m) === 'live' && 'dot-live'], 'aria-hidden': 'true' }),
+        h('span', { class: 'dot-label', 'aria-hidden': 'true' }, t(`kpis.dot_label_${state(m)}`, { month: shortMonth(m.period) })),
+        h('span', { class: 'visually-hidden' }, t(`kpis.dot_${state(m)}`, { month: monthName(m.period) })))));
     };
     const guess = [5, 4, 3, 2, 1].map((k) => ({ period: period(k), meets_target: k < card.streak_months }));
     Promise.all([5, 4, 3, 2, 1].map((k) => api.load(`kpi/engineers/${ctx.user.id}`, { period: period(k) })
@@ -135,9 +153,10 @@ export default async function render(ctx) {
           h('p', {}, h('strong', {}, card.meets_target ? `✓ ${t('kpis.meets')}` : t('kpis.below', { n: num(card.pass_score - total) })),
             ' · ', t('kpis.pass', { n: num(card.pass_score) })),
         ],
-        h('p', {}, card.rank ? t('kpis.rank', { rank: card.rank, ranked: card.ranked }) : t('kpis.unranked'), ' · ',
-          card.bonus_eligible ? h('strong', {}, t('kpis.bonus_yes')) : t('kpis.bonus_no')),
-        h('div', { class: 'chips' }, chip(t('kpis.scheme', { key: card.scheme })), card.frozen ? chip(t('kpis.frozen'), 'info') : null)),
+        h('p', {}, card.rank ? t('kpis.rank', { rank: card.rank, ranked: card.ranked }) : t('kpis.unranked')),
+        h('p', { class: ['bonus', card.bonus_eligible ? 'bonus-in' : 'bonus-out'] },
+          card.bonus_eligible ? h('strong', {}, `✓ ${t('kpis.bonus_in_now')}`) : t('kpis.bonus_out_now')),
+        h('div', { class: 'chips' }, chip(t('kpis.your_scheme', { name: schemeName(card.scheme) })), card.frozen ? chip(t('kpis.frozen'), 'info') : null)),
       h('section', { class: 'card', 'aria-labelledby': 'kpi-streak' },
         h('h2', { id: 'kpi-streak' }, t('kpis.streak')),
         dots,

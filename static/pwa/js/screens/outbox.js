@@ -11,7 +11,7 @@ register({
 export const title = 'outbox.title';
 
 export function describe(entry) {
-  const kinds = ['checkin', 'checkout', 'contact', 'photo', 'close', 'case', 'ack', 'item'];
+  const kinds = ['checkin', 'checkout', 'contact', 'photo', 'close', 'case', 'ack', 'item', 'dispute'];
   return entry.label || t(kinds.includes(entry.kind) ? `action.${entry.kind}` : 'action.other');
 }
 

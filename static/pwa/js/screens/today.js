@@ -13,6 +13,7 @@ register({
     'today.scheduled': 'Planned {date}', 'today.unscheduled': 'Not scheduled', 'today.overdue': 'Overdue since {date}',
     'today.waiting': 'Waiting to send', 'today.open_job': 'Open job',
     'today.by_distance': 'Nearest first', 'today.by_priority': 'By priority (position unknown)',
+    'today.my_visits': 'My visits', 'today.rejected': { one: '{n} visit rejected: open it to dispute', other: '{n} visits rejected: open them to dispute' },
   },
   'zh-CN': {
     'today.title': '今日', 'today.none': '今天没有待处理的工单。', 'today.jobs': { other: '{n} 个工单' },
@@ -20,6 +21,7 @@ register({
     'today.scheduled': '计划 {date}', 'today.unscheduled': '未排期', 'today.overdue': '自 {date} 起逾期',
     'today.waiting': '等待发送', 'today.open_job': '打开工单',
     'today.by_distance': '由近到远', 'today.by_priority': '按优先级（位置未知）',
+    'today.my_visits': '我的上门记录', 'today.rejected': { other: '{n} 次上门被驳回：打开可申诉' },
   },
 });
 
@@ -83,11 +85,14 @@ export default async function render(ctx) {
           chip(when, j.scheduled_for && j.scheduled_for < today ? 'warn' : ''),
           waitingJobs.has(j.id) ? chip(t('today.waiting'), 'warn') : null)));
     });
+    const rejected = visitsResult.data.items.filter((v) => v.status === 'rejected' && !v.disputed_at).length;
     return [
       staleNote(jobsResult.stale || visitsResult.stale),
       pinned,
+      rejected ? h('a', { class: 'card card-warn', href: '#/visits/rejected' }, h('strong', {}, t('today.rejected', { n: rejected }))) : null,
       h('h2', { class: 'section-title' }, t('today.jobs', { n: jobs.length }), ' · ', here ? t('today.by_distance') : t('today.by_priority')),
       jobs.length ? h('ul', { class: 'list wide-grid' }, cards) : empty(t('today.none')),
+      h('a', { class: 'btn btn-block', href: '#/visits' }, t('today.my_visits')),
     ];
   });
   await draw();
