@@ -103,8 +103,9 @@ def test_a_far_check_in_is_warned_before_the_tap_and_still_one_tap(pages, small_
     page.get_by_role("button", name=w["check_out"], exact=True).wait_for()
     visits = rows(Visit, job_id=org["near_job"].id)
     assert len(visits) == 1 and "OUTSIDE_GEOFENCE" in visits[0].flags and len(checkins) == 1
-    # The reason waits for the API's `note`: nothing the server does not know is sent.
-    assert set(checkins[0].post_data_json) == {"job_id", "lat", "lon", "accuracy_m", "client_time"}
+    # The reason goes with the check-in and is kept on the visit for the supervisor.
+    assert checkins[0].post_data_json["note"] == "The entrance is on the far side of the block."
+    assert visits[0].check_in_note == "The entrance is on the far side of the block."
     assert page.get_by_test_id("check-warning").is_hidden()  # checked in: nothing more to warn of
 
 

@@ -366,11 +366,11 @@ export default async function render(ctx) {
     } finally { btn.disabled = false; s.busy = false; }
   }
   // The check-in's body: the one place it is built. The reason typed under a warning
-  // (s.reason, ≤ 500 characters) goes in `note` once the API takes it (workday.md:
-  // POST /visits/check-in `note` → the visit's `check_in_note`); until then it stays on
-  // the phone, since the API refuses a field it does not know.
+  // (s.reason, ≤ 500 characters) goes as `note`, stored as the visit's `check_in_note`
+  // and shown to the supervisor beside the flags; no reason, no field.
   function checkInBody(position) {
-    return { job_id: id, ...position };
+    const note = (s.reason || '').trim().slice(0, 500);
+    return note ? { job_id: id, ...position, note } : { job_id: id, ...position };
   }
   function freshPositionRaw() {
     return new Promise((resolve, reject) => navigator.geolocation.getCurrentPosition(resolve, reject,
