@@ -47,6 +47,9 @@ def test_the_queue_approves_offline_and_rejects_with_a_note_each_exactly_once(pa
     assert upload.status_code == 201, upload.json
 
     page = pages.open(org["supervisor"], viewport=LAPTOP)
+    page.locator("li.vq-line").first.wait_for()
+    for name in ("Open the visit of Li Qiang to Lujiazui Tower", "Open the visit of Li Qiang to Jing'an Mall"):
+        page.get_by_role("button", name=name).click()
     cards = page.locator("article.vq-card")
     cards.first.wait_for()
     assert cards.count() == 2
