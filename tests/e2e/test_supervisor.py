@@ -146,10 +146,10 @@ def test_team_board_alerts_and_a_review(pages, small_org, factory, client):
     # Alerts: both shown; dismiss the low rating.
     page.get_by_role("link", name="Alerts").click()
     page.get_by_text("2 open alerts").wait_for()
-    page.get_by_text("A customer gave job").wait_for()
+    page.get_by_text("The customer scored job").wait_for()
     page.get_by_text("rude", exact=True).wait_for()
     screenshot(page, "supervisor-alerts", full_page=True)
-    page.get_by_role("button", name=re.compile("^Dismiss the alert: A customer gave job")).click()
+    page.get_by_role("button", name=re.compile("^Dismiss the alert: The customer scored job")).click()
     page.get_by_text("Alert dismissed.").wait_for()
     page.get_by_text("1 open alert", exact=True).wait_for()
     by_kind = {a.kind: a for a in fresh(Alert)}
@@ -157,7 +157,7 @@ def test_team_board_alerts_and_a_review(pages, small_org, factory, client):
     assert by_kind["NEGATIVE_FEEDBACK"].dismissed_by_id == org["supervisor"].id
     assert by_kind["KEYWORD"].dismissed_at is None
     page.get_by_role("link", name="Dismissed").click()
-    page.get_by_text("A customer gave job").wait_for()
+    page.get_by_text("The customer scored job").wait_for()
     assert page.locator("li.alert-card").count() == 1
 
     # Reviews: none yet; hold one for Li Qiang from the form.

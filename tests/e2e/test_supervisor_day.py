@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from app.extensions import db
-from app.models import AuditEntry, Visit
+from app.models import Alert, AuditEntry, Review, ReviewActionItem, Visit
 from app.models.types import utcnow
 from tests.e2e.conftest import FAR, screenshot
 from tests.e2e.test_supervisor import fresh
@@ -132,3 +132,48 @@ def test_the_queue_is_triaged_from_its_compact_list(pages, small_org, factory, l
     note_line.get_by_role("button", name=re.compile("^(打开|Open)")).click()
     page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, f"supervisor-queue-list-phone-{lang}")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_an_alert_opens_its_visit_and_becomes_a_review_action_item(pages, small_org, factory, lang):
+    org = small_org
+    zh = lang == "zh-CN"
+    li = org["engineer"]
+    now = utcnow()
+    flagged = [factory.visit(org["near_job"], at=now - timedelta(days=d), status="flagged",
+                             flags=["SHORT_VISIT"], out_flags=["SHORT_VISIT"], minutes=3) for d in (3, 2, 1)]
+    ids = [v.id for v in flagged]
+    until = now.date().isoformat()
+    alert = Alert(kind="FLAG_PATTERN", engineer_id=li.id, visit_id=ids[-1], matched=[],
+                  params={"count": 3, "days": 14, "until": until, "visit_ids": ids},
+                  detail="3 visits flagged or rejected in the 14 days to " + until, dedupe_key=f"fp-{li.id}")
+    db.session.add(alert)
+    period = f"{now.year}-{now.month:02d}"
+    review = Review(engineer_id=li.id, supervisor_id=org["supervisor"].id, period=period, summary="A good month")
+    db.session.add(review)
+    db.session.commit()
+
+    page = pages.open(org["supervisor"], locale="zh-CN" if zh else "en-US")
+    page.get_by_role("link", name="预警" if zh else "Alerts").click()
+    card = page.locator("li.alert-card")
+    card.get_by_text(("截至" if zh else "3 visits flagged or rejected in the 14 days to")).first.wait_for()
+    assert "visits flagged" not in card.inner_text() if zh else True  # worded in Chinese, not the server's English
+    screenshot(page, f"supervisor-alert-phone-{lang}", full_page=True)
+    card.get_by_role("link", name=(f"上门 #{ids[-1]}" if zh else f"Visit #{ids[-1]}")).click()
+    visit_card = page.locator("article.vq-card")
+    visit_card.get_by_text("上门时间不足 5 分钟。" if zh else "The visit lasted less than 5 minutes.").wait_for()
+    page.go_back()
+    card = page.locator("li.alert-card")
+    card.get_by_role("button", name=re.compile("^(将预警转为改进事项|Make an action item of the alert)")).click()
+    card.get_by_label("面谈" if zh else "Review", exact=True).wait_for()
+    card.get_by_label("改进事项" if zh else "Action", exact=True).fill("Stay on site until the work is done")
+    due = (now + timedelta(days=10)).date()
+    card.get_by_label("截止日期" if zh else "Due date").fill(due.isoformat())
+    screenshot(page, f"supervisor-alert-item-phone-{lang}", full_page=True)
+    card.get_by_role("button", name="加入面谈" if zh else "Add to the review").click()
+    page.get_by_text("没有未处理的预警。" if zh else "No open alerts.", exact=False).wait_for()
+    (item,) = fresh(ReviewActionItem, review_id=review.id)
+    assert (item.title, item.due_date, item.done) == ("Stay on site until the work is done", due, False)
+    (stored,) = fresh(Alert)
+    assert stored.action_item_id == item.id and stored.dismissed_at is not None
+    assert [e.action for e in fresh(AuditEntry, target_type="alert", target_id=stored.id)] == ["alert.action_item"]

@@ -1,4 +1,5 @@
-// #/queue: the supervisor's verification queue (verification.md), oldest first. One card per
+// #/queue: the supervisor's verification queue (verification.md), oldest first, as a compact
+// list with filters and several-at-once approval; #/queue/visit/ID: one visit. One card per
 // visit holds everything a decision needs: the flags in words, the positions against the
 // site (drawn and written), the photos, the engineer's recent history; approve or reject
 // with a note, one tap each. Decisions go through the offline outbox.
@@ -175,6 +176,17 @@ export default async function render(ctx) {
     for (const line of lines.values()) line.sync(state);
   }));
   await useStyles();
+  if (ctx.params[0] === 'visit') {
+    // #/queue/visit/ID: one visit's card (opened from an alert), decided or not.
+    await withStates(root, async () => {
+      const { data, stale } = await api.load(`visits/${Number(ctx.params[1])}`);
+      const card = visitCard(data);
+      if (!['flagged', 'disputed'].includes(data.status)) card.el.querySelector('form').hidden = true;
+      lines.set(data.id, { sync: card.sync });
+      return [staleNote(stale), h('p', {}, h('a', { href: '#/queue' }, `← ${t('queue.title')}`)), card.el];
+    });
+    return;
+  }
   const filters = { flag: '', engineer_id: '', older_than_h: '', sort: 'oldest' };
   const team = await teamById().catch(() => ({}));
   const select = (name, label, options) => field(label, h('select', {
