@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from app.extensions import db
-from app.models import Alert, AuditEntry, Review, ReviewActionItem, Visit
+from app.models import Alert, AuditEntry, Job, Review, ReviewActionItem, Visit
 from app.models.types import utcnow
 from tests.e2e.conftest import FAR, screenshot
 from tests.e2e.test_supervisor import fresh
@@ -177,3 +177,79 @@ def test_an_alert_opens_its_visit_and_becomes_a_review_action_item(pages, small_
     (stored,) = fresh(Alert)
     assert stored.action_item_id == item.id and stored.dismissed_at is not None
     assert [e.action for e in fresh(AuditEntry, target_type="alert", target_id=stored.id)] == ["alert.action_item"]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_a_job_is_created_assigned_by_the_suggestions_and_seen_on_the_engineers_today(pages, small_org, factory, lang):
+    org = small_org
+    zh = lang == "zh-CN"
+    now = utcnow()
+    sup, li, zhang = org["supervisor"], org["engineer"], org["engineer2"]
+    # Positions relative to the new job's site, Lujiazui Tower (31.2304, 121.4737):
+    #   Zhao Min: home site the tower itself, 0 m, no jobs                 → 1st
+    #   Sun Li: home site the tower, 0 m, 2 open jobs today                → 2nd (same distance, more jobs)
+    #   Li Qiang: last fix at Jing'an Mall (31.2253, 121.4470): 0.0051° lat × 111.0 km = 0.57 km,
+    #     0.0267° lon × 95.2 km = 2.54 km → 2.6 km; beats his home site (Baoshan Depot)  → 3rd
+    #   Zhang Wei: home site Baoshan Depot (31.3400, 121.4400): 0.1096° × 111.0 = 12.2 km,
+    #     0.0337° × 95.2 = 3.2 km → 12.6 km                                   → 4th
+    #   Chen Jie: neither a position nor a home site                        → last
+    zhao = factory.user("engineer", supervisor=sup, name="Zhao Min", home_site_id=org["site"].id)
+    sun = factory.user("engineer", supervisor=sup, name="Sun Li", home_site_id=org["site"].id)
+    factory.user("engineer", supervisor=sup, name="Chen Jie")
+    li.home_site_id = org["depot"].id
+    zhang.home_site_id = org["depot"].id
+    for title in ("Pump check", "Valve check"):
+        factory.job(site=org["depot"], engineer=sun, created_by=sup, title=title, scheduled_for=now.date())
+    factory.visit(org["far_job"], at=now - timedelta(hours=1), minutes=30)
+    db.session.commit()
+
+    page = pages.open(sup, locale="zh-CN" if zh else "en-US")
+    page.get_by_role("link", name="派单" if zh else "Dispatch").click()
+    page.get_by_role("button", name=re.compile("新建工单|New job")).click()
+    page.get_by_label("现场" if zh else "Site").select_option(label="Lujiazui Tower · Pudong Estates")
+    page.get_by_label("类别" if zh else "Category").select_option("plumbing")
+    page.get_by_label("优先级" if zh else "Priority").select_option("urgent")
+    page.get_by_role("button", name="创建工单" if zh else "Create the job").click()
+    page.get_by_text("请填写此项。" if zh else "Fill this in.").first.wait_for()  # the title is missing
+    page.get_by_label("标题" if zh else "Title", exact=True).fill("Burst pipe in the basement")
+    page.get_by_label("描述（可选）" if zh else "Description (optional)").fill("Water on the floor of B2")
+    page.get_by_label("计划日期（可选）" if zh else "Scheduled for (optional)").fill(now.date().isoformat())
+    screenshot(page, f"supervisor-dispatch-new-phone-{lang}", full_page=True)
+    page.get_by_role("button", name="创建工单" if zh else "Create the job").click()
+    rows = page.locator("li.dispatch-suggestion")
+    rows.first.wait_for()
+    (job,) = [j for j in fresh(Job) if j.title == "Burst pipe in the basement"]
+    assert (job.site_id, job.category, job.priority, job.status, job.scheduled_for, job.description) == (
+        org["site"].id, "plumbing", "urgent", "new", now.date(), "Water on the floor of B2")
+    texts = [rows.nth(i).inner_text() for i in range(rows.count())]
+    assert [t.split("\n")[0].split(". ", 1)[-1] for t in texts] == ["Zhao Min", "Sun Li", "Li Qiang", "Zhang Wei", "Chen Jie"], texts
+    assert ("0 米" if zh else "0 m") in texts[0] and ("今日 0 个未完成工单" if zh else "0 open jobs today") in texts[0]
+    assert ("今日 2 个未完成工单" if zh else "2 open jobs today") in texts[1]
+    assert ("2.6 公里" if zh else "2.6 km") in texts[2] and ("最后位置" if zh else "last position") in texts[2]
+    assert ("12.6 公里" if zh else "12.6 km") in texts[3] and ("常驻现场" if zh else "home site") in texts[3]
+    assert ("位置未知" if zh else "Position unknown") in texts[4]
+    screenshot(page, f"supervisor-dispatch-job-phone-{lang}", full_page=True)
+    page.set_viewport_size(LAPTOP)
+    screenshot(page, f"supervisor-dispatch-job-laptop-{lang}")
+    page.get_by_role("button", name="派给 Zhao Min" if zh else "Assign to Zhao Min").click()
+    page.get_by_text("当前负责" if zh else "Assigned now").wait_for()
+    assert (fresh(Job, id=job.id)[0].engineer_id, fresh(Job, id=job.id)[0].status) == (zhao.id, "assigned")
+    assert [e.action for e in fresh(AuditEntry, target_type="job", target_id=job.id)][-1] == "job.assign"
+
+    # On Zhao Min's phone: the job is on Today.
+    phone = pages.open(zhao, locale="zh-CN" if zh else "en-US")
+    phone.get_by_text("Burst pipe in the basement").wait_for()
+
+    # Rescheduled to tomorrow, then cancelled with a reason.
+    tomorrow = (now + timedelta(days=1)).date()
+    page.get_by_label("新日期（留空：不排期）" if zh else "New day (empty: not scheduled)").fill(tomorrow.isoformat())
+    page.get_by_role("button", name="改期" if zh else "Reschedule", exact=True).click()
+    page.get_by_text("已改期。" if zh else "Rescheduled.").wait_for()
+    assert fresh(Job, id=job.id)[0].scheduled_for == tomorrow
+    page.get_by_role("button", name="取消工单" if zh else "Cancel the job").click()
+    page.get_by_text("请写明取消工单的原因。" if zh else "Write why the job is cancelled.").wait_for()
+    page.get_by_label("取消原因" if zh else "Why it is cancelled").fill("The customer fixed it")
+    page.get_by_role("button", name="取消工单" if zh else "Cancel the job").click()
+    page.get_by_text("工单已取消。" if zh else "Job cancelled.").wait_for()
+    stored = fresh(Job, id=job.id)[0]
+    assert (stored.status, stored.cancel_reason) == ("cancelled", "The customer fixed it")
