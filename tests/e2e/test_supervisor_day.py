@@ -253,3 +253,32 @@ def test_a_job_is_created_assigned_by_the_suggestions_and_seen_on_the_engineers_
     page.get_by_text("工单已取消。" if zh else "Job cancelled.").wait_for()
     stored = fresh(Job, id=job.id)[0]
     assert (stored.status, stored.cancel_reason) == ("cancelled", "The customer fixed it")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_an_engineers_page_has_the_trend_visits_jobs_and_reviews(pages, small_org, factory, lang):
+    org = small_org
+    zh = lang == "zh-CN"
+    li = org["engineer"]
+    now = utcnow()
+    factory.visit(org["far_job"], at=now - timedelta(hours=3), minutes=3, status="flagged",
+                  flags=["SHORT_VISIT"], out_flags=["SHORT_VISIT"])
+    db.session.add(Review(engineer_id=li.id, supervisor_id=org["supervisor"].id,
+                          period=f"{now.year}-{now.month:02d}", summary="Quick and careful"))
+    db.session.commit()
+    page = pages.open(org["supervisor"], locale="zh-CN" if zh else "en-US", path=f"/#/engineer/{li.id}")
+    page.get_by_role("heading", name="近 6 个月" if zh else "Last 6 months").wait_for()
+    chart = page.get_by_role("img", name=re.compile("^(每月总分与及格线|Total score by month against the pass mark)"))
+    label = chart.get_attribute("aria-label")
+    assert label.count("；" if zh else "; ") == 5, label  # six months
+    assert ("截至目前" if zh else "so far") in label  # the current month is live
+    page.get_by_text("中级现场工程师" if zh else "Mid-level field engineer").wait_for()
+    visits = page.locator("section[aria-labelledby=eng-visits]")
+    visits.get_by_role("link", name="Jing'an Mall").wait_for()
+    visits.get_by_role("img", name="上门过短" if zh else "Short visit").wait_for()
+    jobs = page.locator("section[aria-labelledby=eng-jobs]").inner_text()
+    assert "Air conditioner leaking" in jobs and "Replace the dock door motor" in jobs
+    page.get_by_text("Quick and careful").wait_for()
+    screenshot(page, f"supervisor-engineer-phone-{lang}", full_page=True)
+    page.set_viewport_size(LAPTOP)
+    screenshot(page, f"supervisor-engineer-laptop-{lang}", full_page=True)
