@@ -282,3 +282,35 @@ def test_an_engineers_page_has_the_trend_visits_jobs_and_reviews(pages, small_or
     screenshot(page, f"supervisor-engineer-phone-{lang}", full_page=True)
     page.set_viewport_size(LAPTOP)
     screenshot(page, f"supervisor-engineer-laptop-{lang}", full_page=True)
+
+
+OVERFLOWING = """() => [...document.querySelectorAll('main *')]
+  .filter((el) => el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'auto'
+    && el.clientWidth > 0 && !['svg', 'meter', 'select', 'input', 'textarea'].includes(el.tagName.toLowerCase()))
+  .map((el) => `${el.className}: ${el.textContent.slice(0, 40)}`)"""
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_the_team_board_fits_a_phone_with_each_pass_mark(pages, small_org, lang):
+    org = small_org
+    zh = lang == "zh-CN"
+    page = pages.open(org["supervisor"], locale="zh-CN" if zh else "en-US", path="/#/team")
+    rows = page.locator("ol.team-board > li")
+    rows.first.wait_for()
+    assert rows.count() == 2
+    # Both are mid-level field engineers: the scheme's name and its pass mark.
+    mark = "中级现场工程师 · 及格线 " if zh else "Mid-level field engineer · pass mark "
+    assert mark in rows.first.inner_text()
+    names = rows.first.locator(".team-dim-name").all_inner_texts()
+    assert names == (["响应", "效率", "满意度", "知识贡献", "合规"] if zh
+                     else ["Response", "Efficiency", "Satisfaction", "Knowledge", "Compliance"])
+    over = page.evaluate(OVERFLOWING)
+    assert over == [], "\n".join(over)
+    screenshot(page, f"supervisor-team-phone-{lang}", full_page=True)
+    page.set_viewport_size(LAPTOP)
+    over = page.evaluate(OVERFLOWING)
+    assert over == [], "\n".join(over)
+    # On a laptop each engineer is one line: the dimensions beside the total, not under it.
+    row, dims = rows.first.bounding_box(), rows.first.locator(".team-dims").bounding_box()
+    assert dims["x"] > row["x"] + row["width"] / 3 and dims["height"] < row["height"]
+    screenshot(page, f"supervisor-team-laptop-{lang}", full_page=True)
