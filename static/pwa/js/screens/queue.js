@@ -351,6 +351,9 @@ function visitCard(visit, onStatus = () => {}) {
     const status = (body && body.status) || (decision === 'approve' ? 'approved' : 'rejected');
     el.classList.remove(`vq-${visit.status}`);
     el.classList.add('vq-done');
+    // The status before the decision leaves the head: the outcome below says what it is now.
+    const headChip = el.querySelector('.vq-head .chip');
+    if (headChip) headChip.remove();
     clear(outcome, chip(t(`queue.status.${status}`), STATUS_TONE[status] || ''),
       body && body.decision_note ? h('span', { class: 'meta' }, ` “${body.decision_note}”`) : null);
     onStatus(status, STATUS_TONE[status] || '');
