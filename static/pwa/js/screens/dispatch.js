@@ -184,9 +184,10 @@ async function createForm(ctx, slot) {
     submit.disabled = false;
   } },
   h('h2', { class: 'section-title' }, t('dispatch.new')),
-  h('div', { class: 'dispatch-grid' }, field(t('dispatch.site'), site), field(t('dispatch.category'), category),
+  field(t('dispatch.site'), site), field(t('dispatch.job_title'), titleInput),
+  h('div', { class: 'dispatch-grid' }, field(t('dispatch.category'), category),
     field(t('dispatch.priority'), priority), field(t('dispatch.scheduled'), scheduled)),
-  field(t('dispatch.job_title'), titleInput), field(t('dispatch.description'), description),
+  field(t('dispatch.description'), description),
   errorLine, h('div', { class: 'btn-row' }, submit));
   clear(slot, form);
   site.focus();
