@@ -47,6 +47,9 @@ def test_the_queue_approves_offline_and_rejects_with_a_note_each_exactly_once(pa
     assert upload.status_code == 201, upload.json
 
     page = pages.open(org["supervisor"], viewport=LAPTOP)
+    page.locator("li.vq-line").first.wait_for()
+    for name in ("Open the visit of Li Qiang to Lujiazui Tower", "Open the visit of Li Qiang to Jing'an Mall"):
+        page.get_by_role("button", name=name).click()
     cards = page.locator("article.vq-card")
     cards.first.wait_for()
     assert cards.count() == 2
@@ -143,10 +146,10 @@ def test_team_board_alerts_and_a_review(pages, small_org, factory, client):
     # Alerts: both shown; dismiss the low rating.
     page.get_by_role("link", name="Alerts").click()
     page.get_by_text("2 open alerts").wait_for()
-    page.get_by_text("A customer gave job").wait_for()
+    page.get_by_text("The customer scored job").wait_for()
     page.get_by_text("rude", exact=True).wait_for()
     screenshot(page, "supervisor-alerts", full_page=True)
-    page.get_by_role("button", name=re.compile("^Dismiss the alert: A customer gave job")).click()
+    page.get_by_role("button", name=re.compile("^Dismiss the alert: The customer scored job")).click()
     page.get_by_text("Alert dismissed.").wait_for()
     page.get_by_text("1 open alert", exact=True).wait_for()
     by_kind = {a.kind: a for a in fresh(Alert)}
@@ -154,7 +157,7 @@ def test_team_board_alerts_and_a_review(pages, small_org, factory, client):
     assert by_kind["NEGATIVE_FEEDBACK"].dismissed_by_id == org["supervisor"].id
     assert by_kind["KEYWORD"].dismissed_at is None
     page.get_by_role("link", name="Dismissed").click()
-    page.get_by_text("A customer gave job").wait_for()
+    page.get_by_text("The customer scored job").wait_for()
     assert page.locator("li.alert-card").count() == 1
 
     # Reviews: none yet; hold one for Li Qiang from the form.

@@ -12,7 +12,7 @@ import { h, clear, button, field, loading, errorState, toast, clearToasts } from
 
 const TABS = {
   engineer: ['today', 'kpis', 'knowledge', 'me'],
-  supervisor: ['queue', 'team', 'alerts', 'reviews', 'me'],
+  supervisor: ['queue', 'dispatch', 'team', 'alerts', 'reviews', 'me'],
 };
 // Tab icons: SVG paths on a 24×24 grid, drawn with the text colour.
 const ICONS = {
@@ -24,6 +24,7 @@ const ICONS = {
   team: 'M9 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM17 11a3 3 0 1 0 0-6M2 20a7 7 0 0 1 14 0M16 14a6 6 0 0 1 6 6',
   alerts: 'M12 3l10 18H2zM12 10v5M12 18v.5',
   reviews: 'M6 3h9l4 4v14H6zM9 11h7M9 15h7M9 7h3',
+  dispatch: 'M12 21s-7-6-7-11a7 7 0 0 1 14 0c0 5-7 11-7 11zM12 12a2 2 0 1 0 0-4 2 2 0 0 0 0 4z',
 };
 function icon(name) {
   const ns = 'http://www.w3.org/2000/svg';

@@ -1,4 +1,5 @@
-// #/queue: the supervisor's verification queue (verification.md), oldest first. One card per
+// #/queue: the supervisor's verification queue (verification.md), oldest first, as a compact
+// list with filters and several-at-once approval; #/queue/visit/ID: one visit. One card per
 // visit holds everything a decision needs: the flags in words, the positions against the
 // site (drawn and written), the photos, the engineer's recent history; approve or reject
 // with a note, one tap each. Decisions go through the offline outbox.
@@ -7,7 +8,7 @@ import * as api from '../api.js';
 import * as queue from '../queue.js';
 import { flagText } from '../flags.js';
 import { h, clear, button, chip, field, empty, staleNote, withStates, toast, showFieldErrors } from '../ui.js';
-import { useStyles, mount, svg } from './supervisor/shared.js';
+import { useStyles, mount, svg, teamById } from './supervisor/shared.js';
 
 register({
   en: {
@@ -59,6 +60,24 @@ register({
     'queue.north': 'N',
     'queue.minutes': '{n} min', 'queue.hours': '{h} h {m} min',
     'queue.legend.flagged': 'Flagged position',
+    'queue.filter.flag': 'Flag', 'queue.filter.any_flag': 'Any flag',
+    'queue.filter.engineer': 'Engineer',
+    'queue.filter.age': 'Waiting', 'queue.filter.any_age': 'Any time',
+    'queue.filter.older': { one: 'Over {n} hour', other: 'Over {n} hours' },
+    'queue.filter.sort': 'Order', 'queue.sort.oldest': 'Oldest first', 'queue.sort.most_flags': 'Most flags first',
+    'queue.count_filtered': { one: '{n} visit matches', other: '{n} visits match' },
+    'queue.none_filtered': 'No visit matches these filters.',
+    'queue.age.min': '{n} min', 'queue.age.h': '{n} h', 'queue.age.d': '{n} d',
+    'queue.age_label': 'Checked in {age} ago',
+    'queue.select': 'Select the visit of {engineer} to {site}',
+    'queue.select_all': 'Select all',
+    'queue.approve_selected': { one: 'Approve {n} visit', other: 'Approve {n} visits' },
+    'queue.approve_selected_none': 'Select visits to approve',
+    'queue.bulk_done': { one: '{n} visit approved.', other: '{n} visits approved.' },
+    'queue.bulk_queued': { one: '{n} decision saved on this device: waiting to send.', other: '{n} decisions saved on this device: waiting to send.' },
+    'queue.bulk_refused': { one: '{n} decision refused: open the visit to see why.', other: '{n} decisions refused: open the visits to see why.' },
+    'queue.open': 'Open the visit of {engineer} to {site}',
+    'queue.note_in': 'Engineer’s note at check-in: “{note}”',
   },
   'zh-CN': {
     'queue.title': '待审核上门',
@@ -109,6 +128,24 @@ register({
     'queue.north': '北',
     'queue.minutes': '{n} 分钟', 'queue.hours': '{h} 小时 {m} 分钟',
     'queue.legend.flagged': '被标记的位置',
+    'queue.filter.flag': '标记', 'queue.filter.any_flag': '全部标记',
+    'queue.filter.engineer': '工程师',
+    'queue.filter.age': '等待时间', 'queue.filter.any_age': '不限',
+    'queue.filter.older': { other: '超过 {n} 小时' },
+    'queue.filter.sort': '排序', 'queue.sort.oldest': '最早的在前', 'queue.sort.most_flags': '标记最多的在前',
+    'queue.count_filtered': { other: '{n} 次上门符合条件' },
+    'queue.none_filtered': '没有符合这些条件的上门。',
+    'queue.age.min': '{n} 分钟', 'queue.age.h': '{n} 小时', 'queue.age.d': '{n} 天',
+    'queue.age_label': '{age}前签到',
+    'queue.select': '选择 {engineer} 在 {site} 的上门',
+    'queue.select_all': '全选',
+    'queue.approve_selected': { other: '通过 {n} 次上门' },
+    'queue.approve_selected_none': '选择要通过的上门',
+    'queue.bulk_done': { other: '已通过 {n} 次上门。' },
+    'queue.bulk_queued': { other: '{n} 个决定已保存在本机：等待发送。' },
+    'queue.bulk_refused': { other: '{n} 个决定被拒绝：打开上门查看原因。' },
+    'queue.open': '打开 {engineer} 在 {site} 的上门',
+    'queue.note_in': '工程师签到备注：“{note}”',
   },
 });
 
@@ -120,29 +157,163 @@ const POSITION_FLAGS = new Set(['OUTSIDE_GEOFENCE', 'LOW_ACCURACY']);
 // Flags about where a fix was (drawn as a red ring on the diagram), not about its time.
 const PLACE_FLAGS = new Set([...POSITION_FLAGS, 'MOCK_LOCATION', 'IMPOSSIBLE_TRAVEL', 'DUPLICATE_COORDINATES']);
 
+// Each flag as a small sign (its words are the label), in the queue's order.
+const FLAG_ICONS = {
+  OUTSIDE_GEOFENCE: '◎', LOW_ACCURACY: '±', MOCK_LOCATION: '⚠', IMPOSSIBLE_TRAVEL: '⇢',
+  DUPLICATE_COORDINATES: '≡', CLOCK_SKEW: '◷', LATE_SYNC: '↻', OVERLAPPING_VISIT: '∩',
+  SHORT_VISIT: '↯', NO_CHECKOUT: '∅', DUPLICATE_PHOTO: '❐', PHOTO_LOCATION_MISMATCH: '⌖',
+  PHOTO_TIME_MISMATCH: '◴',
+};
+const AGES = [1, 4, 24, 72];
+
 export default async function render(ctx) {
   const root = mount(ctx);
-  const cards = new Map(); // visit id → card controller
+  let lines = new Map(); // visit id → line controller, of the list last asked for
+  let asked = 0;
   // A decision kept offline becomes final on the card once the outbox has sent it.
   ctx.onCleanup(queue.subscribe((state) => {
     if (!ctx.isCurrent()) return;
-    for (const card of cards.values()) card.sync(state);
+    for (const line of lines.values()) line.sync(state);
   }));
   await useStyles();
-  await withStates(root, async () => {
-    const { data, stale } = await api.loadAll('visits', { status: 'flagged,disputed' });
-    if (!data.length) return [staleNote(stale), empty(t('queue.none'))];
-    const list = h('div', { class: 'vq-list' });
-    for (const visit of data) {
-      const card = visitCard(visit);
-      cards.set(visit.id, card);
-      list.append(card.el);
-    }
-    return [staleNote(stale), h('p', { class: 'meta', role: 'status' }, t('queue.count', { n: data.length })), list];
-  });
+  if (ctx.params[0] === 'visit') {
+    // #/queue/visit/ID: one visit's card (opened from an alert), decided or not.
+    await withStates(root, async () => {
+      const { data, stale } = await api.load(`visits/${Number(ctx.params[1])}`);
+      const card = visitCard(data);
+      if (!['flagged', 'disputed'].includes(data.status)) card.el.querySelector('form').hidden = true;
+      lines.set(data.id, { sync: card.sync });
+      return [staleNote(stale), h('p', {}, h('a', { href: '#/queue' }, `← ${t('queue.title')}`)), card.el];
+    });
+    return;
+  }
+  const filters = { flag: '', engineer_id: '', older_than_h: '', sort: 'oldest' };
+  const team = await teamById().catch(() => ({}));
+  const select = (name, label, options) => field(label, h('select', {
+    class: 'select', name,
+    onchange: (ev) => { filters[name] = ev.target.value; load(); },
+  }, options.map(([value, text]) => h('option', { value, selected: filters[name] === value }, text))));
+  const bar = h('form', { class: 'vq-filters', onsubmit: (ev) => ev.preventDefault() },
+    select('flag', t('queue.filter.flag'), [['', t('queue.filter.any_flag')], ...Object.keys(FLAG_ICONS).map((f) => [f, t(`queue.short.${f}`)])]),
+    select('engineer_id', t('queue.filter.engineer'), [['', t('sup.all_engineers')],
+      ...Object.values(team).sort((a, b) => a.name.localeCompare(b.name)).map((u) => [String(u.id), u.name])]),
+    select('older_than_h', t('queue.filter.age'), [['', t('queue.filter.any_age')], ...AGES.map((n) => [String(n), t('queue.filter.older', { n })])]),
+    select('sort', t('queue.filter.sort'), [['oldest', t('queue.sort.oldest')], ['most_flags', t('queue.sort.most_flags')]]));
+  const body = h('div', {});
+  root.append(bar, body);
+  await load();
+
+  async function load() {
+    const mine = ++asked;
+    lines = new Map();
+    await withStates(body, async () => {
+      const { data, stale } = await api.loadAll('visits', { status: 'flagged,disputed', ...filters });
+      // A filter changed meanwhile: the newer list is drawn, not this one.
+      if (mine !== asked) throw new DOMException('superseded', 'AbortError');
+      const filtered = filters.flag || filters.engineer_id || filters.older_than_h;
+      if (!data.length) return [staleNote(stale), empty(t(filtered ? 'queue.none_filtered' : 'queue.none'))];
+      const list = h('ul', { class: 'vq-lines' });
+      for (const visit of data) {
+        const line = visitLine(visit, () => updateBulk());
+        lines.set(visit.id, line);
+        list.append(line.el);
+      }
+      const all = h('input', { type: 'checkbox', class: 'vq-check', onchange: () => {
+        for (const line of lines.values()) line.select(all.checked);
+        updateBulk();
+      } });
+      const approveMany = button('', () => approveSelected(), { kind: 'ok primary' });
+      const outcome = h('p', { class: 'meta vq-bulk-outcome', role: 'status', 'aria-live': 'polite' });
+      function updateBulk() {
+        const n = [...lines.values()].filter((l) => l.selected()).length;
+        approveMany.textContent = n ? t('queue.approve_selected', { n }) : t('queue.approve_selected_none');
+        approveMany.disabled = n === 0;
+        const open = [...lines.values()].filter((l) => l.selectable());
+        all.checked = open.length > 0 && open.every((l) => l.selected());
+      }
+      // One request per visit, each with its own key through the outbox (replay-safe).
+      async function approveSelected() {
+        const chosen = [...lines.values()].filter((l) => l.selected());
+        approveMany.disabled = true;
+        const count = { sent: 0, queued: 0, refused: 0 };
+        for (const line of chosen) count[await line.card().decide('approve')] += 1;
+        updateBulk();
+        clear(outcome, [count.sent ? t('queue.bulk_done', { n: count.sent }) : null,
+          count.queued ? t('queue.bulk_queued', { n: count.queued }) : null,
+          count.refused ? t('queue.bulk_refused', { n: count.refused }) : null].filter(Boolean).join(' '));
+        if (count.sent) toast(t('queue.bulk_done', { n: count.sent }), 'ok');
+      }
+      updateBulk();
+      return [staleNote(stale),
+        h('p', { class: 'meta', role: 'status' }, filtered ? t('queue.count_filtered', { n: data.length }) : t('queue.count', { n: data.length })),
+        h('div', { class: 'vq-bulk' }, h('label', { class: 'vq-all' }, all, ' ', t('queue.select_all')), approveMany),
+        outcome, list];
+    });
+  }
 }
 
-function visitCard(visit) {
+function ageText(iso) {
+  const minutes = Math.max(0, (Date.now() - new Date(iso)) / 60000);
+  if (minutes < 60) return t('queue.age.min', { n: Math.round(minutes) });
+  if (minutes < 48 * 60) return t('queue.age.h', { n: Math.floor(minutes / 60) });
+  return t('queue.age.d', { n: Math.floor(minutes / 1440) });
+}
+
+export function flagIcons(flags) {
+  return h('span', { class: 'vq-icons' }, (flags || []).map((f) => h('span', {
+    class: 'vq-icon', role: 'img', 'aria-label': t(`queue.short.${f}`), title: t(`queue.short.${f}`),
+  }, h('span', { 'aria-hidden': 'true' }, FLAG_ICONS[f] || '!'), h('span', { class: 'vq-icon-text', 'aria-hidden': 'true' }, t(`queue.short.${f}`)))));
+}
+
+// One line of the compact list: tick it for the bulk approval, tap it to open the full card.
+function visitLine(visit, onChange) {
+  const engineer = visit.engineer ? visit.engineer.name : `#${visit.engineer_id}`;
+  const site = visit.site ? visit.site.name : `#${visit.site_id}`;
+  const inTime = visit.check_in && visit.check_in.client_time;
+  let card = null;
+  let decided = false;
+  const check = h('input', { type: 'checkbox', class: 'vq-check', 'aria-label': t('queue.select', { engineer, site }), onchange: onChange });
+  const state = h('span', { class: 'vq-line-state' }, chip(t(`queue.status.${visit.status}`), STATUS_TONE[visit.status]));
+  const slot = h('div', { class: 'vq-slot', hidden: true });
+  const open = h('button', {
+    type: 'button', class: 'vq-line-open', 'aria-expanded': 'false', 'aria-label': t('queue.open', { engineer, site }),
+    onclick: () => {
+      ensureCard();
+      slot.hidden = !slot.hidden;
+      open.setAttribute('aria-expanded', String(!slot.hidden));
+    },
+  },
+  h('span', { class: 'vq-line-who' }, h('strong', {}, engineer), ' · ', site),
+  flagIcons(visit.flags),
+  h('span', { class: 'vq-age', title: dateTime(inTime) }, t('queue.age_label', { age: ageText(inTime) })),
+  visit.check_in_note ? h('span', { class: 'vq-line-note' }, `“${visit.check_in_note}”`) : null);
+  const el = h('li', { class: ['vq-line', `vq-${visit.status}`] }, h('div', { class: 'vq-line-row' }, check, open, state), slot);
+
+  function ensureCard() {
+    if (!card) {
+      card = visitCard(visit, (status, tone) => {
+        decided = true;
+        check.checked = false;
+        check.disabled = true;
+        clear(state, chip(status === 'waiting' ? t('sup.waiting') : t(`queue.status.${status}`), tone));
+        onChange();
+      });
+      slot.append(card.el);
+    }
+    return card;
+  }
+  if (queue.pending((e) => e.kind === 'verify' && e.visit_id === visit.id && e.state !== 'refused').length) ensureCard();
+  return {
+    el,
+    card: ensureCard,
+    selected: () => check.checked && !check.disabled,
+    selectable: () => !decided && !check.disabled,
+    select(on) { if (!check.disabled) check.checked = on; },
+    sync(s) { if (card) card.sync(s); },
+  };
+}
+
+function visitCard(visit, onStatus = () => {}) {
   const engineer = visit.engineer ? visit.engineer.name : `#${visit.engineer_id}`;
   const site = visit.site ? visit.site.name : `#${visit.site_id}`;
   const note = h('textarea', { class: 'textarea', name: 'note', maxlength: 2000, rows: 2 });
@@ -172,6 +343,7 @@ function visitCard(visit) {
     pendingKey = key;
     form.hidden = true;
     clear(outcome, chip(t('sup.waiting'), 'warn'), ' ', t('queue.queued'));
+    onStatus('waiting', 'warn');
   }
   function markDone(body, decision) {
     pendingKey = null;
@@ -179,8 +351,12 @@ function visitCard(visit) {
     const status = (body && body.status) || (decision === 'approve' ? 'approved' : 'rejected');
     el.classList.remove(`vq-${visit.status}`);
     el.classList.add('vq-done');
+    // The status before the decision leaves the head: the outcome below says what it is now.
+    const headChip = el.querySelector('.vq-head .chip');
+    if (headChip) headChip.remove();
     clear(outcome, chip(t(`queue.status.${status}`), STATUS_TONE[status] || ''),
       body && body.decision_note ? h('span', { class: 'meta' }, ` “${body.decision_note}”`) : null);
+    onStatus(status, STATUS_TONE[status] || '');
   }
   function markRefused(error) {
     pendingKey = null;
@@ -193,13 +369,13 @@ function visitCard(visit) {
     if (error && error.errors) showFieldErrors(form, error.errors);
   }
 
-  async function decide(decision) {
+  async function decide(decision, quiet = false) {
     const text = note.value.trim();
     errorLine.hidden = true;
     showFieldErrors(form, {});
     if (decision === 'reject' && !text) {
       showFieldErrors(form, { note: [t('queue.note_required')] });
-      return;
+      return 'refused';
     }
     approve.disabled = true;
     reject.disabled = true;
@@ -211,12 +387,14 @@ function visitCard(visit) {
       });
       if (r.status === 'sent') {
         markDone(r.body, decision);
-        toast(t(decision === 'approve' ? 'queue.done_approved' : 'queue.done_rejected'), 'ok');
-      } else {
-        markWaiting(r.key);
+        if (!quiet) toast(t(decision === 'approve' ? 'queue.done_approved' : 'queue.done_rejected'), 'ok');
+        return 'sent';
       }
+      markWaiting(r.key);
+      return 'queued';
     } catch (error) {
       markRefused(error);
+      return 'refused';
     }
   }
 
@@ -230,7 +408,7 @@ function visitCard(visit) {
     if (body !== undefined && pendingKey === key) markDone(body, body && body.status === 'rejected' ? 'reject' : 'approve');
   }
 
-  return { el, sync };
+  return { el, sync, decide: (decision) => (form.hidden ? Promise.resolve(pendingKey ? 'queued' : 'sent') : decide(decision, true)) };
 }
 
 function header(visit, engineer, site) {
@@ -244,7 +422,8 @@ function header(visit, engineer, site) {
       h('h2', { class: 'card-title grow' }, visit.job ? visit.job.title : t('sup.job', { id: visit.job_id })),
       chip(t(`queue.status.${visit.status}`), STATUS_TONE[visit.status])),
     h('p', { class: 'vq-who' }, t('queue.visit_line', { engineer, site })),
-    h('p', { class: 'meta' }, `${t('sup.job', { id: visit.job_id })} · ${when}`));
+    h('p', { class: 'meta' }, `${t('sup.job', { id: visit.job_id })} · ${when}`),
+    visit.check_in_note ? h('p', { class: 'vq-note' }, t('queue.note_in', { note: visit.check_in_note })) : null);
 }
 
 function stayText(minutes) {
@@ -332,16 +511,33 @@ function diagram(visit) {
     // The site's cross under the fixes, which are see-through so that one right on it shows both.
     svg('path', { d: `M${centre - 7} ${centre}h14M${centre} ${centre - 7}v14`, class: 'vq-map-site' }),
   ];
+  const labels = [];
   for (const f of fixes) {
     const cx = centre + px(f.x);
     const cy = centre - px(f.y);
     nodes.push(svg('line', { x1: centre, y1: centre, x2: cx, y2: cy, class: 'vq-map-line' }));
     if (f.accuracy) nodes.push(svg('circle', { cx, cy, r: Math.max(2, px(f.accuracy)), class: `vq-map-acc vq-map-acc-${f.event}` }));
     nodes.push(svg('circle', { cx, cy, r: f.flagged ? 8 : 7, class: `vq-map-fix vq-map-${f.event}${f.flagged ? ' vq-map-flagged' : ''}` }));
-    // The label goes on the side of the point nearer the middle, so that it stays inside.
-    const right = cx < centre || (cx === centre && f.event === 'out');
-    nodes.push(svg('text', { x: cx + (right ? 10 : -10), y: cy + (cy < 30 ? 20 : -10), class: 'vq-map-label', 'text-anchor': right ? 'start' : 'end' },
-      t(`queue.legend.${f.event}`)));
+    labels.push({ cx, cy, event: f.event });
+  }
+  // Each label beside its point, on the side toward the middle, then the first place
+  // (right, left, above, below) that stays inside and clear of the labels already placed.
+  const placed = [...labels.map((l) => ({ x0: l.cx - 9, x1: l.cx + 9, y0: l.cy - 9, y1: l.cy + 9 })),
+    { x0: size - 26, x1: size, y0: 8, y1: 42 }]; // the points and the north arrow
+  for (const l of labels) {
+    const text = t(`queue.legend.${l.event}`);
+    const w = [...text].reduce((n, c) => n + (c.charCodeAt(0) > 0x2e80 ? 12 : 7), 0);
+    const inward = l.cx < centre || (l.cx === centre && l.event === 'out') ? 1 : -1;
+    const spots = [[inward, 0], [-inward, 0], [0, -1], [0, 1], [inward, -1.6], [inward, 1.6]].map(([sx, sy]) => {
+      const x0 = sx > 0 ? l.cx + 11 : sx < 0 ? l.cx - 11 - w : l.cx - w / 2;
+      const y0 = l.cy + sy * 16 - 7;
+      return { x0, y0, x1: x0 + w, y1: y0 + 14 };
+    });
+    const inside = (b) => b.x0 >= 2 && b.x1 <= size - 2 && b.y0 >= 2 && b.y1 <= size - 30;
+    const clearOf = (b) => placed.every((p) => b.x1 <= p.x0 || b.x0 >= p.x1 || b.y1 <= p.y0 || b.y0 >= p.y1);
+    const box = spots.find((b) => inside(b) && clearOf(b)) || spots.find(clearOf) || spots[0];
+    placed.push(box);
+    nodes.push(svg('text', { x: box.x0, y: box.y1 - 2, class: 'vq-map-label' }, text));
   }
   // A scale bar of a round length about a quarter of the width.
   const target = extent / 2;

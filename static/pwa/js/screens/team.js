@@ -1,8 +1,10 @@
-// #/team[/YYYY-MM]: the team board (kpi.md), best first; a row opens the engineer's card.
+// #/team[/YYYY-MM]: the team board (kpi.md), best first, each engineer with their scheme's
+// pass mark (today's schemes); a row opens the engineer's card.
 import { t, register, num } from '../i18n.js';
 import * as api from '../api.js';
 import { h, chip, field, empty, staleNote, withStates } from '../ui.js';
 import { useStyles, month, monthName, monthOptions, levelText, DIMENSIONS } from './supervisor/shared.js';
+import { schemeName } from './kpis.js';
 
 register({
   en: {
@@ -17,6 +19,8 @@ register({
     'team.bonus': 'Bonus', 'team.promotion': 'Promotion priority',
     'team.streak': { one: '{n} month on target', other: '{n} months on target' },
     'team.open': 'Open the KPI card of {name}',
+    'team.scheme': '{scheme} · pass mark {n}',
+    'team.schemes': 'Pass marks: ',
   },
   'zh-CN': {
     'team.title': '团队排名',
@@ -30,6 +34,8 @@ register({
     'team.bonus': '奖金', 'team.promotion': '优先晋升',
     'team.streak': { other: '连续 {n} 个月达标' },
     'team.open': '打开 {name} 的绩效卡',
+    'team.scheme': '{scheme} · 及格线 {n}',
+    'team.schemes': '及格线：',
   },
 });
 
@@ -44,17 +50,22 @@ export default async function render(ctx) {
   ctx.main.replaceChildren(h('div', { class: 'sup-toolbar' }, field(t('sup.month'), picker)), body);
   await useStyles();
   await withStates(body, async () => {
-    const { data, stale } = await api.load('kpi/team', { period });
+    const [{ data, stale }, schemes] = await Promise.all([api.load('kpi/team', { period }),
+      api.loadAll('kpi/schemes').then((r) => Object.fromEntries(r.data.map((x) => [x.key, x]))).catch(() => ({}))]);
     if (!data.items.length) return [staleNote(stale), empty(t('team.none'))];
+    // The pass mark of each scheme the team is scored by, once above the board.
+    const used = [...new Set(data.items.map((i) => `${i.level}-${i.work_type}`))].filter((k) => schemes[k]).sort();
     return [
       staleNote(stale),
       h('p', { class: 'meta' }, `${t(data.frozen ? 'team.frozen' : 'team.live')} ${t('team.ranked', { n: data.ranked })}`),
-      h('ol', { class: 'team-board', 'aria-label': t('team.title') }, data.items.map((item) => row(item, data.period))),
+      used.length ? h('p', { class: 'team-schemes' }, h('strong', {}, t('team.schemes')),
+        used.map((k, i) => [i ? ' · ' : '', t('team.scheme', { scheme: schemeName(k), n: num(schemes[k].pass_score) })])) : null,
+      h('ol', { class: 'team-board', 'aria-label': t('team.title') }, data.items.map((item) => row(item, data.period, schemes[`${item.level}-${item.work_type}`]))),
     ];
   });
 }
 
-function row(item, period) {
+function row(item, period, scheme) {
   const hasTotal = item.total_score !== null && item.total_score !== undefined;
   return h('li', { class: 'team-item' }, h('a', {
     class: ['card', 'team-row', item.bonus_eligible && 'team-row-bonus'],
@@ -64,7 +75,7 @@ function row(item, period) {
   h('span', { class: ['team-rank', !item.rank && 'team-rank-none'], 'aria-hidden': 'true' }, item.rank ? `#${item.rank}` : '—'),
   h('span', { class: 'team-who' },
     h('strong', { class: 'team-name' }, item.name),
-    h('span', { class: 'meta' }, levelText(item.level, item.work_type)),
+    h('span', { class: 'meta' }, scheme ? t('team.scheme', { scheme: schemeName(scheme.key), n: num(scheme.pass_score) }) : levelText(item.level, item.work_type)),
     h('span', { class: 'chips' },
       hasTotal ? chip(t(item.meets_target ? 'team.meets' : 'team.below'), item.meets_target ? 'ok' : 'warn') : null,
       item.bonus_eligible ? chip(t('team.bonus'), 'info') : null,
@@ -72,7 +83,7 @@ function row(item, period) {
       item.streak_months ? chip(t('team.streak', { n: item.streak_months })) : null)),
   h('span', { class: 'team-total' },
     hasTotal ? [h('span', { class: 'big' }, num(item.total_score, { maximumFractionDigits: 2 })),
-      h('meter', { min: 0, max: 100, low: 60, high: 80, optimum: 100, value: item.total_score, 'aria-hidden': 'true' })]
+      h('meter', { min: 0, max: 100, low: scheme ? scheme.pass_score - 0.01 : 60, high: 80, optimum: 100, value: item.total_score, 'aria-hidden': 'true' })]
       : h('span', { class: 'meta' }, t('team.no_data'))),
   h('span', { class: 'team-dims', 'aria-hidden': 'true' }, DIMENSIONS.map((d) => h('span', { class: 'team-dim' },
     h('span', { class: 'team-dim-name' }, t(`sup.dim.${d}`)),
