@@ -1,0 +1,24 @@
+"""/reports: the weekly report of a team or of the company (workday.md, Reports)."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_login import current_user
+
+from app.api.reports.schemas import WeeklyReportArgs, WeeklyReportSchema
+from app.api_base import Blueprint
+from app.services import reports as service
+from app.services.auth import require_roles
+
+blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
+                description="The weekly report of a team or the company")
+
+
+@blp.route("/weekly")
+class WeeklyReportViews(MethodView):
+    @require_roles("supervisor", "admin")
+    @blp.arguments(WeeklyReportArgs, location="query")
+    @blp.response(200, WeeklyReportSchema)
+    def get(self, args):
+        """The week's jobs, visits, decisions and KPIs against the previous week and the
+        month's targets; a supervisor's team, an admin's company or any team."""
+        return service.weekly_report(current_user, args.get("week"), args.get("supervisor_id"))
