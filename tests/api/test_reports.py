@@ -207,3 +207,59 @@ def test_route_is_documented(app):
     spec = app.test_client().get("/api/v1/openapi.json").get_json()
     operation = spec["paths"]["/api/v1/reports/weekly"]["get"]
     assert {p["name"] for p in operation["parameters"]} >= {"week", "supervisor_id"}
+
+
+# --- The PDF -------------------------------------------------------------------------
+
+
+def pdf_text(response) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(response.get_data()))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def pdf(app, user, query: str):
+    return ApiClient(app.test_client()).use_token(user).get(f"/api/v1/reports/weekly.pdf?{query}")
+
+
+def test_pdf_in_chinese_holds_the_figures(app, org, week):
+    org["eng_a1"].name = "张伟"
+    db.session.commit()
+    response = pdf(app, org["sup_a"], f"week={WEEK}")  # Chinese by default
+    assert response.status_code == 200
+    assert response.content_type == "application/pdf"
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="weekly-report-{WEEK}-team-{org["sup_a"].id}.pdf"')
+    text = pdf_text(response)
+    for label in ("周报", "团队", "工作量", "关键指标", "首次修复率", "首次联系时长", "净推荐值",
+                  "投诉", "本周", "上周", "本月目标", "未处理预警", "SLA 风险", "关键词"):
+        assert label in text, label
+    # The hand-worked figures: FTF 66.67 of 3 (last week 0 of 1, +66.67), first contact
+    # 20 of 3, NPS 0 of 3; 3 open alerts.
+    for figure in ("66.67 (3)", "0 (1)", "+66.67", "20 (3)", "-20", "2024-03-04", "2024-03-10"):
+        assert figure in text, figure
+    assert "张伟" in text  # below target this month: a name in Chinese renders and extracts
+    assert "Weekly report" not in text
+
+
+def test_pdf_in_english(app, org, week):
+    response = pdf(app, org["admin"], f"week={WEEK}&lang=en")
+    assert response.status_code == 200
+    assert 'filename="weekly-report-2024-W10-company.pdf"' in response.headers["Content-Disposition"]
+    text = pdf_text(response)
+    for label in ("Weekly report", "Company", "First-time fix", "First contact", "NPS",
+                  "Complaints", "Open alerts", "Flag pattern", "75 (4)", "25 (4)"):
+        assert label in text, label
+    assert "周报" not in text
+
+
+@pytest.mark.parametrize("query", ["week=2024-W10&lang=fr", "week=2024-W60&lang=en", "lang="])
+def test_pdf_bad_arguments_are_422(app, org, query):
+    assert pdf(app, org["admin"], query).status_code == 422
+
+
+def test_pdf_team_of_another_supervisor_is_403(app, org):
+    assert pdf(app, org["sup_a"], f"week={WEEK}&supervisor_id={org['sup_b'].id}").status_code == 403

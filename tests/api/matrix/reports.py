@@ -15,3 +15,7 @@ ROWS.append(
 
 def world(app, org, factory) -> dict:
     return {"report_team": org["sup_a"].id}
+ROWS.append(
+    ("GET", "/api/v1/reports/weekly.pdf", "reports/weekly.pdf?week=2026-W01&lang=en", {},
+     expect(everyone=200, **ENGINEERS_403)),
+)
