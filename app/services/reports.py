@@ -10,9 +10,11 @@ read here.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import click
 import sqlalchemy as sa
 from flask import current_app
 
@@ -62,20 +64,34 @@ def resolve_week(text: str | None, timezone: str) -> Period:
 # --- Who the report is about ---------------------------------------------------------
 
 
-def _scope(viewer: User, supervisor_id: int | None) -> tuple[dict[str, Any], list[int] | None]:
-    """The report's subject and its engineers' ids (None: the whole company).
-
-    A supervisor's report is their team's (another supervisor's team: 403); an admin's
-    is the company's, or a team's given `supervisor_id`."""
+def _subject(viewer: User, supervisor_id: int | None) -> int | None:
+    """Whose report the viewer may read: a supervisor their own team's (another
+    supervisor's team: 403); an admin the company's (None) or any team's."""
     if viewer.role == "supervisor":
         if supervisor_id not in (None, viewer.id):
             raise Forbidden("A supervisor reports on their own team.")
-        supervisor_id = viewer.id
+        return viewer.id
+    return supervisor_id
+
+
+def team_supervisor(reference: str | int) -> User:
+    """A team by its supervisor's id or email (404 when no supervisor is so named)."""
+    text = str(reference).strip()
+    if text.isascii() and text.isdigit():
+        supervisor = db.session.get(User, int(text)) if 0 < int(text) < 2**31 else None
+    else:
+        supervisor = db.session.scalar(sa.select(User).where(
+            sa.func.lower(User.email) == text.lower()))
+    if supervisor is None or supervisor.role != "supervisor":
+        raise NotFound(f"No supervisor {text}.")
+    return supervisor
+
+
+def _scope(supervisor_id: int | None) -> tuple[dict[str, Any], list[int] | None]:
+    """The report's subject and its engineers' ids (None: the whole company)."""
     if supervisor_id is None:
         return {"scope": "company", "supervisor_id": None, "supervisor_name": None}, None
-    supervisor = db.session.get(User, supervisor_id) if 0 < supervisor_id < 2**31 else None
-    if supervisor is None or supervisor.role != "supervisor":
-        raise NotFound(f"No supervisor {supervisor_id}.")
+    supervisor = team_supervisor(supervisor_id)
     ids = list(db.session.scalars(sa.select(User.id).where(
         User.role == "engineer", User.supervisor_id == supervisor.id).order_by(User.id)))
     return {"scope": "team", "supervisor_id": supervisor.id,
@@ -148,11 +164,17 @@ def _figure(metric: str, raw: RawFigure) -> dict[str, Any]:
 def weekly_report(viewer: User, week_text: str | None,
                   supervisor_id: int | None = None) -> dict[str, Any]:
     """GET /reports/weekly: the week against the previous one and the month's targets."""
+    return build_report(week_text, _subject(viewer, supervisor_id))
+
+
+def build_report(week_text: str | None, supervisor_id: int | None) -> dict[str, Any]:
+    """The report of a supervisor's team (None: the company) for a week (None: the last
+    whole one), as the route and the weekly-report command give it."""
     tz = _timezone()
     week = resolve_week(week_text, tz)
     previous = week_period(arithmetic.previous_monday(week.start.astimezone(ZoneInfo(tz)).date()),
                            tz)
-    subject, ids = _scope(viewer, supervisor_id)
+    subject, ids = _scope(supervisor_id)
     # The month the week ends in (its Sunday), as the cards compute it now.
     sunday = (week.end.astimezone(ZoneInfo(tz)) - timedelta(days=1)).date()
     month = live_month(periods.month(sunday.year, sunday.month, tz))
@@ -195,3 +217,34 @@ def weekly_report(viewer: User, week_text: str | None,
         "below_target": below,
         "open_alerts": _open_alerts(ids),
     }
+
+
+@click.command("weekly-report")
+@click.option("--team", "team", metavar="SUPERVISOR",
+              help="The team of this supervisor (email or id).")
+@click.option("--company", is_flag=True, help="The whole company.")
+@click.option("--week", metavar="YYYY-Www", help="An ISO week; default: the last whole week.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True),
+              help="The PDF to write; default: weekly-report-WEEK-SUBJECT.pdf here.")
+@click.option("--lang", type=click.Choice(("zh-CN", "en")), default="zh-CN", show_default=True)
+def weekly_report_command(team: str | None, company: bool, week: str | None, out: str | None,
+                          lang: str) -> None:
+    """Write a team's or the company's weekly report as a PDF (for scheduled sending)."""
+    from app.errors import DomainError
+    from app.services import report_pdf
+
+    if company == (team is not None):
+        raise click.UsageError("Give either --team SUPERVISOR or --company.")
+    try:
+        supervisor_id = None if company else team_supervisor(team).id
+        report = build_report(week, supervisor_id)
+    except DomainError as exc:
+        click.echo(exc.detail, err=True)
+        for field, messages in (exc.errors or {}).items():
+            click.echo(f"{field}: {' '.join(messages)}", err=True)
+        raise SystemExit(2) from exc
+    finally:
+        db.session.rollback()  # the report only reads
+    path = Path(out or report_pdf.filename(report))
+    path.write_bytes(report_pdf.render(report, lang))
+    click.echo(f"Weekly report {report['week']} ({report['scope']}) written to {path}.")

@@ -263,3 +263,62 @@ def test_pdf_bad_arguments_are_422(app, org, query):
 
 def test_pdf_team_of_another_supervisor_is_403(app, org):
     assert pdf(app, org["sup_a"], f"week={WEEK}&supervisor_id={org['sup_b'].id}").status_code == 403
+
+
+# --- The scheduled command -----------------------------------------------------------
+
+
+def read_pdf(path) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(path.read_bytes())).pages)
+
+
+def test_command_writes_a_team_report_by_email(runner, org, week, tmp_path):
+    out = tmp_path / "report.pdf"
+    result = runner.invoke(args=["weekly-report", "--team", "SUP.A@example.com", "--week", WEEK,
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"{WEEK} (team) written to {out}" in result.output
+    text = read_pdf(out)
+    assert "周报" in text and "团队" in text and "66.67 (3)" in text
+
+
+def test_command_writes_the_company_report_in_english_by_id(runner, org, week, tmp_path):
+    out = tmp_path / "company.pdf"
+    result = runner.invoke(args=["weekly-report", "--company", "--week", WEEK, "--out", str(out),
+                                 "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    text = read_pdf(out)
+    assert "Weekly report" in text and "Company" in text and "75 (4)" in text
+    by_id = tmp_path / "team.pdf"
+    result = runner.invoke(args=["weekly-report", "--team", str(org["sup_a"].id), "--week", WEEK,
+                                 "--out", str(by_id), "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    assert "66.67 (3)" in read_pdf(by_id)
+
+
+def test_command_default_file_name(runner, org, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(args=["weekly-report", "--company", "--week", WEEK])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / f"weekly-report-{WEEK}-company.pdf").read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--week", WEEK], "--team SUPERVISOR or --company"),
+    (["--company", "--team", "sup.a@example.com", "--week", WEEK], "--team SUPERVISOR or --company"),
+    (["--team", "nobody@example.com", "--week", WEEK], "No supervisor nobody@example.com"),
+    (["--team", "eng.a1@example.com", "--week", WEEK], "No supervisor"),
+    (["--team", "99999999999", "--week", WEEK], "No supervisor"),
+    (["--company", "--week", "2024-W60"], "YYYY-Www"),
+    (["--company", "--week", "2024-W10", "--lang", "fr"], "fr"),
+])
+def test_command_refuses_bad_arguments(runner, org, tmp_path, args, message):
+    out = tmp_path / "x.pdf"
+    result = runner.invoke(args=["weekly-report", *args, "--out", str(out)])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not out.exists()
