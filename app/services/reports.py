@@ -175,8 +175,11 @@ def build_report(week_text: str | None, supervisor_id: int | None) -> dict[str, 
     previous = week_period(arithmetic.previous_monday(week.start.astimezone(ZoneInfo(tz)).date()),
                            tz)
     subject, ids = _scope(supervisor_id)
-    # The month the week ends in (its Sunday), as the cards compute it now.
-    sunday = (week.end.astimezone(ZoneInfo(tz)) - timedelta(days=1)).date()
+    # The month the week ends in (its Sunday; the week in progress: today's month), as
+    # the cards compute it now.
+    zone = ZoneInfo(tz)
+    sunday = min((week.end.astimezone(zone) - timedelta(days=1)).date(),
+                 datetime.now(UTC).astimezone(zone).date())
     month = live_month(periods.month(sunday.year, sunday.month, tz))
     members = sorted(month.engineers if ids is None else ids)
     weekly = source.raw_figures([week, previous], members)

@@ -322,3 +322,15 @@ def test_command_refuses_bad_arguments(runner, org, tmp_path, args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert not out.exists()
+
+
+def test_the_week_in_progress_is_judged_against_this_month(app, org):
+    from datetime import UTC, datetime, timedelta
+    today = datetime.now(UTC).date()
+    year, number, _ = today.isocalendar()
+    body = report(app, org["admin"], f"week={year}-W{number:02d}").get_json()
+    assert body["month"] == today.strftime("%Y-%m")
+    monday = today - timedelta(days=today.weekday())
+    following = monday + timedelta(days=7)
+    year, number, _ = following.isocalendar()
+    assert report(app, org["admin"], f"week={year}-W{number:02d}").status_code == 422
