@@ -1,5 +1,5 @@
 """Command-line tasks: the first admin, the demo organisation, the audit chain check,
-backups, photo storage migration."""
+backups, photo storage migration, the weekly report."""
 from __future__ import annotations
 
 import sys
@@ -12,6 +12,7 @@ from app.backup import backup_command, restore_command
 from app.extensions import db
 from app.models import AuditEntry, User
 from app.services.alerts import scan_alerts_command
+from app.services.reports import weekly_report_command
 from app.services.rules import run_rules_command
 from app.storage.migrate import photos_migrate_command
 
@@ -25,6 +26,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(photos_migrate_command)
+    app.cli.add_command(weekly_report_command)
 
 
 def _read_password() -> str:

@@ -204,7 +204,7 @@ def test_a_rotated_secret_replaces_the_old_one_at_once_or_after_a_grace_period(a
     assert deliver(app, "servicenow", SERVICENOW_PAYLOAD, new).status_code == 200
     assert deliver(app, "servicenow", SERVICENOW_PAYLOAD, graced["secret"]).status_code == 200
     details = db.session.scalars(sa.select(AuditEntry.detail).where(
-        AuditEntry.action == "intake_source.rotate_secret")).all()
+        AuditEntry.action == "intake_source.rotate_secret").order_by(AuditEntry.id)).all()
     assert details == [{"keep_previous_hours": 0}, {"keep_previous_hours": 24}]
     too_long = admin.post(f"intake-sources/{servicenow['id']}/rotate-secret",
                           json={"keep_previous_hours": 169})

@@ -8,7 +8,7 @@ import { schemeName } from './kpis.js';
 
 register({
   en: {
-    'team.title': 'Team board',
+    'team.title': 'Team board', 'team.report': 'Weekly report',
     'team.ranked': { one: '{n} engineer ranked in the organisation.', other: '{n} engineers ranked in the organisation.' },
     'team.live': 'Live figures for the current month.',
     'team.frozen': 'Closed month: these figures are frozen.',
@@ -23,7 +23,7 @@ register({
     'team.schemes': 'Pass marks: ',
   },
   'zh-CN': {
-    'team.title': '团队排名',
+    'team.title': '团队排名', 'team.report': '周报',
     'team.ranked': { other: '全公司共 {n} 名工程师参与排名。' },
     'team.live': '本月实时数据。',
     'team.frozen': '该月已结账：数据已冻结。',
@@ -47,7 +47,8 @@ export default async function render(ctx) {
   const picker = h('select', { class: 'select', name: 'period', onchange: () => ctx.navigate(`#/team/${picker.value}`) },
     monthOptions(12).map((m) => h('option', { value: m, selected: m === period }, monthName(m))));
   const body = h('div', {});
-  ctx.main.replaceChildren(h('div', { class: 'sup-toolbar' }, field(t('sup.month'), picker)), body);
+  ctx.main.replaceChildren(h('div', { class: 'sup-toolbar' }, field(t('sup.month'), picker),
+    h('a', { class: 'btn', href: '#/report' }, t('team.report'))), body);
   await useStyles();
   await withStates(body, async () => {
     const [{ data, stale }, schemes] = await Promise.all([api.load('kpi/team', { period }),
