@@ -87,9 +87,9 @@ def text_errors(value: Any, path: str = "") -> dict[str, list[str]]:
     return errors
 
 
-class _RefuseNul:
+class _RefuseForbiddenText:
     @ma.pre_load
-    def refuse_nul(self, data, **kwargs):
+    def refuse_forbidden_text(self, data, **kwargs):
         # Query strings and forms come as multi-dicts: look at every value of each key.
         getlist = getattr(data, "getlist", None)
         errors = text_errors({key: getlist(key) for key in data} if getlist else data)
@@ -98,7 +98,7 @@ class _RefuseNul:
         return data
 
 
-class Schema(_RefuseNul, ma.Schema):
+class Schema(_RefuseForbiddenText, ma.Schema):
     """Base schema: unknown fields are an error (no mass assignment), order kept."""
 
     class Meta:
@@ -106,7 +106,7 @@ class Schema(_RefuseNul, ma.Schema):
         ordered = True
 
 
-class QueryArgs(_RefuseNul, ma.Schema):
+class QueryArgs(_RefuseForbiddenText, ma.Schema):
     """Query strings may carry cache-busters and the like: unknown keys are ignored."""
 
     class Meta:

@@ -97,18 +97,18 @@ def check_login_limits(email: str) -> None:
 def count_login_failure(email: str) -> None:
     """Count a wrong password. In the database this is committed on its own, before the
     request answers its 4xx (which undoes everything else the request did)."""
-    prefix = current_app.config["RATELIMIT_KEY_PREFIX"]
+    limits = _limit_keys(email)
     if _shared_store():
-        for item, scope, key in _limit_keys(email):
+        prefix = current_app.config["RATELIMIT_KEY_PREFIX"]
+        for item, scope, key in limits:
             limiter.limiter.hit(item, prefix, f"login-{scope}", key)
         return
     now = utcnow()
     db.session.rollback()
-    longest = max(item.get_expiry() for item, _, _ in _limit_keys(email))
+    longest = max(item.get_expiry() for item, _, _ in limits)
     db.session.execute(sa.delete(SignInFailure).where(
         SignInFailure.at <= now - timedelta(seconds=longest)))
-    db.session.add_all(SignInFailure(scope=scope, key=digest(key), at=now)
-                       for _, scope, key in _limit_keys(email))
+    db.session.add_all(SignInFailure(scope=scope, key=digest(key), at=now) for _, scope, key in limits)
     db.session.commit()
 
 
