@@ -17,8 +17,9 @@ from app import idempotency
 from app.api.common import BODY_TYPES
 from app.config import Config
 from app.errors import DomainError, http_exception_problem, problem
-from app.extensions import UNSAFE_METHODS, QueuedWriterConnection, db, limiter, login_manager, migrate
+from app.extensions import UNSAFE_METHODS, db, limiter, login_manager, migrate
 from app.extensions import api as rest_api  # `app.api` is the package of resources
+from app.sqlite_writers import QueuedWriterConnection
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import click
 import sqlalchemy as sa
 from flask import Flask
 
-from app.backup import backup_command, restore_command
+from app.ops.backup import backup_command, restore_command
 from app.extensions import db
 from app.models import AuditEntry, User
 from app.services.alerts import scan_alerts_command
@@ -67,7 +67,7 @@ def create_admin(email: str, name: str) -> None:
 @click.command("seed-demo")
 def seed_demo() -> None:
     """Fill an empty database with a demo organisation around Shanghai."""
-    from app.seed import DEMO_DOMAIN, seed
+    from app.ops.seed import DEMO_DOMAIN, seed
 
     if db.session.scalar(sa.select(User.id).where(User.email.like(f"%@{DEMO_DOMAIN}")).limit(1)):
         click.echo("The demo organisation is already in this database; nothing was changed.")
