@@ -19,12 +19,11 @@ from itertools import combinations
 from pathlib import PurePosixPath
 from secrets import token_hex
 from typing import BinaryIO
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app, has_request_context
 from sqlalchemy.orm import Session, SessionTransaction
 
+from app import settings
 from app.domain import verification
 from app.errors import Conflict, DomainError, Invalid
 from app.extensions import db
@@ -127,10 +126,12 @@ def _other_jobs_hashes(job_id: int, sha256: str, dhash: int, max_distance: int
 
 # --- Upload ---------------------------------------------------------------------------
 
-def upload_photo(engineer: User, job_id: int, kind: str, data: bytes) -> Photo:
-    """Attach a photo to the engineer's job; its flags go on the photo and a visit."""
+def upload_photo(engineer: User, job_id: int, kind: str, data: bytes,
+                 release_first: bool = False) -> Photo:
+    """Attach a photo to the engineer's job; its flags go on the photo and a visit.
+    `release_first` (a request): end the transaction before the image work."""
     _ensure_open_job(engineer, job_id)
-    if has_request_context():
+    if release_first:
         # The image work takes a second or more at full size. The request's transaction
         # so far (its checks; it changed nothing but the sign-in's last-used time) ends
         # before it, so that no pooled connection, and on SQLite no write lock, is held
@@ -142,7 +143,7 @@ def upload_photo(engineer: User, job_id: int, kind: str, data: bytes) -> Photo:
     job = _ensure_open_job(engineer, job_id)
     info = processed.info
     uploaded_at = utcnow()
-    taken_at = info.taken_at_in(ZoneInfo(current_app.config["TIMEZONE"]))
+    taken_at = info.taken_at_in(settings.current().zone)
     taken_at = taken_at.astimezone(UTC) if taken_at else None
     job_visits = list(db.session.scalars(
         sa.select(Visit).where(Visit.job_id == job.id).order_by(Visit.in_client_time, Visit.id)
@@ -204,7 +205,7 @@ def _ensure_open_job(engineer: User, job_id: int) -> Job:
 def _photo_flags(job: Job, info: ImageInfo, taken_at: datetime | None, job_visits: list[Visit],
                  uploaded_at: datetime) -> list[str]:
     """The photo flags of verification.md for this upload to this job."""
-    t = verification.Thresholds.from_settings(current_app.config)
+    t = settings.current().thresholds
     site = db.session.get(Site, job.site_id)
     return verification.photo_flags(
         sha256=info.sha256,
@@ -349,15 +350,16 @@ def _case_taking_photos(author: User, case_id: int) -> KnowledgeItem:
     return case
 
 
-def upload_case_photo(author: User, case_id: int, data: bytes) -> CasePhoto:
+def upload_case_photo(author: User, case_id: int, data: bytes,
+                      release_first: bool = False) -> CasePhoto:
     """Attach a photo to the author's case: the job photos' pipeline and limits, no flags."""
     _case_taking_photos(author, case_id)
-    if has_request_context():
+    if release_first:
         db.session.commit()  # no transaction held while the pixels are decoded (upload_photo)
     storage, stem, original_key, processed = _original_and_copies(data)
     case = _case_taking_photos(author, case_id)
     info = processed.info
-    taken_at = info.taken_at_in(ZoneInfo(current_app.config["TIMEZONE"]))
+    taken_at = info.taken_at_in(settings.current().zone)
     with storage_errors():
         copies = _store_files(storage, stem, processed)
     photo = CasePhoto(

@@ -104,7 +104,10 @@ AUDITED_FIELDS = {
 }
 
 
-def update_user(actor: User, user_id: int, data: dict[str, Any]) -> User:
+def update_user(actor: User, user_id: int, data: dict[str, Any], address: str | None = None,
+                session_id: str | None = None) -> User:
+    """Change a user. `address`: the client's (a password change counts against the login
+    limits); `session_id`: the caller's browser session, kept when they change themselves."""
     user = get_visible_user(actor, user_id)
     is_self = user.id == actor.id
     if actor.role != "admin":
@@ -117,10 +120,10 @@ def update_user(actor: User, user_id: int, data: dict[str, Any]) -> User:
     if "password" in data and is_self:
         # Guessing the current password here is a sign-in by another door: it counts
         # against the same login limits as POST /auth/login.
-        check_login_limits(user.email)
+        check_login_limits(user.email, address)
         current = data.get("current_password") or ""
         if not check_password_hash(user.password_hash, current):
-            count_login_failure(user.email)
+            count_login_failure(user.email, address)
             raise Invalid("The current password is wrong.",
                           {"current_password": ["Give your current password to change it."]})
     if is_self and data.get("active") is False:
@@ -168,7 +171,7 @@ def update_user(actor: User, user_id: int, data: dict[str, Any]) -> User:
     _flush_email_unique()
 
     if "password" in changes or changes.get("active", {}).get("to") is False:
-        end_other_sessions_and_tokens(user)
+        end_other_sessions_and_tokens(user, session_id if is_self else None)
     for name, detail in changes.items():
         if name in AUDITED_FIELDS:
             audit.record(actor.id, AUDITED_FIELDS[name], "user", user.id,
