@@ -2,7 +2,8 @@
 made anew each time costs more to build than to run), and the dialect's JSON array SQL.
 
 Used by app/services/visits.py (check-in and check-out), app/services/open_visits.py
-(NO_CHECKOUT) and app/api/visits/presenters.py (the engineer's flag history).
+(NO_CHECKOUT), app/api/visits/presenters.py (the engineer's flag history) and
+app/services/photos.py (the candidates of a duplicate photo).
 """
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from app.imaging import BANDS, band_probes, dhash_bands
 from app.models.jobs import Job
 from app.models.sites import Site
-from app.models.visits import Visit
+from app.models.visits import Photo, Visit
 
 # How many of an engineer's latest flagged visits FLAG_HISTORY_RECENT reads.
 HISTORY_RECENT = 5
@@ -166,3 +168,25 @@ def _contains_sqlite(element, compiler, **kw):
 def _contains_postgresql(element, compiler, **kw):
     column, value = (compiler.process(c, **kw) for c in element.clauses)
     return f"(CAST({column} AS JSONB) @> jsonb_build_array(CAST({value} AS TEXT)))"
+
+
+# --- Photos that may repeat an upload ---------------------------------------------------
+
+# Beyond this radius the probe lists grow past a few thousand values; a setting that
+# loose (PHOTO_DHASH_MAX_DISTANCE >= 16) scans the other jobs' photos instead.
+_MAX_PROBE_RADIUS = 3
+
+
+def duplicate_candidates(job_id: int, sha256: str, dhash: int, max_distance: int) -> sa.Select:
+    """(sha256, dhash) of the other jobs' photos that may repeat this one: the same
+    SHA-256 (its index) or a band within reach (the band indexes). Each index lookup
+    is exact, so the database reads only those rows; the domain rule then decides."""
+    query = sa.select(Photo.sha256, Photo.dhash).where(Photo.job_id != job_id)
+    if max_distance // BANDS > _MAX_PROBE_RADIUS:
+        return query
+    columns = (Photo.dhash_band0, Photo.dhash_band1, Photo.dhash_band2, Photo.dhash_band3)
+    return query.where(sa.or_(
+        Photo.sha256 == sha256,
+        *(column.in_(band_probes(band, max_distance))
+          for column, band in zip(columns, dhash_bands(dhash))),
+    ))
