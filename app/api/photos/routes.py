@@ -38,7 +38,7 @@ class JobPhotosViews(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, envelope(PhotoSchema))
     def get(self, args, job_id):
-        """A job's photos, oldest first (whoever may see the job)."""
+        """A job's photos, newest first (whoever may see the job)."""
         return paginate(service.list_photos(current_user, job_id), args)
 
 
