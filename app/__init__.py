@@ -7,18 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Request, request
+from flask import Flask, Request, current_app, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from app import idempotency
+from app import idempotency, settings
 from app.api.common import BODY_TYPES
 from app.config import Config
 from app.errors import DomainError, http_exception_problem, problem
-from app.extensions import UNSAFE_METHODS, QueuedWriterConnection, db, limiter, login_manager, migrate
+from app.extensions import UNSAFE_METHODS, db, limiter, login_manager, migrate
 from app.extensions import api as rest_api  # `app.api` is the package of resources
+from app.sqlite_writers import QueuedWriterConnection
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,10 @@ class SessionInterface(SecureCookieSessionInterface):
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
 
+def _configuration() -> Any:
+    return current_app.config
+
+
 def create_app(config: Any = None) -> Flask:
     config = config or Config()
     app = Flask(__name__, instance_path=str(Path(config.INSTANCE_PATH).resolve()), static_folder=None)
@@ -92,6 +97,7 @@ def create_app(config: Any = None) -> Flask:
 
     from app import models  # noqa: F401  (every model registered before migrations look)
 
+    settings.provide(_configuration)  # what app/services read as app.settings.current()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"),
                      render_as_batch=True, compare_type=True)

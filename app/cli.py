@@ -1,19 +1,20 @@
 """Command-line tasks: the first admin, the demo organisation, the audit chain check,
-backups, photo storage migration, the weekly report."""
+backups, photo storage migration, the alert and rule scans, the weekly report."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
 from flask import Flask
 
-from app.backup import backup_command, restore_command
+from app.errors import DomainError
 from app.extensions import db
 from app.models import AuditEntry, User
-from app.services.alerts import scan_alerts_command
-from app.services.reports import weekly_report_command
-from app.services.rules import run_rules_command
+from app.models.types import utcnow
+from app.ops.backup import backup_command, restore_command
+from app.services import alerts, report_pdf, reports, rules
 from app.storage.migrate import photos_migrate_command
 
 
@@ -67,7 +68,7 @@ def create_admin(email: str, name: str) -> None:
 @click.command("seed-demo")
 def seed_demo() -> None:
     """Fill an empty database with a demo organisation around Shanghai."""
-    from app.seed import DEMO_DOMAIN, seed
+    from app.ops.seed import DEMO_DOMAIN, seed
 
     if db.session.scalar(sa.select(User.id).where(User.email.like(f"%@{DEMO_DOMAIN}")).limit(1)):
         click.echo("The demo organisation is already in this database; nothing was changed.")
@@ -96,3 +97,58 @@ def audit_verify() -> None:
         err=True,
     )
     raise SystemExit(1)
+
+
+@click.command("scan-alerts")
+def scan_alerts_command() -> None:
+    """Raise SLA_RISK and FLAG_PATTERN early warnings due now (run it every few minutes)."""
+    for attempt in range(3):
+        try:
+            rules.hold_rules_lock()  # one run at a time, whatever the number of servers
+            counts = alerts.scan_alerts(utcnow())
+            db.session.commit()  # a command is its own transaction, as a request is
+            break
+        except sa.exc.OperationalError:
+            # SQLite: a request wrote between this scan's reads and its insert; start over.
+            db.session.rollback()
+            if attempt == 2:
+                raise
+    click.echo(f"NO_CHECKOUT: {counts['NO_CHECKOUT']} visits flagged; SLA_RISK: "
+               f"{counts['SLA_RISK']} raised; FLAG_PATTERN: {counts['FLAG_PATTERN']} raised.")
+
+
+@click.command("run-rules")
+def run_rules_command() -> None:
+    """Evaluate the time-based rules and raise their alerts (run it every few minutes,
+    on any number of servers)."""
+    counts = rules.run_rules(utcnow())
+    db.session.commit()  # a command is its own transaction, as a request is
+    click.echo("; ".join(f"{kind}: {count}" for kind, count in counts.items()) + ".")
+
+
+@click.command("weekly-report")
+@click.option("--team", "team", metavar="SUPERVISOR",
+              help="The team of this supervisor (email or id).")
+@click.option("--company", is_flag=True, help="The whole company.")
+@click.option("--week", metavar="YYYY-Www", help="An ISO week; default: the last whole week.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True),
+              help="The PDF to write; default: weekly-report-WEEK-SUBJECT.pdf here.")
+@click.option("--lang", type=click.Choice(("zh-CN", "en")), default="zh-CN", show_default=True)
+def weekly_report_command(team: str | None, company: bool, week: str | None, out: str | None,
+                          lang: str) -> None:
+    """Write a team's or the company's weekly report as a PDF (for scheduled sending)."""
+    if company == (team is not None):
+        raise click.UsageError("Give either --team SUPERVISOR or --company.")
+    try:
+        supervisor_id = None if company else reports.team_supervisor(team).id
+        report = reports.build_report(week, supervisor_id)
+    except DomainError as exc:
+        click.echo(exc.detail, err=True)
+        for field, messages in (exc.errors or {}).items():
+            click.echo(f"{field}: {' '.join(messages)}", err=True)
+        raise SystemExit(2) from exc
+    finally:
+        db.session.rollback()  # the report only reads
+    path = Path(out or report_pdf.filename(report))
+    path.write_bytes(report_pdf.render(report, lang))
+    click.echo(f"Weekly report {report['week']} ({report['scope']}) written to {path}.")

@@ -23,11 +23,11 @@ from flask import Flask, Response, current_app, g, request
 from flask_login import current_user
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.api.security import check_csrf
 from app.errors import Conflict, Invalid
 from app.extensions import commit_keeping_loaded, db
 from app.models import IdempotencyRecord
 from app.models.types import utcnow
-from app.services.auth import check_csrf
 
 HEADER = "Idempotency-Key"
 METHODS = frozenset({"POST", "PUT", "PATCH"})

@@ -27,7 +27,7 @@ from app.api.visits.schemas import VisitCheckInSchema, checked_in_answer
 from app.domain import verification as rules
 from app.extensions import db
 from app.idempotency import _FIND
-from app.models import ApiToken, IdempotencyRecord, User
+from app.models import ApiToken, IdempotencyRecord, User, sql
 from app.models.types import utcnow
 from app.services import visits
 from app.services.auth import digest
@@ -60,8 +60,8 @@ def check_in():
     with engine.connect() as conn:
         user = conn.execute(_TOKEN_USER, {"digest": digest(request.headers["Authorization"][7:])}).one()
         conn.execute(_FIND, {"user_id": user.id, "key": key}).first()
-        job = conn.execute(visits._CHECK_IN_JOB, {"job_id": data["job_id"], "engineer_id": user.id}).one()
-        previous, same_place, _ = visits._position_history(conn, user.id, fix, visits._CHECK_IN_HISTORY)
+        job = conn.execute(sql.CHECK_IN_JOB, {"job_id": data["job_id"], "engineer_id": user.id}).one()
+        previous, same_place, _ = visits._position_history(conn, user.id, fix, sql.CHECK_IN_HISTORY)
         flags, distance = rules.check_in_flags(
             fix, now, rules.Site(job.lat, job.lon, job.radius_m), previous, same_place, False, thresholds)
         conn.commit()
@@ -74,8 +74,8 @@ def check_in():
                 in_lat=fix.lat, in_lon=fix.lon, in_accuracy_m=fix.accuracy_m,
                 in_client_time=fix.client_time, in_server_time=now, in_distance_m=distance,
                 in_mock=fix.mock_location, in_flags=flags, decision_final=False, created_at=now)
-            visit["id"] = conn.execute(visits._INSERT_VISIT, visit).scalar_one()
-            conn.execute(visits._JOB_STARTED, {"job_id": job.id})
+            visit["id"] = conn.execute(sql.INSERT_VISIT, visit).scalar_one()
+            conn.execute(sql.JOB_STARTED, {"job_id": job.id})
             site = {"id": job.site_id, "name": job.site_name, "lat": job.lat, "lon": job.lon,
                     "radius_m": job.radius_m}
             response = jsonify(checked_in_answer(visits.CheckedIn(

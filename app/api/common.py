@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, BinaryIO
 
@@ -28,6 +28,22 @@ BODY_TYPES: dict[str, tuple[str, ...]] = {}
 def accepts_body(endpoint: str, *mimetypes: str) -> None:
     """Declare that `endpoint` takes these body types instead of JSON (415 otherwise)."""
     BODY_TYPES[endpoint] = mimetypes
+
+
+# Serializers written out by hand where a schema's dump costs too much (a busy route):
+# each names the schema whose output it writes, and tests/api/test_written_out.py holds
+# every one of them to that schema's fields, so that a field is added in one place.
+WRITTEN_OUT: dict[Callable[..., dict[str, Any]], type[ma.Schema]] = {}
+
+
+def written_out(schema: type[ma.Schema]) -> Callable:
+    """Register a hand-written serializer as `schema`'s output (see WRITTEN_OUT)."""
+
+    def register(serializer: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        WRITTEN_OUT[serializer] = schema
+        return serializer
+
+    return register
 
 
 # The request body of a CSV import: the file as a form field, or the CSV itself.

@@ -79,7 +79,8 @@ class Photo(db.Model):
     dhash: Mapped[int] = mapped_column(sa.BigInteger, index=True)
     # The same hash cut into four 16-bit bands (most significant first), each indexed,
     # so that near duplicates are found without reading every photo: two hashes within
-    # d bits agree to within d // 4 bits on at least one band (app/services/photos.py).
+    # d bits agree to within d // 4 bits on at least one band (app/imaging.py; the
+    # look-up: app/models/sql.py).
     dhash_band0: Mapped[int] = mapped_column(index=True)
     dhash_band1: Mapped[int] = mapped_column(index=True)
     dhash_band2: Mapped[int] = mapped_column(index=True)

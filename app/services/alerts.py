@@ -21,11 +21,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-import click
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app import settings
 from app.domain.alerts import (
     DEFAULT_WATCH_LIST,
     FLAG_PATTERN_STATUSES,
@@ -52,6 +51,7 @@ from app.models import Alert, Feedback, Job, Review, ReviewActionItem, Setting, 
 from app.models.types import utcnow
 from app.scope import get_visible, jobs_visible, owned_by_visible
 from app.services import audit
+from app.services.open_visits import flag_stale_open_visits
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def _job_text_rows(jobs: Iterable[Any], terms_list: list[str]) -> list[dict[str,
 
 
 def _overdue_jobs(now: datetime, viewer: User | None, limit: int) -> list[sa.Row]:
-    cutoffs = overdue_cutoffs(now, sla_limits(current_app.config))
+    cutoffs = overdue_cutoffs(now, sla_limits(settings.current().config))
     raised = sa.exists().where(Alert.kind == "SLA_RISK", Alert.job_id == Job.id)
     query = (
         sa.select(Job.id, Job.engineer_id, Job.priority, Job.assigned_at)
@@ -211,7 +211,7 @@ def scan_sla_alerts(now: datetime, viewer: User | None = None,
                     max_batches: int | None = None) -> int:
     """SLA_RISK for every open job whose first-contact limit has passed by `now` (within
     `viewer`'s scope when given); returns how many were raised."""
-    limits = sla_limits(current_app.config)
+    limits = sla_limits(settings.current().config)
     raised, batches = 0, 0
     while max_batches is None or batches < max_batches:
         jobs = _overdue_jobs(now, viewer, INSERT_BATCH)
@@ -231,7 +231,7 @@ def scan_sla_alerts(now: datetime, viewer: User | None = None,
 
 def _flag_events(now: datetime) -> sa.ColumnElement[bool]:
     """Visits flagged (by check-in time) or rejected (by the decision) in the window."""
-    window = flag_window(now, int(current_app.config["FLAG_PATTERN_DAYS"]))
+    window = flag_window(now, int(settings.current()["FLAG_PATTERN_DAYS"]))
 
     def within(column):
         return column.between(window.start, window.end)
@@ -247,8 +247,8 @@ def _flag_events(now: datetime) -> sa.ColumnElement[bool]:
 
 
 def _raise_flag_patterns(now: datetime, engineer_id: int | None = None) -> list[int]:
-    days = int(current_app.config["FLAG_PATTERN_DAYS"])
-    threshold = int(current_app.config["FLAG_PATTERN_COUNT"])
+    days = int(settings.current()["FLAG_PATTERN_DAYS"])
+    threshold = int(settings.current()["FLAG_PATTERN_COUNT"])
     events = _flag_events(now)
     counts = sa.select(Visit.engineer_id).where(events).group_by(Visit.engineer_id).having(
         sa.func.count(Visit.id) >= threshold
@@ -296,31 +296,9 @@ def scan_flag_pattern_alerts(now: datetime) -> int:
 def scan_alerts(now: datetime) -> dict[str, int]:
     """The time-based warnings, for everyone: visits left open (NO_CHECKOUT, which may
     complete a flag pattern), overdue first contacts and flag patterns; how many raised."""
-    from app.services.visits import flag_stale_open_visits  # visits raise alerts too
-
     stale = flag_stale_open_visits(now)
     return {"NO_CHECKOUT": stale, "SLA_RISK": scan_sla_alerts(now),
             "FLAG_PATTERN": scan_flag_pattern_alerts(now)}
-
-
-@click.command("scan-alerts")
-def scan_alerts_command() -> None:
-    """Raise SLA_RISK and FLAG_PATTERN early warnings due now (run it every few minutes)."""
-    from app.services.rules import hold_rules_lock  # the rules build on this module
-
-    for attempt in range(3):
-        try:
-            hold_rules_lock()  # one run at a time, whatever the number of servers
-            counts = scan_alerts(utcnow())
-            db.session.commit()  # a command is its own transaction, as a request is
-            break
-        except sa.exc.OperationalError:
-            # SQLite: a request wrote between this scan's reads and its insert; start over.
-            db.session.rollback()
-            if attempt == 2:
-                raise
-    click.echo(f"NO_CHECKOUT: {counts['NO_CHECKOUT']} visits flagged; SLA_RISK: "
-               f"{counts['SLA_RISK']} raised; FLAG_PATTERN: {counts['FLAG_PATTERN']} raised.")
 
 
 # --- the watch list ------------------------------------------------------------------
@@ -437,4 +415,3 @@ def action_item_from_alert(actor: User, alert_id: int, data: dict[str, Any]) -> 
         "item_id": item.id, "title": item.title, "due_date": item.due_date.isoformat(),
     })
     return alert
-

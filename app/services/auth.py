@@ -1,21 +1,21 @@
-"""Sign-in: passwords, browser sessions, personal API tokens, CSRF and login limits."""
+"""Sign-in: passwords, login limits, the rows of browser sessions, personal API tokens.
+
+The web half (the session cookie, the login manager's loaders, CSRF, `require_roles`)
+is app/api/security.py; this module is handed what it needs of the request (the client's
+address, the session's id)."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from datetime import timedelta
-from functools import wraps
-from typing import Callable
 
 import sqlalchemy as sa
-from flask import current_app, g, request, session
-from flask_login import current_user, login_user, logout_user
 from limits import RateLimitItem, parse
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app import settings
 from app.errors import DomainError, Forbidden, Unauthorized
-from app.extensions import db, in_write_request, limiter, login_manager, read_before_writing
+from app.extensions import db, in_write_request, limiter, read_before_writing
 from app.models import ApiToken, SignInFailure, User, UserSession
 from app.models.types import utcnow
 
@@ -29,7 +29,7 @@ def digest(secret: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+    return generate_password_hash(password, method=settings.current()["PASSWORD_HASH_METHOD"])
 
 
 # Checked against when the email is unknown, so that both failures take as long.
@@ -37,7 +37,7 @@ _DUMMY_HASH: dict[str, str] = {}
 
 
 def _dummy_hash() -> str:
-    method = current_app.config["PASSWORD_HASH_METHOD"]
+    method = settings.current()["PASSWORD_HASH_METHOD"]
     if method not in _DUMMY_HASH:
         _DUMMY_HASH[method] = generate_password_hash(secrets.token_hex(8), method=method)
     return _DUMMY_HASH[method]
@@ -54,16 +54,16 @@ def normalize_email(email: str) -> str:
 # store that every worker process and every server of the deployment sees. In-process
 # memory is never used for them: it would give each gunicorn worker counters of its own.
 
-def _limit_keys(email: str) -> list[tuple[RateLimitItem, str, str]]:
-    cfg = current_app.config
+def _limit_keys(email: str, address: str | None) -> list[tuple[RateLimitItem, str, str]]:
+    cfg = settings.current()
     return [
         (parse(cfg["LOGIN_LIMIT_PER_ACCOUNT"]), "account", email),
-        (parse(cfg["LOGIN_LIMIT_PER_ADDRESS"]), "address", request.remote_addr or "-"),
+        (parse(cfg["LOGIN_LIMIT_PER_ADDRESS"]), "address", address or "-"),
     ]
 
 
 def _shared_store() -> bool:
-    return not current_app.config["RATELIMIT_STORAGE_URI"].startswith("memory://")
+    return not settings.current()["RATELIMIT_STORAGE_URI"].startswith("memory://")
 
 
 def _too_many(retry_after_s: float) -> DomainError:
@@ -71,11 +71,11 @@ def _too_many(retry_after_s: float) -> DomainError:
                        status=429, headers={"Retry-After": str(max(1, int(retry_after_s) + 1))})
 
 
-def check_login_limits(email: str) -> None:
-    """429 when the account or the address has used up its failures in the window."""
+def check_login_limits(email: str, address: str | None) -> None:
+    """429 when the account or the client's address has used up its failures in the window."""
     now = utcnow()
-    prefix = current_app.config["RATELIMIT_KEY_PREFIX"]
-    for item, scope, key in _limit_keys(email):
+    prefix = settings.current()["RATELIMIT_KEY_PREFIX"]
+    for item, scope, key in _limit_keys(email, address):
         if _shared_store():
             strategy = limiter.limiter
             if not strategy.test(item, prefix, f"login-{scope}", key):
@@ -94,12 +94,12 @@ def check_login_limits(email: str) -> None:
             raise _too_many((failures[-1] + window - now).total_seconds())
 
 
-def count_login_failure(email: str) -> None:
+def count_login_failure(email: str, address: str | None) -> None:
     """Count a wrong password. In the database this is committed on its own, before the
     request answers its 4xx (which undoes everything else the request did)."""
-    limits = _limit_keys(email)
+    limits = _limit_keys(email, address)
     if _shared_store():
-        prefix = current_app.config["RATELIMIT_KEY_PREFIX"]
+        prefix = settings.current()["RATELIMIT_KEY_PREFIX"]
         for item, scope, key in limits:
             limiter.limiter.hit(item, prefix, f"login-{scope}", key)
         return
@@ -114,48 +114,30 @@ def count_login_failure(email: str) -> None:
 
 # --- sign-in and sessions ----------------------------------------------------------
 
-def authenticate(email: str, password: str) -> User:
-    """The user with these credentials; the same 401 for a wrong email or password."""
+def authenticate(email: str, password: str, address: str | None) -> User:
+    """The user with these credentials; the same 401 for a wrong email or password.
+    `address`: the client's, which the login limits count."""
     email = normalize_email(email)
-    check_login_limits(email)
+    check_login_limits(email, address)
     user = db.session.scalar(sa.select(User).where(User.email == email))
     valid = check_password_hash(user.password_hash if user else _dummy_hash(), password)
     if not (user and valid):
-        count_login_failure(email)
+        count_login_failure(email, address)
         raise Unauthorized("Wrong email or password.", code="INVALID_CREDENTIALS")
     if not user.active:
         raise Forbidden("This account is disabled.", code="ACCOUNT_DISABLED")
     return user
 
 
-def start_session(user: User) -> str:
-    """A fresh session at every sign-in (no fixation); returns the CSRF token."""
-    old_sid = session.get("sid")
-    if old_sid:
-        _end_session_rows(sa.select(UserSession.id).where(UserSession.digest == digest(old_sid)))
-    session.clear()
-    sid = secrets.token_urlsafe(32)
-    db.session.add(
-        UserSession(
-            user_id=user.id,
-            digest=digest(sid),
-            user_agent=(request.user_agent.string or "")[:256] or None,
-        )
-    )
-    session.permanent = True
-    session["sid"] = sid
-    session["csrf"] = secrets.token_urlsafe(32)
-    login_user(user)
-    g.auth_method = "session"
-    return session["csrf"]
+def add_session(user: User, sid: str, user_agent: str | None) -> None:
+    """The row of a new browser session (its id stored only as a digest)."""
+    db.session.add(UserSession(user_id=user.id, digest=digest(sid), user_agent=user_agent))
 
 
-def end_session() -> None:
-    sid = session.get("sid")
+def end_session(sid: str | None) -> None:
+    """End the browser session with this id, if there is one."""
     if sid:
         _end_session_rows(sa.select(UserSession.id).where(UserSession.digest == digest(sid)))
-    logout_user()
-    session.clear()
 
 
 def _end_session_rows(ids: sa.Select) -> None:
@@ -166,10 +148,10 @@ def _end_session_rows(ids: sa.Select) -> None:
     )
 
 
-def end_other_sessions_and_tokens(user: User) -> None:
-    """After a password change or a deactivation: every other session ends and every
-    token is revoked, at once (the checks below read the database on each request)."""
-    keep = session.get("sid") if getattr(current_user, "id", None) == user.id else None
+def end_other_sessions_and_tokens(user: User, keep: str | None = None) -> None:
+    """After a password change or a deactivation: every session but `keep` (the id of the
+    caller's own, when they change themselves) ends and every token is revoked, at once
+    (sign-in reads the database on each request)."""
     query = sa.select(UserSession.id).where(UserSession.user_id == user.id)
     if keep:
         query = query.where(UserSession.digest != digest(keep))
@@ -181,20 +163,13 @@ def end_other_sessions_and_tokens(user: User) -> None:
     )
 
 
-def csrf_token() -> str | None:
-    return session.get("csrf") if g.get("auth_method") == "session" else None
-
-
-@login_manager.user_loader
-def load_session_user(user_id: str) -> User | None:
-    sid = session.get("sid")
-    if not sid:
-        return None
+def session_user(sid: str, user_id: str, lifetime: timedelta) -> User | None:
+    """The active user of the live browser session `sid` (whose cookie names `user_id`),
+    or None; its last-seen time is brought up to date now and then."""
     with read_before_writing():
         row = db.session.scalar(sa.select(UserSession).where(UserSession.digest == digest(sid)))
         user = None if row is None else db.session.get(User, row.user_id)
     now = utcnow()
-    lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"]
     if row is None or row.ended_at is not None or str(row.user_id) != user_id:
         return None
     if now - row.last_seen_at > lifetime:
@@ -203,7 +178,6 @@ def load_session_user(user_id: str) -> User | None:
         return None
     if now - row.last_seen_at > SESSION_TOUCH_INTERVAL:
         _record_use(_SESSION_SEEN, {"session_id": row.id, "now": now})
-    g.auth_method = "session"
     return user
 
 
@@ -245,14 +219,11 @@ def _record_use(statement: sa.Update, params: dict) -> None:
         pass
 
 
-@login_manager.request_loader
-def load_token_user(req) -> User | None:
-    header = req.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
+def token_user(token: str) -> User | None:
+    """The active user of a personal API token not revoked, or None; its last-used time
+    is brought up to date now and then."""
     with read_before_writing():
-        row = db.session.execute(_TOKEN_USER, {"digest": digest(token.strip())}).one_or_none()
+        row = db.session.execute(_TOKEN_USER, {"digest": digest(token)}).one_or_none()
     if row is None:
         return None
     user, token_id, last_used_at = row
@@ -262,46 +233,7 @@ def load_token_user(req) -> User | None:
     if last_used_at is None or now - last_used_at > SESSION_TOUCH_INTERVAL:
         # Written with the request's own changes (and undone with them), as before.
         _record_use(_TOKEN_USED, {"token_id": token_id, "now": now})
-    g.auth_method = "token"
     return user
-
-
-@login_manager.unauthorized_handler
-def _unauthorized():
-    raise Unauthorized("Sign in to use this route.")
-
-
-def check_csrf() -> None:
-    """A cookie-authenticated change must carry the session's CSRF token (403 otherwise)."""
-    if g.get("auth_method") != "session" or not in_write_request():
-        return
-    sent = request.headers.get("X-CSRF-Token", "")
-    expected = session.get("csrf", "")
-    if not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
-        raise Forbidden("Send the X-CSRF-Token header from sign-in.", code="CSRF_FAILED")
-
-
-def require_roles(*roles: str) -> Callable:
-    """Signed in (401), CSRF header on cookie sessions (403), role allowed (403).
-
-    Apply it outermost, above flask-smorest's decorators, so that an anonymous caller
-    gets 401 before the body is read.
-    """
-
-    def decorator(view: Callable) -> Callable:
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            if not current_user.is_authenticated:
-                raise Unauthorized("Sign in to use this route.")
-            check_csrf()
-            if roles and current_user.role not in roles:
-                raise Forbidden("Your role may not use this route.")
-            return view(*args, **kwargs)
-
-        wrapper.__dict__.setdefault("_roles", roles)
-        return wrapper
-
-    return decorator
 
 
 # --- personal API tokens -----------------------------------------------------------

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 
+from app import settings
 from app.errors import Invalid
 from app.extensions import db
 from app.models import ComplianceEvent, User
@@ -24,7 +24,7 @@ FIELDS = ("engineer_id", "kind", "severity", "occurred_at", "note")
 
 def ensure_not_future(field: str, at: datetime) -> None:
     """Records of what happened may not lie in the future (beyond the clock tolerance)."""
-    if at > utcnow() + timedelta(seconds=current_app.config["CLOCK_AHEAD_TOLERANCE_S"]):
+    if at > utcnow() + timedelta(seconds=settings.current()["CLOCK_AHEAD_TOLERANCE_S"]):
         raise Invalid(f"{field} may not lie in the future.", {field: ["May not lie in the future."]})
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import aliased
 
+from app import settings
 from app.domain import jobs as job_rules
 from app.domain.dispatch import Candidate, suggest
 from app.errors import NotFound
@@ -59,7 +58,7 @@ def _engineers(actor: User) -> sa.Select:
 
 
 def _today() -> date:
-    return utcnow().astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    return utcnow().astimezone(settings.current().zone).date()
 
 
 def _open_jobs_today(engineer_ids: list[int], job_id: int) -> dict[int, int]:

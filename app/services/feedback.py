@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from app import settings
 from app.errors import Conflict, Forbidden, Gone, NotFound
 from app.extensions import db
 from app.models import Feedback, FeedbackLink, Job, Site, User, Visit
@@ -92,22 +92,23 @@ def issue_link(actor: User, job_id: int) -> tuple[FeedbackLink, str]:
         .values(replaced_at=now)
         .execution_options(synchronize_session=False)
     )
-    days = int(current_app.config["FEEDBACK_LINK_DAYS"])
+    days = int(settings.current()["FEEDBACK_LINK_DAYS"])
     # The token names the link's id, known only after the insert: a random
     # placeholder digest (matching no token) fills the column until then.
     link = FeedbackLink(job_id=job.id, digest=secrets.token_hex(32), created_by_id=actor.id,
                         created_at=now, expires_at=now + timedelta(days=days))
     db.session.add(link)
     db.session.flush()
-    token = sign_token(current_app.secret_key, link.id)
+    token = sign_token(settings.current().secret_key, link.id)
     link.digest = token_digest(token)
     db.session.flush()
     return link, token
 
 
-def link_url(token: str) -> str:
-    """The customer's page for the token: PUBLIC_BASE_URL (or this host) + f/<token>."""
-    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+def link_url(token: str, host_url: str) -> str:
+    """The customer's page for the token: PUBLIC_BASE_URL (or `host_url`, the address the
+    request came to) + f/<token>."""
+    base = settings.current().get("PUBLIC_BASE_URL") or host_url
     return base.rstrip("/") + "/f/" + token
 
 
@@ -190,7 +191,7 @@ def submit_feedback(token: str, data: dict[str, Any], rater: User | None = None)
 
 def _usable_link(token: str, now: datetime) -> sa.Row:
     """The link of a genuine token with its job, site and engineer, or 404 / 410."""
-    link_id = read_token(current_app.secret_key, token)
+    link_id = read_token(settings.current().secret_key, token)
     if link_id is None:
         raise _unknown()
     row = db.session.execute(
@@ -258,4 +259,4 @@ def get_feedback(viewer: User, feedback_id: int) -> sa.Row:
 
 def public_rate_limit() -> str:
     """Requests per client address on the two public routes (FEEDBACK_RATE_LIMIT)."""
-    return current_app.config.get("FEEDBACK_RATE_LIMIT") or DEFAULT_RATE_LIMIT
+    return settings.current().get("FEEDBACK_RATE_LIMIT") or DEFAULT_RATE_LIMIT

@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import current_app
 
+from app import settings
 from app.domain import intake as rules
 from app.domain.intake import IntakeRefused
 from app.errors import Conflict, Invalid, NotFound
@@ -48,7 +48,7 @@ def _fernet_key(secret_key: str | bytes) -> bytes:
 
 
 def _cipher() -> MultiFernet:
-    config = current_app.config
+    config = settings.current()
     keys = [config["SECRET_KEY"], *(config.get("SECRET_KEY_FALLBACKS") or [])]
     return MultiFernet([Fernet(_fernet_key(key)) for key in keys])
 
@@ -185,7 +185,7 @@ def receive(source_key: str, timestamp: str | None, signature: str | None, body:
         raise IntakeRefused(404, "UNKNOWN_SOURCE", "There is no intake source by this key.")
     if not source.active:
         raise IntakeRefused(403, "SOURCE_DISABLED", "This intake source is disabled.")
-    config = current_app.config
+    config = settings.current()
     now = utcnow()
     secrets_now = accepted_secrets(source)
     if not secrets_now:

@@ -17,8 +17,8 @@ from types import SimpleNamespace
 from typing import Any, BinaryIO
 
 import sqlalchemy as sa
-from flask import current_app
 
+from app import settings
 from app.domain import intake as rules
 from app.domain import jobs as job_rules
 from app.domain.intake import ImportRow, Reason
@@ -41,7 +41,7 @@ def import_jobs(actor: User, raw: BinaryIO, source: str | None, dry_run: bool) -
     when it is not a dry run and no row is refused (422 listing them otherwise)."""
     source_key = _source_key(source)
     now = utcnow()
-    rows = _read(raw, now, current_app.config["CLOCK_AHEAD_TOLERANCE_S"])
+    rows = _read(raw, now, settings.current()["CLOCK_AHEAD_TOLERANCE_S"])
     if not rows:
         raise Invalid("The file has no rows.", {"file": ["No rows to import."]})
     _check_references(actor, rows, source_key)

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 
+from app import settings
 from app.domain import jobs as rules
 from app.domain.verification import Thresholds
 from app.errors import Invalid, NotFound
@@ -20,7 +20,7 @@ from app.services.categories import require_category
 
 
 def thresholds() -> Thresholds:
-    return Thresholds.from_settings(current_app.config)
+    return settings.current().thresholds
 
 
 def job_for_change(actor: User, job_id: int) -> Job:

@@ -4,27 +4,23 @@ A photo's row and its three files (the original bytes, the display copy, the
 thumbnail) exist together or not at all. The request commits once, after the view
 returns (app/__init__.py). The original is written while its pixels are decoded, once
 its content is known to be an image type we take; the two copies once every check has
-passed. The keys written are remembered in the session: a commit keeps them, a
-transaction that ends any other way (rolled back, or closed unfinished) deletes them,
-and an image refused while decoding takes its original away at once.
+passed. The files are written through app/storage/transactional.py: a commit keeps
+them, a transaction that ends any other way (rolled back, or closed unfinished) deletes
+them, and an image refused while decoding takes its original away at once.
 """
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from itertools import combinations
 from pathlib import PurePosixPath
 from secrets import token_hex
 from typing import BinaryIO
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app, has_request_context
-from sqlalchemy.orm import Session, SessionTransaction
 
+from app import settings
 from app.domain import verification
 from app.errors import Conflict, DomainError, Invalid
 from app.extensions import db
@@ -33,16 +29,20 @@ from app.imaging import (
     ImageRejected,
     ProcessedPhoto,
     UnsupportedImage,
+    dhash_bands,
+    dhash_column,
     process_upload,
     sniff_type,
 )
 from app.models import CasePhoto, Job, KnowledgeItem, Photo, Site, User, Visit
+from app.models.sql import duplicate_candidates
 from app.models.types import utcnow
 from app.scope import get_visible, jobs_visible, owned_by_visible
 from app.services import audit
 from app.services.knowledge import cases_visible
 from app.services.visit_flags import raise_visit_flags
-from app.storage import PhotoStorage, StorageError, photo_storage
+from app.storage import StorageError, photo_storage
+from app.storage.transactional import TransactionalStorage
 
 log = logging.getLogger(__name__)
 
@@ -50,70 +50,9 @@ CLOSED_JOB_STATUSES = frozenset({"closed", "cancelled"})
 # A photo store that cannot be reached (S3 down): the phone keeps the photo and retries.
 STORAGE_RETRY_AFTER_S = 30
 ORIGINAL_SUFFIX = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "HEIF": "heic"}
-# Session.info key: (storage, key) of the files this transaction wrote.
-_WRITTEN = "photos.files_written"
 
 
-# --- The difference hash in the database ---------------------------------------------
-
-_BITS = 64
-BAND_BITS = 16
-BANDS = _BITS // BAND_BITS
-
-
-def dhash_column(value: int, *, to_db: bool) -> int:
-    """The 64-bit hash between Python (unsigned, 0..2**64-1) and the signed BIGINT
-    column (two's complement): ``to_db`` one way, else back."""
-    if to_db:
-        return value - (1 << _BITS) if value >= 1 << (_BITS - 1) else value
-    return value & ((1 << _BITS) - 1)
-
-
-def dhash_bands(dhash: int) -> list[int]:
-    """The unsigned hash cut into four 16-bit bands, the most significant first."""
-    mask = (1 << BAND_BITS) - 1
-    return [(dhash >> (_BITS - BAND_BITS * (i + 1))) & mask for i in range(BANDS)]
-
-
-def band_probes(band: int, max_distance: int) -> list[int]:
-    """Every band value within ``max_distance // 4`` bits of ``band``.
-
-    Pigeonhole: hashes at most d bits apart differ in at most d bits over four bands,
-    so on one band at least they differ in at most d // 4 bits. Looking a photo up by
-    these values on each band finds every candidate within d bits; for the default
-    d = 6 that is 17 values a band, and a random photo matches one of the 68 with a
-    probability of about 0.1 %.
-    """
-    radius = max(0, max_distance) // BANDS
-    probes = [band]
-    for flipped in range(1, radius + 1):
-        for bits in combinations(range(BAND_BITS), flipped):
-            value = band
-            for bit in bits:
-                value ^= 1 << bit
-            probes.append(value)
-    return probes
-
-
-# Beyond this radius the probe lists grow past a few thousand values; a setting that
-# loose (PHOTO_DHASH_MAX_DISTANCE >= 16) scans the other jobs' photos instead.
-_MAX_PROBE_RADIUS = 3
-
-
-def duplicate_candidates(job_id: int, sha256: str, dhash: int, max_distance: int) -> sa.Select:
-    """(sha256, dhash) of the other jobs' photos that may repeat this one: the same
-    SHA-256 (its index) or a band within reach (the band indexes). Each index lookup
-    is exact, so the database reads only those rows; the domain rule then decides."""
-    query = sa.select(Photo.sha256, Photo.dhash).where(Photo.job_id != job_id)
-    if max_distance // BANDS > _MAX_PROBE_RADIUS:
-        return query
-    columns = (Photo.dhash_band0, Photo.dhash_band1, Photo.dhash_band2, Photo.dhash_band3)
-    return query.where(sa.or_(
-        Photo.sha256 == sha256,
-        *(column.in_(band_probes(band, max_distance))
-          for column, band in zip(columns, dhash_bands(dhash))),
-    ))
-
+# --- Photos of other jobs that may repeat this one ------------------------------------
 
 def _other_jobs_hashes(job_id: int, sha256: str, dhash: int, max_distance: int
                        ) -> Iterator[tuple[str, int]]:
@@ -127,10 +66,12 @@ def _other_jobs_hashes(job_id: int, sha256: str, dhash: int, max_distance: int
 
 # --- Upload ---------------------------------------------------------------------------
 
-def upload_photo(engineer: User, job_id: int, kind: str, data: bytes) -> Photo:
-    """Attach a photo to the engineer's job; its flags go on the photo and a visit."""
+def upload_photo(engineer: User, job_id: int, kind: str, data: bytes,
+                 release_first: bool = False) -> Photo:
+    """Attach a photo to the engineer's job; its flags go on the photo and a visit.
+    `release_first` (a request): end the transaction before the image work."""
     _ensure_open_job(engineer, job_id)
-    if has_request_context():
+    if release_first:
         # The image work takes a second or more at full size. The request's transaction
         # so far (its checks; it changed nothing but the sign-in's last-used time) ends
         # before it, so that no pooled connection, and on SQLite no write lock, is held
@@ -142,7 +83,7 @@ def upload_photo(engineer: User, job_id: int, kind: str, data: bytes) -> Photo:
     job = _ensure_open_job(engineer, job_id)
     info = processed.info
     uploaded_at = utcnow()
-    taken_at = info.taken_at_in(ZoneInfo(current_app.config["TIMEZONE"]))
+    taken_at = info.taken_at_in(settings.current().zone)
     taken_at = taken_at.astimezone(UTC) if taken_at else None
     job_visits = list(db.session.scalars(
         sa.select(Visit).where(Visit.job_id == job.id).order_by(Visit.in_client_time, Visit.id)
@@ -174,16 +115,16 @@ def upload_photo(engineer: User, job_id: int, kind: str, data: bytes) -> Photo:
     return photo
 
 
-def _original_and_copies(data: bytes) -> tuple[PhotoStorage, str, str, ProcessedPhoto]:
+def _original_and_copies(data: bytes) -> tuple[TransactionalStorage, str, str, ProcessedPhoto]:
     """The pipeline every upload goes through: the type judged by the content (415 before
     any file), the original written while the pixels are decoded (and taken away if they
     are refused); returns the storage, the upload's key stem, the original's key and the
     processed image, whose copies are written by _store_files once every check passed."""
-    storage, stem = photo_storage(), _new_stem()
+    storage, stem = TransactionalStorage(photo_storage(), db.session), _new_stem()
     with _image_errors():
         fmt, _ = sniff_type(data)
-    key = _listed(storage, f"{stem}-original.{ORIGINAL_SUFFIX[fmt]}")
-    original = _OriginalWrite(storage, key, data)
+    key = f"{stem}-original.{ORIGINAL_SUFFIX[fmt]}"
+    original = storage.put_in_background(key, data)
     try:
         processed = _processed(data)
         with storage_errors():
@@ -204,7 +145,7 @@ def _ensure_open_job(engineer: User, job_id: int) -> Job:
 def _photo_flags(job: Job, info: ImageInfo, taken_at: datetime | None, job_visits: list[Visit],
                  uploaded_at: datetime) -> list[str]:
     """The photo flags of verification.md for this upload to this job."""
-    t = verification.Thresholds.from_settings(current_app.config)
+    t = settings.current().thresholds
     site = db.session.get(Site, job.site_id)
     return verification.photo_flags(
         sha256=info.sha256,
@@ -250,39 +191,6 @@ def _processed(data: bytes) -> ProcessedPhoto:
         return process_upload(data)
 
 
-class _OriginalWrite:
-    """The uploaded file written in a thread while its pixels are decoded (the decoder
-    lets go of the GIL): the upload waits for the longer of the two, not for both.
-    Writing a file and syncing it to disk costs about a sixth of the image work for a
-    12-megapixel photo."""
-
-    def __init__(self, storage: PhotoStorage, key: str, data: bytes) -> None:
-        self.storage, self.key = storage, key
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._write, args=(data,), name="photo-original",
-                                       daemon=True)
-        self.thread.start()
-
-    def _write(self, data: bytes) -> None:
-        try:
-            self.storage.put(self.key, data)
-        except BaseException as exc:  # raised by wait(), in the request's thread
-            self.error = exc
-
-    def wait(self) -> None:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-
-    def discard(self) -> None:
-        """The upload failed: wait for the write to end, then take the file away."""
-        self.thread.join()
-        try:
-            self.storage.delete(self.key)
-        except OSError:
-            log.exception("could not delete photo file %s of a refused upload", self.key)
-
-
 def _open_visit(job_visits: list[Visit], engineer: User) -> Visit | None:
     """The engineer's visit on this job still open (the latest, should there be two)."""
     open_visits = [v for v in job_visits
@@ -296,14 +204,8 @@ def _new_stem() -> str:
     return f"{token[:2]}/{token}"
 
 
-def _listed(storage: PhotoStorage, key: str) -> str:
-    """Remember a file in the session before it is written (a half-written file goes
-    too): a commit keeps it, a transaction that ends otherwise deletes it."""
-    db.session.info.setdefault(_WRITTEN, []).append((storage, key))
-    return key
-
-
-def _store_files(storage: PhotoStorage, stem: str, processed: ProcessedPhoto) -> dict[str, str]:
+def _store_files(storage: TransactionalStorage, stem: str, processed: ProcessedPhoto
+                 ) -> dict[str, str]:
     """Write the display copy and the thumbnail under the upload's keys (once every
     check has passed); they go if the transaction fails."""
     files = {
@@ -311,28 +213,8 @@ def _store_files(storage: PhotoStorage, stem: str, processed: ProcessedPhoto) ->
         "thumb_key": (f"{stem}-thumb.jpg", processed.thumbnail_jpeg),
     }
     for key, data in files.values():
-        storage.put(_listed(storage, key), data)
+        storage.put(key, data)
     return {column: key for column, (key, _) in files.items()}
-
-
-@sa.event.listens_for(db.session, "after_commit")
-def _keep_written_files(session: Session) -> None:
-    if not session.in_nested_transaction():  # a released savepoint decides nothing
-        session.info.pop(_WRITTEN, None)
-
-
-@sa.event.listens_for(db.session, "after_transaction_end")
-def _delete_uncommitted_files(session: Session, transaction: SessionTransaction) -> None:
-    """A root transaction that ends without a commit (after_commit took the list off):
-    rolled back or closed. after_soft_rollback alone would miss a session closed with
-    its transaction still open."""
-    if transaction.parent is not None:
-        return
-    for storage, key in session.info.pop(_WRITTEN, ()):
-        try:
-            storage.delete(key)
-        except OSError:  # the rollback goes on; the orphan is left for an operator
-            log.exception("could not delete photo file %s of a rolled-back upload", key)
 
 
 # --- Photos on knowledge cases ---------------------------------------------------------
@@ -349,15 +231,16 @@ def _case_taking_photos(author: User, case_id: int) -> KnowledgeItem:
     return case
 
 
-def upload_case_photo(author: User, case_id: int, data: bytes) -> CasePhoto:
+def upload_case_photo(author: User, case_id: int, data: bytes,
+                      release_first: bool = False) -> CasePhoto:
     """Attach a photo to the author's case: the job photos' pipeline and limits, no flags."""
     _case_taking_photos(author, case_id)
-    if has_request_context():
+    if release_first:
         db.session.commit()  # no transaction held while the pixels are decoded (upload_photo)
     storage, stem, original_key, processed = _original_and_copies(data)
     case = _case_taking_photos(author, case_id)
     info = processed.info
-    taken_at = info.taken_at_in(ZoneInfo(current_app.config["TIMEZONE"]))
+    taken_at = info.taken_at_in(settings.current().zone)
     with storage_errors():
         copies = _store_files(storage, stem, processed)
     photo = CasePhoto(

@@ -10,14 +10,12 @@ read here.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import click
 import sqlalchemy as sa
-from flask import current_app
 
+from app import settings
 from app.domain import reports as arithmetic
 from app.domain.kpi import METRICS_BY_KEY, RawFigure, round_half_up
 from app.errors import Forbidden, Invalid, NotFound
@@ -32,7 +30,7 @@ CANCELLED = "cancelled"
 
 
 def _timezone() -> str:
-    return current_app.config["TIMEZONE"]
+    return settings.current().timezone
 
 
 def week_period(monday: date, timezone: str) -> Period:
@@ -220,34 +218,3 @@ def build_report(week_text: str | None, supervisor_id: int | None) -> dict[str, 
         "below_target": below,
         "open_alerts": _open_alerts(ids),
     }
-
-
-@click.command("weekly-report")
-@click.option("--team", "team", metavar="SUPERVISOR",
-              help="The team of this supervisor (email or id).")
-@click.option("--company", is_flag=True, help="The whole company.")
-@click.option("--week", metavar="YYYY-Www", help="An ISO week; default: the last whole week.")
-@click.option("--out", type=click.Path(dir_okay=False, writable=True),
-              help="The PDF to write; default: weekly-report-WEEK-SUBJECT.pdf here.")
-@click.option("--lang", type=click.Choice(("zh-CN", "en")), default="zh-CN", show_default=True)
-def weekly_report_command(team: str | None, company: bool, week: str | None, out: str | None,
-                          lang: str) -> None:
-    """Write a team's or the company's weekly report as a PDF (for scheduled sending)."""
-    from app.errors import DomainError
-    from app.services import report_pdf
-
-    if company == (team is not None):
-        raise click.UsageError("Give either --team SUPERVISOR or --company.")
-    try:
-        supervisor_id = None if company else team_supervisor(team).id
-        report = build_report(week, supervisor_id)
-    except DomainError as exc:
-        click.echo(exc.detail, err=True)
-        for field, messages in (exc.errors or {}).items():
-            click.echo(f"{field}: {' '.join(messages)}", err=True)
-        raise SystemExit(2) from exc
-    finally:
-        db.session.rollback()  # the report only reads
-    path = Path(out or report_pdf.filename(report))
-    path.write_bytes(report_pdf.render(report, lang))
-    click.echo(f"Weekly report {report['week']} ({report['scope']}) written to {path}.")

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
 
+from app import settings
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.models import Review, ReviewActionItem, User
@@ -23,7 +22,7 @@ _REVIEW_LOCK_NAMESPACE = 0x52455657
 
 def current_period(now: datetime | None = None) -> str:
     """This month as `YYYY-MM` in the organisation's TIMEZONE."""
-    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    zone = settings.current().zone
     return (now or utcnow()).astimezone(zone).strftime("%Y-%m")
 
 

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import click
 import sqlalchemy as sa
-from flask import current_app
 
+from app import settings
 from app.domain.alerts import OPEN_JOB_STATUSES, dedupe_key, is_negative_score, match_terms
 from app.extensions import db
 from app.models import Alert, Feedback, Job
@@ -62,7 +61,7 @@ def run_rules(now: datetime) -> dict[str, int]:
 
 def scan_texts(now: datetime) -> tuple[int, int]:
     """KEYWORD and NEGATIVE_FEEDBACK alerts the recent texts call for and lack."""
-    since = now - timedelta(days=int(current_app.config["RULES_TEXT_SCAN_DAYS"]))
+    since = now - timedelta(days=int(settings.current()["RULES_TEXT_SCAN_DAYS"]))
     terms = watch_list()
     keyword = negative = 0
     jobs = (sa.select(Job.id, Job.description, Job.resolution)
@@ -107,12 +106,3 @@ def _lacking(due: list[tuple[str, int]]) -> list[int]:
             sa.select(Alert.dedupe_key).where(Alert.dedupe_key.in_([key for key, _ in batch]))))
         lacking.update((row_id, None) for key, row_id in batch if key not in known)
     return list(lacking)
-
-
-@click.command("run-rules")
-def run_rules_command() -> None:
-    """Evaluate the time-based rules and raise their alerts (run it every few minutes,
-    on any number of servers)."""
-    counts = run_rules(utcnow())
-    db.session.commit()  # a command is its own transaction, as a request is
-    click.echo("; ".join(f"{kind}: {count}" for kind, count in counts.items()) + ".")

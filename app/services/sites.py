@@ -6,9 +6,9 @@ import io
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from marshmallow import ValidationError
 
+from app import settings
 from app.errors import Invalid
 from app.extensions import db
 from app.models import Site, User
@@ -27,7 +27,7 @@ def create_site(actor: User, data: dict[str, Any]) -> Site:
 
 
 def _new_site(actor: User, data: dict[str, Any]) -> Site:
-    radius = data.get("radius_m") or int(current_app.config["GEOFENCE_DEFAULT_RADIUS_M"])
+    radius = data.get("radius_m") or int(settings.current()["GEOFENCE_DEFAULT_RADIUS_M"])
     return Site(
         name=data["name"].strip(), customer_name=data["customer_name"].strip(),
         address=data["address"].strip(), lat=data["lat"], lon=data["lon"],

@@ -6,8 +6,8 @@ from typing import Any
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash
 
-from app.domain.people import ENGINEER_ONLY, SELF_EDITABLE, role_field_errors
-from app.errors import Conflict, Forbidden, Invalid
+from app.domain import people as rules
+from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.models import Site, User
 from app.scope import get_visible_user, users_visible
@@ -104,44 +104,31 @@ AUDITED_FIELDS = {
 }
 
 
-def update_user(actor: User, user_id: int, data: dict[str, Any]) -> User:
+def update_user(actor: User, user_id: int, data: dict[str, Any], address: str | None = None,
+                session_id: str | None = None) -> User:
+    """Change a user. `address`: the client's (a password change counts against the login
+    limits); `session_id`: the caller's browser session, kept when they change themselves."""
     user = get_visible_user(actor, user_id)
     is_self = user.id == actor.id
-    if actor.role != "admin":
-        if not is_self:
-            raise Forbidden("Only an admin may change another user.")
-        extra = sorted(set(data) - SELF_EDITABLE)
-        if extra:
-            raise Invalid("You may change only your name, password and locale.",
-                          {name: ["Unknown field."] for name in extra})
+    rules.check_who_may_change(actor.role, is_self, data)
     if "password" in data and is_self:
         # Guessing the current password here is a sign-in by another door: it counts
         # against the same login limits as POST /auth/login.
-        check_login_limits(user.email)
+        check_login_limits(user.email, address)
         current = data.get("current_password") or ""
         if not check_password_hash(user.password_hash, current):
-            count_login_failure(user.email)
+            count_login_failure(user.email, address)
             raise Invalid("The current password is wrong.",
                           {"current_password": ["Give your current password to change it."]})
-    if is_self and data.get("active") is False:
-        raise Invalid("You cannot deactivate yourself.", {"active": ["You cannot deactivate yourself."]})
-
-    current = {"role": user.role, "level": user.level, "work_type": user.work_type}
-    errors = role_field_errors(
-        {k: data[k] for k in ("role", "level", "work_type", "supervisor_id", "home_site_id")
-         if k in data}, current
-    )
-    if errors:
-        raise Invalid("The user's fields do not fit the role.", errors)
+    rules.check_change(user.id, is_self, data,
+                       {"role": user.role, "level": user.level, "work_type": user.work_type})
     if "supervisor_id" in data:
-        if data["supervisor_id"] == user.id:
-            raise Invalid("Nobody supervises themselves.", {"supervisor_id": ["Nobody supervises themselves."]})
         _check_supervisor(data["supervisor_id"])
     _check_home_site(data.get("home_site_id"))
     if "email" in data:
         data["email"] = normalize_email(data["email"])
         _check_email_free(data["email"], user.id)
-    if data.get("role", user.role) != "supervisor" and user.role == "supervisor":
+    if rules.stops_supervising(user.role, data):
         team = db.session.scalar(sa.select(sa.func.count()).where(User.supervisor_id == user.id))
         if team:
             raise Conflict("Move this supervisor's engineers to another supervisor first.")
@@ -161,14 +148,13 @@ def update_user(actor: User, user_id: int, data: dict[str, Any]) -> User:
             changes["password"] = True
             continue
         change(name, value.strip() if name == "name" else value)
-    if user.role != "engineer":
-        # Someone who stops being an engineer leaves their team: audited like any change.
-        for name in ENGINEER_ONLY:
-            change(name, None)
+    # Someone who stops being an engineer leaves their team: audited like any change.
+    for name in rules.cleared_on_role(user.role):
+        change(name, None)
     _flush_email_unique()
 
     if "password" in changes or changes.get("active", {}).get("to") is False:
-        end_other_sessions_and_tokens(user)
+        end_other_sessions_and_tokens(user, session_id if is_self else None)
     for name, detail in changes.items():
         if name in AUDITED_FIELDS:
             audit.record(actor.id, AUDITED_FIELDS[name], "user", user.id,

@@ -1,32 +1,28 @@
-"""Flags added to a visit after the fact (a photo uploaded later, a visit left open)."""
+"""Flags added to a visit after the fact (a photo uploaded later, a visit left elsewhere
+open); the rule (flags accumulate, new evidence reopens) is app/domain/visits.py."""
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from app.domain import visits as life
 from app.extensions import db
 from app.models import Visit
 from app.models.types import utcnow
-
-# A new flag sends a visit that had passed back to the supervisor's queue.
-REOPENED_BY_NEW_FLAG = frozenset({"verified", "approved"})
+from app.services import alerts
 
 
 def raise_visit_flags(visit: Visit, flags: Iterable[str]) -> list[str]:
     """Raise flags on a visit: those it lacks are added, and any raised flag returns a
     verified or approved visit to `flagged`. Returns the flags that were new."""
-    raised = list(dict.fromkeys(flags))
-    if not raised:
+    flags = list(flags)
+    if not flags:
         return []
-    new = [flag for flag in raised if flag not in (visit.flags or [])]
-    if new:
-        visit.flags = [*(visit.flags or []), *new]  # a new list, so that the JSON column is saved
-    # New evidence sends a visit that had passed back to the queue, even when the flag's
-    # name is one it had before (a second reused photo after an approval, say).
-    if visit.status in REOPENED_BY_NEW_FLAG:
-        visit.status = "flagged"
-    if visit.status == "flagged":
-        from app.services import alerts  # alerts read visits; imported late to avoid a cycle
-
+    raised = life.raise_flags(visit.status, visit.flags, flags)
+    if raised.new:
+        visit.flags = raised.flags  # a new list, so that the JSON column is saved
+    if raised.status != visit.status:
+        visit.status = raised.status
+    if visit.status == life.FLAGGED:
         db.session.flush()
         alerts.raise_flag_pattern_alert(visit.engineer_id, utcnow())
-    return new
+    return raised.new

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from app.cli import scan_alerts_command
 from app.domain.alerts import DEFAULT_WATCH_LIST, flag_bucket_start
 from app.extensions import db
 from app.models import Alert, AuditEntry, Feedback, Job, Setting
@@ -328,7 +329,7 @@ def test_the_scan_alerts_command(app, org, factory):
     now = utcnow()
     job = factory.job(engineer=org["eng_a1"], priority="urgent", assigned_at=now - timedelta(hours=1))
     db.session.commit()
-    result = app.test_cli_runner().invoke(service.scan_alerts_command, [])
+    result = app.test_cli_runner().invoke(scan_alerts_command, [])
     assert result.exit_code == 0, result.output
     assert "SLA_RISK: 1 raised; FLAG_PATTERN: 0 raised." in result.output
     db.session.rollback()  # what the command committed is there for everyone

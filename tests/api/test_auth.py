@@ -348,7 +348,7 @@ def test_sign_in_of_a_change_does_not_hold_sqlite_write_lock_and_still_records_u
     if db.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL has no database-wide write lock")
     from app import idempotency
-    from app.extensions import WRITERS
+    from app.sqlite_writers import WRITERS
 
     last = utcnow() - (timedelta(hours=1) if touch_due else timedelta(seconds=30))
     if how == "token":

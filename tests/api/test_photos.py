@@ -23,7 +23,7 @@ from app.imaging import process_upload
 from app.models import AuditEntry, Job, Photo, Visit
 from app.models.types import utcnow
 from app.services import photos as photo_service
-from app.storage import photo_storage
+from app.storage import photo_storage, transactional
 from tests.api.test_app import assert_problem
 from tests.support import ApiClient, statements_of
 
@@ -440,7 +440,7 @@ def test_supervisors_and_admins_do_not_upload(app, job, org):
 
 def _refuse_commit(error: Exception):
     def refuse(session):
-        if session.info.get(photo_service._WRITTEN):
+        if session.info.get(transactional.WRITTEN):
             raise error
     return refuse
 
@@ -468,12 +468,16 @@ def test_files_of_a_transaction_closed_unfinished_are_deleted(app, photo_backend
     processed = process_upload(JPEG)
     with app.test_request_context():
         db.session.execute(sa.select(1))
-        keys = photo_service._store_files(photo_storage(), photo_service._new_stem(), processed)
+        keys = photo_service._store_files(
+            transactional.TransactionalStorage(photo_storage(), db.session),
+            photo_service._new_stem(), processed)
         assert len(stored_files(app)) == 2
         db.session.close()
         assert stored_files(app) == []
         db.session.execute(sa.select(1))
-        keys = photo_service._store_files(photo_storage(), photo_service._new_stem(), processed)
+        keys = photo_service._store_files(
+            transactional.TransactionalStorage(photo_storage(), db.session),
+            photo_service._new_stem(), processed)
         db.session.commit()
         db.session.close()
     assert len(stored_files(app)) == 2

@@ -95,7 +95,7 @@ def test_the_written_check_in_answer_is_the_schemas_dump_of_the_stored_visit(set
     VisitAnswerSchema makes of the row just stored, field for field."""
     from app.api.visits.schemas import VisitAnswerSchema
     from app.models import Job, Site, Visit
-    from app.services.visits import VisitView
+    from app.api.visits.presenters import VisitView
 
     eng, site, job = setting
     at = utcnow().replace(microsecond=123456) - timedelta(minutes=30)

@@ -12,7 +12,7 @@ from geopy.distance import geodesic
 from app.extensions import db
 from app.models import Job, Site, User, Visit
 from app.models.types import utcnow
-from app.services import visits as visits_service
+from app.services import open_visits
 from tests.api.test_app import assert_problem
 from tests.support import ApiClient
 
@@ -570,14 +570,14 @@ def test_flag_stale_open_visits_for_the_command_line(app, org, factory, job):
              factory.visit(factory.job(engineer=org["eng_b1"]), at=ago(minutes=30), minutes=None)]
     fresh = factory.visit(factory.job(engineer=org["eng_a2"]), at=ago(minutes=9), minutes=None)
     db.session.commit()
-    assert visits_service.flag_stale_open_visits(utcnow()) == 2
-    assert visits_service.flag_stale_open_visits(utcnow()) == 0
+    assert open_visits.flag_stale_open_visits(utcnow()) == 2
+    assert open_visits.flag_stale_open_visits(utcnow()) == 0
     db.session.commit()
     assert [stored(Visit, v.id).flags for v in stale] == [["NO_CHECKOUT"], ["NO_CHECKOUT"]]
     assert [stored(Visit, v.id).status for v in stale] == ["flagged", "flagged"]
     assert stored(Visit, fresh.id).flags == []
     # At the later time given, the third is stale too.
-    assert visits_service.flag_stale_open_visits(utcnow() + timedelta(minutes=2)) == 1
+    assert open_visits.flag_stale_open_visits(utcnow() + timedelta(minutes=2)) == 1
 
 
 def test_a_check_out_after_no_checkout_keeps_the_flag(eng, factory, job, site):

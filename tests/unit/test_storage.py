@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.domain.verification import hamming
-from app.services.photos import band_probes, dhash_bands, dhash_column
+from app.imaging import band_probes, dhash_bands, dhash_column
 from app.storage import PhotoStorage, storage_from_config
 from app.storage.local import LocalStorage
 

@@ -14,9 +14,9 @@ from app.api.alerts.schemas import (
     WatchListSchema,
 )
 from app.api.common import envelope, paginate
+from app.api.security import require_roles
 from app.api_base import Blueprint
 from app.services import alerts as service
-from app.services.auth import require_roles
 
 blp = Blueprint("alerts", __name__, url_prefix="/api/v1/alerts", description="Early warnings")
 

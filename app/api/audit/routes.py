@@ -6,9 +6,9 @@ from flask.views import MethodView
 
 from app.api.audit.schemas import AuditEntrySchema, AuditListArgs
 from app.api.common import envelope, paginate
+from app.api.security import require_roles
 from app.api_base import Blueprint
 from app.models import AuditEntry
-from app.services.auth import require_roles
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Audit log")
 

@@ -7,6 +7,7 @@ from flask.views import MethodView
 from flask_login import current_user
 
 from app import idempotency
+from app.api import security
 from app.api.auth.schemas import (
     LoginSchema,
     NewTokenSchema,
@@ -15,13 +16,13 @@ from app.api.auth.schemas import (
     TokenSchema,
 )
 from app.api.common import PageArgs, envelope, paginate
+from app.api.security import require_roles
 from app.api_base import Blueprint
 from app.errors import NotFound
 from app.extensions import db
 from app.models import ApiToken
 from app.models.types import utcnow
 from app.services import auth as service
-from app.services.auth import require_roles
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign-in and tokens")
 
@@ -32,8 +33,8 @@ class LoginView(MethodView):
     @blp.response(200, SessionSchema)
     def post(self, data):
         """Sign in with email and password; sets the session cookie."""
-        user = service.authenticate(data["email"], data["password"])
-        csrf = service.start_session(user)
+        user = service.authenticate(data["email"], data["password"], security.client_address())
+        csrf = security.start_session(user)
         return {"user": user, "csrf_token": csrf}
 
 
@@ -43,7 +44,7 @@ class LogoutView(MethodView):
     @blp.response(204)
     def post(self):
         """End this session."""
-        service.end_session()
+        security.end_session()
 
 
 @blp.route("/me")
@@ -52,7 +53,7 @@ class MeView(MethodView):
     @blp.response(200, SessionSchema)
     def get(self):
         """The signed-in user and the CSRF token of this session."""
-        return {"user": current_user, "csrf_token": service.csrf_token()}
+        return {"user": current_user, "csrf_token": security.csrf_token()}
 
 
 @blp.route("/tokens")

@@ -13,9 +13,9 @@ from app.api.cases.schemas import (
     CaseSchema,
 )
 from app.api.common import envelope, paginate
+from app.api.security import require_roles
 from app.api_base import Blueprint
 from app.services import knowledge as service
-from app.services.auth import require_roles
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases",
                 description="Knowledge cases and documents")

@@ -7,9 +7,9 @@ from flask_login import current_user
 
 from app.api.categories.schemas import CategoryListArgs, CategoryPutSchema, CategorySchema
 from app.api.common import envelope
+from app.api.security import require_roles
 from app.api_base import Blueprint
 from app.services import categories as service
-from app.services.auth import require_roles
 
 blp = Blueprint("categories", __name__, url_prefix="/api/v1/categories",
                 description="Job categories and close checklists")

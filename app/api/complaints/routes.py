@@ -12,9 +12,9 @@ from app.api.complaints.schemas import (
     ComplaintResolveSchema,
     ComplaintSchema,
 )
+from app.api.security import require_roles
 from app.api_base import Blueprint
 from app.services import complaints as service
-from app.services.auth import require_roles
 
 # Complaints are made on a job (/jobs/{id}/complaints) and then live on their own.
 blp = Blueprint("complaints", __name__, url_prefix="/api/v1", description="Customer complaints")

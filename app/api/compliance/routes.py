@@ -12,9 +12,9 @@ from app.api.compliance.schemas import (
     ComplianceEventPatchSchema,
     ComplianceEventSchema,
 )
+from app.api.security import require_roles
 from app.api_base import Blueprint
 from app.services import compliance as service
-from app.services.auth import require_roles
 
 blp = Blueprint("compliance", __name__, url_prefix="/api/v1/compliance-events",
                 description="Safety incidents and process violations")

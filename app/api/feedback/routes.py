@@ -1,7 +1,7 @@
 """Customer feedback: the signed link, the public rating page's routes, the scoped list."""
 from __future__ import annotations
 
-from flask import url_for
+from flask import request, url_for
 from flask.views import MethodView
 from flask_login import current_user
 
@@ -15,10 +15,10 @@ from app.api.feedback.schemas import (
     FeedbackSchema,
 )
 from app import idempotency
+from app.api.security import require_roles
 from app.api_base import Blueprint
 from app.extensions import limiter
 from app.services import feedback as service
-from app.services.auth import require_roles
 
 blp = Blueprint("feedback", __name__, url_prefix="/api/v1", description="Customer feedback")
 
@@ -37,7 +37,7 @@ class JobFeedbackLinkViews(MethodView):
         # Replayed to the phone that asked (its offline queue), unusable to a reader of
         # the database: the link's token is stored only as a digest, and sealed here.
         idempotency.seal("url", headers=("Location",))
-        body = {"url": service.link_url(token), "expires_at": link.expires_at}
+        body = {"url": service.link_url(token, request.host_url), "expires_at": link.expires_at}
         return body, 201, {"Location": url_for("feedback.FeedbackByTokenViews", token=token)}
 
 

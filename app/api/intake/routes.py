@@ -20,12 +20,12 @@ from app.api.intake.schemas import (
     RotateSecretSchema,
 )
 from app.api.intake.webhook_doc import WEBHOOK_DOC
+from app.api.security import require_roles
 from app.api_base import Blueprint
 from app.domain.intake import SIGNATURE_HEADER, TIMESTAMP_HEADER, IntakeRefused
 from app.extensions import limiter
 from app.models import IntakeSource
 from app.services import intake as service
-from app.services.auth import require_roles
 
 blp = Blueprint("intake", __name__, url_prefix="/api/v1", description="Ticket intake from service desks")
 

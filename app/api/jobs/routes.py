@@ -20,12 +20,12 @@ from app.api.jobs.schemas import (
     JobSchema,
     job_item,
 )
+from app.api.security import require_roles
 from app.api_base import Blueprint
 from app.models import Job
 from app.scope import get_visible, jobs_visible
 from app.services import dispatch, job_import
 from app.services import jobs as service
-from app.services.auth import require_roles
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Work orders")
 

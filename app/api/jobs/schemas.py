@@ -7,15 +7,16 @@ from marshmallow import fields, validate
 
 from app.api.common import (
     ID,
-    QueryArgs,
     CommaList,
     Day,
     JsonBoolean,
     OptionalText,
+    QueryArgs,
     Schema,
     Text,
     TimeRangeArgs,
     UtcDateTime,
+    written_out,
 )
 from app.domain.intake import SOURCE_KEY
 from app.models.types import JOB_STATUSES, PRIORITIES, WORK_TYPES
@@ -74,14 +75,16 @@ def _utc(value: datetime | str | None) -> str | None:
     return value.isoformat()[:-6] + "Z"
 
 
+@written_out(JobSchema)
 def job_item(job: Any) -> dict[str, Any]:
     """JobSchema's output for one job (a Job or a row of the jobs table), written out.
 
     A page of the jobs list is 50 jobs of 24 fields: dumping it field by field through
     marshmallow costs more than the rest of the request. The values come from the
     database already of the field's type, or as the text SQLite stores for times and
-    dates (see services.jobs.list_jobs), so only those need writing; a test holds this
-    equal to JobSchema().dump() field for field.
+    dates (see services.jobs.list_jobs), so only those need writing. Tests hold it to
+    JobSchema: its fields (tests/api/test_written_out.py) and their values
+    (test_job_list_items.py).
     """
     scheduled_for, checklist = job.scheduled_for, job.checklist
     return {

@@ -21,9 +21,9 @@ from app.api.kpi.schemas import (
     KpiTeamArgs,
     KpiTeamBoardSchema,
 )
+from app.api.security import require_roles
 from app.api_base import Blueprint
 from app.services import kpi as service
-from app.services.auth import require_roles
 
 blp = Blueprint("kpi", __name__, url_prefix="/api/v1/kpi",
                 description="KPI schemes, cards, team board, export and monthly close")

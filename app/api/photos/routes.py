@@ -8,10 +8,10 @@ from flask_login import current_user
 from app.api.cases.schemas import CasePhotoSchema
 from app.api.common import PageArgs, accepts_body, envelope, paginate
 from app.api.photos.schemas import CasePhotoUploadSchema, PhotoSchema, PhotoUploadSchema
+from app.api.security import require_roles
 from app.api_base import Blueprint
 from app.models import CasePhoto, Photo
 from app.services import photos as service
-from app.services.auth import require_roles
 
 blp = Blueprint("photos", __name__, url_prefix="/api/v1", description="Photo evidence")
 
@@ -30,14 +30,15 @@ class JobPhotosViews(MethodView):
     @blp.response(201, PhotoSchema)
     def post(self, data, job_id):
         """Upload a photo to one of your jobs (engineer of the job)."""
-        photo = service.upload_photo(current_user, job_id, data["kind"], data["file"].read())
+        photo = service.upload_photo(current_user, job_id, data["kind"], data["file"].read(),
+                                     release_first=True)
         return photo, 201, {"Location": url_for("photos.PhotoImageViews", photo_id=photo.id)}
 
     @require_roles()
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, envelope(PhotoSchema))
     def get(self, args, job_id):
-        """A job's photos, oldest first (whoever may see the job)."""
+        """A job's photos, newest first (whoever may see the job)."""
         return paginate(service.list_photos(current_user, job_id), args)
 
 
@@ -82,7 +83,8 @@ class CasePhotosViews(MethodView):
 
         The job photos' types and limits; no verification flags.
         """
-        photo = service.upload_case_photo(current_user, case_id, data["file"].read())
+        photo = service.upload_case_photo(current_user, case_id, data["file"].read(),
+                                          release_first=True)
         return photo, 201, {"Location": url_for("photos.CasePhotoImageViews", case_id=case_id,
                                                 photo_id=photo.id)}
 

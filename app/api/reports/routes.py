@@ -6,10 +6,10 @@ from flask.views import MethodView
 from flask_login import current_user
 
 from app.api.reports.schemas import WeeklyReportArgs, WeeklyReportPdfArgs, WeeklyReportSchema
+from app.api.security import require_roles
 from app.api_base import Blueprint
 from app.services import report_pdf
 from app.services import reports as service
-from app.services.auth import require_roles
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
                 description="The weekly report of a team or the company")

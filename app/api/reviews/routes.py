@@ -12,9 +12,9 @@ from app.api.reviews.schemas import (
     ReviewListArgs,
     ReviewSchema,
 )
+from app.api.security import require_roles
 from app.api_base import Blueprint
 from app.services import reviews as service
-from app.services.auth import require_roles
 
 blp = Blueprint("reviews", __name__, url_prefix="/api/v1/reviews", description="Monthly reviews")
 

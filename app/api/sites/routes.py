@@ -7,6 +7,7 @@ from flask.views import MethodView
 from flask_login import current_user
 
 from app.api.common import CSV_UPLOAD_BODY, accepts_body, csv_upload, envelope, paginate
+from app.api.security import require_roles
 from app.api.sites.schemas import (
     SiteCreateSchema,
     SiteImportResultSchema,
@@ -18,7 +19,6 @@ from app.api_base import Blueprint
 from app.models import Site
 from app.scope import get_visible
 from app.services import sites as service
-from app.services.auth import require_roles
 
 
 

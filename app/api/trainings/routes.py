@@ -6,6 +6,7 @@ from flask.views import MethodView
 from flask_login import current_user
 
 from app.api.common import envelope, paginate
+from app.api.security import require_roles
 from app.api.trainings.schemas import (
     TrainingCreateSchema,
     TrainingListArgs,
@@ -14,7 +15,6 @@ from app.api.trainings.schemas import (
 )
 from app.api_base import Blueprint
 from app.services import trainings as service
-from app.services.auth import require_roles
 
 blp = Blueprint("trainings", __name__, url_prefix="/api/v1/trainings",
                 description="Trainings and their attendees")

@@ -5,12 +5,13 @@ from flask import url_for
 from flask.views import MethodView
 from flask_login import current_user
 
+from app.api import security
 from app.api.common import envelope, paginate
+from app.api.security import require_roles
 from app.api.users.schemas import UserCreateSchema, UserListArgs, UserPatchSchema, UserSchema
 from app.api_base import Blueprint
 from app.scope import get_visible_user
 from app.services import users as service
-from app.services.auth import require_roles
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="People and teams")
 
@@ -46,4 +47,5 @@ class UserByIdViews(MethodView):
     @blp.response(200, UserSchema)
     def patch(self, data, user_id):
         """Change a user (admin), or your own name, password and locale."""
-        return service.update_user(current_user, user_id, data)
+        return service.update_user(current_user, user_id, data, address=security.client_address(),
+                                   session_id=security.session_id())

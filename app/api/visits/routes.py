@@ -5,7 +5,9 @@ from flask import jsonify, url_for
 from flask.views import MethodView
 from flask_login import current_user
 
-from app.api.common import envelope
+from app.api.common import envelope, paginate
+from app.api.security import require_roles
+from app.api.visits.presenters import VisitView, present, present_one
 from app.api.visits.schemas import (
     VisitAnswerSchema,
     VisitCheckInSchema,
@@ -18,7 +20,6 @@ from app.api.visits.schemas import (
 )
 from app.api_base import Blueprint
 from app.services import visits as service
-from app.services.auth import require_roles
 
 blp = Blueprint("visits", __name__, url_prefix="/api/v1/visits",
                 description="GPS check-in and check-out, and their verification")
@@ -31,7 +32,9 @@ class VisitsViews(MethodView):
     @blp.response(200, envelope(VisitSchema))
     def get(self, args):
         """List visits in scope; ?status=flagged,disputed is the verification queue, oldest first."""
-        return service.list_visits(current_user, args)
+        page = paginate(service.list_visits(current_user, args), args)
+        page["items"] = present(page["items"])
+        return page
 
 
 @blp.route("/check-in")
@@ -55,7 +58,7 @@ class VisitByIdViews(MethodView):
     @blp.response(200, VisitSchema)
     def get(self, visit_id):
         """One visit in scope, with the evidence a decision needs."""
-        return service.get_visit(current_user, visit_id)
+        return present_one(service.get_visit(current_user, visit_id))
 
 
 @blp.route("/<int:visit_id>/check-out")
@@ -65,7 +68,7 @@ class VisitCheckOutViews(MethodView):
     @blp.response(200, VisitAnswerSchema)
     def post(self, data, visit_id):
         """Check out of your open visit (engineer)."""
-        return service.check_out(current_user, visit_id, data)
+        return VisitView(*service.check_out(current_user, visit_id, data))
 
 
 @blp.route("/<int:visit_id>/verify")
@@ -75,7 +78,7 @@ class VisitVerifyViews(MethodView):
     @blp.response(200, VisitSchema)
     def post(self, data, visit_id):
         """Approve or reject a visit (its engineer's supervisor, admin); a note is required to reject."""
-        return service.decide(current_user, visit_id, data["decision"], data.get("note"))
+        return present_one(service.decide(current_user, visit_id, data["decision"], data.get("note")))
 
 
 @blp.route("/<int:visit_id>/dispute")
@@ -85,4 +88,4 @@ class VisitDisputeViews(MethodView):
     @blp.response(200, VisitSchema)
     def post(self, data, visit_id):
         """Contest the rejection of your visit, once (engineer)."""
-        return service.dispute(current_user, visit_id, data["note"])
+        return present_one(service.dispute(current_user, visit_id, data["note"]))

@@ -9,8 +9,8 @@ from flask import current_app
 from app.extensions import db
 from app.models import Site, User
 from app.models.types import utcnow
-from app.seed_history import seed_history
-from app.seed_intake import seed_intake
+from app.ops.seed_history import seed_history
+from app.ops.seed_intake import seed_intake
 from app.services.auth import hash_password
 
 DEMO_DOMAIN = "demo.fieldproof.app"

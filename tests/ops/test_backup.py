@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from PIL import Image
 from sqlalchemy.orm import Session
 
-from app import backup as backup_module
+from app.ops import backup as backup_module
 from app.extensions import db
 from app.models import Job, Photo, Site, User
 from app.models.types import utcnow

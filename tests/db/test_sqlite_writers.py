@@ -1,4 +1,4 @@
-"""SQLite's writers of one process queue in WriterQueue (app/extensions.py): their turn
+"""SQLite's writers of one process queue in WriterQueue (app/sqlite_writers.py): their turn
 is held from BEGIN IMMEDIATE to the end of the transaction, however it ends, and a
 writer of another connection is waited for, up to the busy timeout."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from app.extensions import WRITERS, QueuedWriterConnection
+from app.sqlite_writers import WRITERS, QueuedWriterConnection
 
 
 @pytest.fixture

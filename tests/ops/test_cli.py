@@ -6,7 +6,7 @@ from werkzeug.security import check_password_hash
 
 from app.extensions import db
 from app.models import AuditEntry, Category, IntakeDelivery, IntakeSource, Job, Site, User
-from app.seed import DEMO_DOMAIN, DEMO_PASSWORD, ENGINEERS, SITES, SUPERVISORS
+from app.ops.seed import DEMO_DOMAIN, DEMO_PASSWORD, ENGINEERS, SITES, SUPERVISORS
 from app.services import audit, intake
 
 

@@ -1,0 +1,1 @@
+"""The database underneath: migrations, SQLite's writer queue."""

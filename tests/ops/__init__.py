@@ -1,0 +1,1 @@
+"""The operations outside requests: backup and restore, the command-line tasks."""

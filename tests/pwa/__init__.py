@@ -1,0 +1,1 @@
+"""The app on the phone as the server delivers it."""

@@ -1,0 +1,1 @@
+"""Photo storage backends against a real server (SeaweedFS for S3)."""
