@@ -118,3 +118,32 @@ class Setting(db.Model):
     key: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
     value: Mapped[Any] = mapped_column(sa.JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class KpiFigures(db.Model):
+    """One engineer's raw KPI figures for one month, kept with the records.
+
+    `figures` holds, by family of metrics (app.services.kpi.figures.FAMILIES), the family's
+    record count and each metric's [value, n] exactly as the SQL aggregates give them; a
+    family without records in the month is absent. Every write that can change a figure
+    recomputes the (engineer, month) families it touches in its own transaction
+    (app.services.kpi.store)."""
+
+    __tablename__ = "kpi_figures"
+
+    period: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    engineer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), primary_key=True)
+    figures: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+
+class KpiStoreState(db.Model):
+    """Whether the stored figures may be read: absent (a database that had the store from
+    its first record), or built for `timezone` by `flask kpi-rebuild`. A database upgraded
+    with records already in it, or run in another time zone since, reads from the records
+    until it is rebuilt."""
+
+    __tablename__ = "kpi_store_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))
+    ready: Mapped[bool] = mapped_column(default=False)

@@ -29,6 +29,7 @@ from app.models import Job, Photo, Site, User, Visit
 from app.models.types import utcnow
 from app.scope import owned_by_visible
 from app.services import alerts, audit
+from app.services.kpi import store as kpi_store
 from app.services.visit_flags import REOPENED_BY_NEW_FLAG, raise_visit_flags
 
 CLOSED_JOB_STATUSES = frozenset({"closed", "cancelled"})
@@ -71,7 +72,7 @@ _jobs, _sites, _visits = Job.__table__, Site.__table__, Visit.__table__
 # statement made anew each time costs more to build than to run.
 _CHECK_IN_JOB = (
     sa.select(_jobs.c.id, _jobs.c.title, _jobs.c.status, _jobs.c.reported_at, _jobs.c.site_id,
-              _sites.c.name.label("site_name"), _sites.c.lat, _sites.c.lon, _sites.c.radius_m)
+              _jobs.c.mode, _sites.c.name.label("site_name"), _sites.c.lat, _sites.c.lon, _sites.c.radius_m)
     .join(_sites, _sites.c.id == _jobs.c.site_id)
     .where(_jobs.c.id == sa.bindparam("job_id"), _jobs.c.engineer_id == sa.bindparam("engineer_id"))
     # Locked so that two check-ins on one job (a double tap, a replay) cannot both pass.
@@ -134,6 +135,9 @@ def check_in(engineer: User, data: dict[str, Any]) -> CheckedIn:
         decision_final=False, created_at=now,
     )
     visit["id"] = conn.execute(_INSERT_VISIT, visit).scalar_one()
+    if not flags and job.mode == "field":
+        # A counted check-in can be the job's arrival: the only figure it can move.
+        kpi_store.touch(db.session, engineer_id, fix.client_time, ("arrival",))
     if elsewhere:
         for other in db.session.scalars(sa.select(Visit).where(Visit.id.in_(elsewhere))):
             # Checking in elsewhere while a visit is open means it was never checked out.
@@ -385,6 +389,9 @@ def flag_stale_open_visits(now: datetime, where: sa.ColumnElement[bool] | None =
         stale.append(where)
     if db.session.scalar(sa.select(Visit.id).where(*stale).limit(1)) is None:
         return 0
+    # A counted visit flagged here stops counting: its job's figures move.
+    reopened = sa.select(Visit.job_id).where(
+        *stale, Visit.status.in_(sorted(REOPENED_BY_NEW_FLAG))).distinct()
     update = sa.update(Visit).where(*stale).values(
         flags=json_array_append(Visit.flags, NO_CHECKOUT),
         status=sa.case((Visit.status.in_(sorted(REOPENED_BY_NEW_FLAG)), "flagged"),
@@ -395,9 +402,11 @@ def flag_stale_open_visits(now: datetime, where: sa.ColumnElement[bool] | None =
         # it began (SQLITE_BUSY_SNAPSHOT, at once): then the update starts afresh.
         try:
             with db.session.begin_nested():
+                kpi_store.touch_jobs(db.session, db.session.scalars(reopened))
                 return db.session.execute(update).rowcount
         except sa.exc.OperationalError:
             db.session.rollback()
+    kpi_store.touch_jobs(db.session, db.session.scalars(reopened))
     return db.session.execute(update).rowcount
 
 

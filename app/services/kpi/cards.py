@@ -35,7 +35,7 @@ from app.models.types import utc_text
 from app.scope import get_visible, owned_by_visible, users_visible
 from app.services import audit
 from app.services.kpi import figures as source
-from app.services.kpi import periods
+from app.services.kpi import periods, store
 from app.services.kpi.periods import Period
 from app.services.kpi.schemes import schemes_in_force
 
@@ -150,7 +150,7 @@ def live_month(period: Period) -> LiveMonth:
     """All engineers' cards for a month computed from the records now."""
     engineers = _engineers()
     schemes = schemes_in_force()
-    figures = source.raw_figures([period])
+    figures = store.figures([period], _timezone())
     scores, active = _score(engineers, schemes, figures, period)
     # Ranked: the engineers active in the month with a total (kpi.md, Scoring).
     totals = {e: scores[e].total if active[e] else None for e in engineers}
@@ -218,7 +218,7 @@ def _meets_live(months: list[Period], engineer_ids: list[int],
     """meets_target of open months computed now, by (engineer, month)."""
     if not months:
         return {}
-    found = source.raw_figures(months, engineer_ids)
+    found = store.figures(months, _timezone(), engineer_ids)
     result = {}
     for engineer_id in engineer_ids:
         scheme = month.schemes[scheme_key_of(month.engineers[engineer_id])]
@@ -306,7 +306,7 @@ def engineer_history(viewer: User, engineer_id: int, months: int) -> dict[str, A
     stored = {row.period: row for row in db.session.scalars(sa.select(KpiCard).where(
         KpiCard.engineer_id == engineer.id, KpiCard.period.in_(sorted(closed))))} if closed else {}
     open_months = [p for p in window if p.key not in closed]
-    figures = source.raw_figures(open_months, [engineer.id]) if open_months else {}
+    figures = store.figures(open_months, tz, [engineer.id]) if open_months else {}
     scheme = schemes_in_force()[scheme_key_of(engineer)] if open_months else None
     items = []
     for period in window:
