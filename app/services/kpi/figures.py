@@ -200,6 +200,14 @@ def _arrival_source(periods, ids):
         ),
     )
     t = Visit.in_client_time
+    # For some engineers (a card's or the store's recompute), their jobs lead: otherwise
+    # the month's visits of the whole organisation would be read to find theirs.
+    # (The status is then compared through lower() so that no index on it is preferred.)
+    counted = Visit.status.in_(COUNTED_VISIT)
+    theirs = []
+    if ids is not None:
+        counted = sa.func.lower(Visit.status).in_(COUNTED_VISIT)
+        theirs = [Visit.job_id.in_(sa.select(Job.id).where(_of(Job.engineer_id, ids)))]
     return (
         sa.select(
             *_frame(Job.engineer_id, t, periods, Job.id, Job.id),
@@ -209,8 +217,8 @@ def _arrival_source(periods, ids):
         )
         .join(Job, Job.id == Visit.job_id)
         .where(
-            Visit.status.in_(COUNTED_VISIT), _within(t, periods), Job.mode == "field",
-            Job.status != CANCELLED, _of(Job.engineer_id, ids), is_first,
+            counted, _within(t, periods), Job.mode == "field",
+            Job.status != CANCELLED, _of(Job.engineer_id, ids), is_first, *theirs,
         )
     )
 
