@@ -38,7 +38,11 @@ class KpiCard(db.Model):
     """One engineer's frozen card for a closed month, with the scheme it used."""
 
     __tablename__ = "kpi_cards"
-    __table_args__ = (sa.UniqueConstraint("period", "engineer_id", name="uq_kpi_cards_period_engineer"),)
+    __table_args__ = (
+        sa.UniqueConstraint("period", "engineer_id", name="uq_kpi_cards_period_engineer"),
+        # Streaks: who met the target in a closed month, without reading the cards.
+        sa.Index("ix_kpi_cards_met", "period", "meets_target", "engineer_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     period: Mapped[str] = mapped_column(sa.ForeignKey("kpi_periods.period"))
@@ -130,10 +134,23 @@ class KpiFigures(db.Model):
     (app.services.kpi.store)."""
 
     __tablename__ = "kpi_figures"
+    __table_args__ = (sa.Index("ix_kpi_figures_engineer", "engineer_id", "period"),)
 
     period: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
     engineer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), primary_key=True)
     figures: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    # The month scored from `figures` under the engineer's scheme now (kept with them, and
+    # again when the scheme or the engineer's level or work type changes): what ranks and
+    # the board read without scoring every engineer on every request.
+    scheme_key: Mapped[str | None] = mapped_column(sa.String(20))
+    active: Mapped[bool] = mapped_column(default=False)
+    total_score: Mapped[float | None] = mapped_column(sa.Float)
+    meets_target: Mapped[bool] = mapped_column(default=False)
+    response: Mapped[float | None] = mapped_column(sa.Float)
+    efficiency: Mapped[float | None] = mapped_column(sa.Float)
+    satisfaction: Mapped[float | None] = mapped_column(sa.Float)
+    knowledge: Mapped[float | None] = mapped_column(sa.Float)
+    compliance: Mapped[float | None] = mapped_column(sa.Float)
 
 
 class KpiStoreState(db.Model):

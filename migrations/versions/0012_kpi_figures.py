@@ -26,9 +26,23 @@ def upgrade():
     sa.Column('period', sa.String(length=7), nullable=False),
     sa.Column('engineer_id', sa.Integer(), nullable=False),
     sa.Column('figures', sa.JSON(), nullable=False),
+    sa.Column('scheme_key', sa.String(length=20), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('total_score', sa.Float(), nullable=True),
+    sa.Column('meets_target', sa.Boolean(), nullable=False),
+    sa.Column('response', sa.Float(), nullable=True),
+    sa.Column('efficiency', sa.Float(), nullable=True),
+    sa.Column('satisfaction', sa.Float(), nullable=True),
+    sa.Column('knowledge', sa.Float(), nullable=True),
+    sa.Column('compliance', sa.Float(), nullable=True),
     sa.ForeignKeyConstraint(['engineer_id'], ['users.id'], name=op.f('fk_kpi_figures_engineer_id_users')),
     sa.PrimaryKeyConstraint('period', 'engineer_id', name=op.f('pk_kpi_figures'))
     )
+    with op.batch_alter_table('kpi_figures', schema=None) as batch_op:
+        batch_op.create_index('ix_kpi_figures_engineer', ['engineer_id', 'period'], unique=False)
+    # Streaks read who met the target in closed months without the cards' large JSON.
+    with op.batch_alter_table('kpi_cards', schema=None) as batch_op:
+        batch_op.create_index('ix_kpi_cards_met', ['period', 'meets_target', 'engineer_id'], unique=False)
     state = op.create_table('kpi_store_state',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=True),
@@ -44,5 +58,7 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('kpi_cards', schema=None) as batch_op:
+        batch_op.drop_index('ix_kpi_cards_met')
     op.drop_table('kpi_store_state')
     op.drop_table('kpi_figures')

@@ -69,7 +69,7 @@ WRITES = st.tuples(
         "job", "remote_job", "assign", "contact", "check_in", "check_out", "approve", "reject",
         "dispute", "close", "close_remote", "cancel", "repeat", "feedback", "complaint",
         "training", "training_attendees", "training_delete", "compliance", "compliance_delete",
-        "case", "stale_visits",
+        "case", "stale_visits", "scheme", "level", "close_month",
     ]),
     st.integers(min_value=0, max_value=50),
     st.sampled_from([0, 1, 5, 30, 80, 24 * 4, 24 * 20, 24 * 40]),
@@ -160,6 +160,21 @@ def apply_write(o: Org, write: tuple[str, int, int, bool]) -> None:
         if case.status_code == 201:
             o.supervisor.post(f"cases/{case.get_json()['id']}/review", json={
                 "decision": "approve" if flag else "reject", "quality": 1 + n % 5})
+    elif name == "scheme":
+        # A scheme's pass mark and first target moved: the stored scores follow.
+        key = ("mid-field", "senior-field", "mid-remote")[n % 3]
+        scheme = o.admin.get(f"kpi/schemes/{key}").get_json()
+        scheme["pass_score"] = 40.0 + n
+        scheme["metrics"][0]["target"] = scheme["metrics"][0]["target"] + (1 if flag else -1)
+        o.admin.put(f"kpi/schemes/{key}", json=scheme)
+    elif name == "level":
+        o.admin.patch(f"users/{engineer.id}", json={
+            "level": ("junior", "mid", "senior")[n % 3], "work_type": "remote" if flag else "field"})
+    elif name == "close_month":
+        from app.services.kpi import periods
+
+        last = periods.shift(periods.current(o.app.config["TIMEZONE"]), -1, o.app.config["TIMEZONE"])
+        o.admin.post(f"kpi/periods/{last.key}/close")
     elif name == "stale_visits":
         from app.services.visits import flag_stale_open_visits
 
@@ -167,7 +182,7 @@ def apply_write(o: Org, write: tuple[str, int, int, bool]) -> None:
         db.session.commit()
 
 
-@settings(max_examples=12, deadline=None, derandomize=True,
+@settings(max_examples=15, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(writes=st.lists(WRITES, min_size=5, max_size=25))
 def test_the_store_equals_the_records_after_any_sequence_of_writes(app, org, factory, writes):
@@ -192,6 +207,8 @@ def test_every_kind_of_write_is_exercised(app, org, factory):
         ("case", 0, 0, True), ("check_in", 1, 0, False), ("stale_visits", 0, 0, False),
         ("assign", 1, 0, False), ("cancel", 0, 0, False), ("repeat", 0, 0, True),
         ("compliance_delete", 0, 0, False), ("training_delete", 0, 0, False),
+        ("scheme", 1, 0, True), ("level", 2, 0, True), ("scheme", 0, 0, False),
+        ("close_month", 0, 0, False), ("check_in", 0, 0, False), ("level", 0, 0, False),
     ]
     families: set[str] = set()
     for write in script:
@@ -201,6 +218,9 @@ def test_every_kind_of_write_is_exercised(app, org, factory):
             families |= {name for name, payload in figures.items() if payload["r"]}
     assert families >= {"contact", "dispatch", "arrival", "service", "closed", "feedback",
                         "complaints", "trainings", "knowledge", "compliance", "rejected"}
+    # The scheme and level changes took effect (their rescoring was checked above).
+    assert o.admin.get("kpi/schemes/mid-field").get_json()["pass_score"] == 40.0
+    assert o.admin.get(f"users/{o.engineers[0].id}").get_json()["level"] == "junior"
 
 
 def test_a_stored_figure_that_drifts_is_named_by_verify_and_the_cli_fails(app, org, factory,

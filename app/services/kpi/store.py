@@ -38,13 +38,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.domain.kpi import RawFigure, round_half_up
+from app.domain.kpi import DIMENSIONS, RawFigure, Scheme, compute_card, round_half_up
 from app.extensions import db
 from app.models import (
     Complaint,
@@ -53,9 +53,12 @@ from app.models import (
     Job,
     KnowledgeItem,
     KpiFigures,
+    KpiPeriod,
+    KpiScheme,
     KpiStoreState,
     Training,
     TrainingAttendee,
+    User,
     Visit,
 )
 from app.services.kpi import periods
@@ -68,6 +71,7 @@ from app.services.kpi.figures import (
     raw_figures,
 )
 from app.services.kpi.periods import Period
+from app.services.kpi.schemes import scheme_key_of, schemes_in_force
 
 INFO_KEY = "kpi_touched"
 JOB_FAMILIES = ("contact", "dispatch", "arrival", "service", "closed", "feedback",
@@ -87,6 +91,7 @@ TRAINING_COLUMNS = frozenset({"held_at", "attendees"})
 ATTENDEE_COLUMNS = frozenset({"training_id", "user_id"})
 CASE_COLUMNS = frozenset({"author_id", "status", "reviewed_at", "quality", "kind"})
 EVENT_COLUMNS = frozenset({"engineer_id", "occurred_at", "kind"})
+USER_COLUMNS = frozenset({"level", "work_type", "role"})
 
 
 @dataclass
@@ -103,10 +108,12 @@ class Touched:
     cases: set[int] = field(default_factory=set)
     events: set[int] = field(default_factory=set)
     pending: list[Any] = field(default_factory=list)
+    rescore_engineers: set[int] = field(default_factory=set)
+    rescore_schemes: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return bool(self.times or self.jobs or self.trainings or self.cases or self.events
-                    or self.pending)
+                    or self.pending or self.rescore_engineers or self.rescore_schemes)
 
 
 def touched(session: Session) -> Touched:
@@ -156,6 +163,13 @@ def note_flush(session: Session) -> None:
         if isinstance(obj, (Job, Visit, Feedback, Complaint, Training, TrainingAttendee,
                             KnowledgeItem, ComplianceEvent)):
             found.pending.append(obj)
+        elif isinstance(obj, KpiScheme):
+            found.rescore_schemes.add(obj.key)
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, KpiScheme):
+            found.rescore_schemes.add(obj.key)
+        elif isinstance(obj, User) and obj.id is not None and _changed(obj, USER_COLUMNS):
+            found.rescore_engineers.add(obj.id)
     for obj, deleted in [(o, False) for o in session.dirty] + [(o, True) for o in session.deleted]:
         if isinstance(obj, Job):
             if deleted or _changed(obj, JOB_COLUMNS):
@@ -317,6 +331,8 @@ def apply(session: Session, timezone: str) -> int:
             found.cases.add(obj.id)
         elif isinstance(obj, ComplianceEvent):
             found.events.add(obj.id)
+    if found.rescore_engineers or found.rescore_schemes:
+        _rescore(conn, found.rescore_engineers, found.rescore_schemes)
     times = set(found.times)
     found.jobs.discard(None)
     if found.jobs:
@@ -333,6 +349,7 @@ def apply(session: Session, timezone: str) -> int:
     if not wanted:
         return 0
     keys = sorted(wanted)
+    _share_schemes(conn)
     stored = _lock(conn, keys)
     fresh = _recompute(wanted, timezone)
     rows = []
@@ -341,9 +358,86 @@ def apply(session: Session, timezone: str) -> int:
                    if name not in wanted[key]}
         figures.update(fresh.get(key, {}))
         rows.append({"period": key[1], "engineer_id": key[0], "figures": figures})
+    _score(conn, rows)
     _write(conn, rows, set(stored))
     claim_state(conn, timezone)
     return len(rows)
+
+
+# --- Scores kept with the figures ----------------------------------------------------------
+
+# A scheme or an engineer's level changing rescores the rows; a writer scores its rows with
+# the schemes it reads after this lock, so that neither can score with what the other is
+# replacing (PostgreSQL; SQLite has one writer at a time).
+_SCHEMES_LOCK = 0x4B5049  # "KPI"
+
+
+def _share_schemes(conn: sa.Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": _SCHEMES_LOCK})
+
+
+def _hold_schemes(conn: sa.Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMES_LOCK})
+
+
+def score_columns(scheme: Scheme, figures: dict[str, Payload]) -> dict[str, Any]:
+    """The stored score columns of a month's figures under a scheme."""
+    found = engineer_figures(figures)
+    scores = compute_card(scheme, found.raw, found.active, rows=False)
+    return {"scheme_key": scheme.key, "active": found.active, "total_score": scores.total,
+            "meets_target": scores.meets_target,
+            **{d: scores.dimensions.get(d) for d in DIMENSIONS}}
+
+
+def _schemes_of(conn: sa.Connection, engineer_ids: Iterable[int]) -> dict[int, Scheme]:
+    schemes = schemes_in_force()
+    rows = conn.execute(sa.select(User.id, User.level, User.work_type)
+                        .where(User.id.in_(sorted(set(engineer_ids)))))
+    return {row.id: schemes[scheme_key_of(row)] for row in rows}
+
+
+def _score(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    schemes = _schemes_of(conn, (r["engineer_id"] for r in rows))
+    for row in rows:
+        row.update(score_columns(schemes[row["engineer_id"]], row["figures"]))
+
+
+def _rescore(conn: sa.Connection, engineer_ids: set[int], scheme_keys: set[str]) -> None:
+    """Score again the open months of these engineers and of the engineers judged by
+    these schemes (after a change of scheme, level or work type)."""
+    _hold_schemes(conn)
+    closed = sa.select(KpiPeriod.period)
+    which = []
+    if engineer_ids:
+        which.append(_TABLE.c.engineer_id.in_(sorted(engineer_ids)))
+    if scheme_keys:
+        which.append(_TABLE.c.scheme_key.in_(sorted(scheme_keys)))
+        # And every engineer now judged by such a scheme, whatever their rows were scored
+        # under.
+        which.append(_TABLE.c.engineer_id.in_(_engineers_of(scheme_keys)))
+    query = (_FIGURES_OF.where(sa.or_(*which), _TABLE.c.period.not_in(closed))
+             .order_by(_TABLE.c.period, _TABLE.c.engineer_id))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    rows = [{"engineer_id": e, "period": p, "figures": _loaded(f)} for e, p, f in conn.execute(query)]
+    if rows:
+        _score(conn, rows)
+        _write(conn, rows, {(r["engineer_id"], r["period"]) for r in rows})
+
+
+def _engineers_of(scheme_keys: set[str]) -> sa.Select:
+    query = sa.select(User.id).where(User.role == "engineer")
+    conditions = []
+    for key in scheme_keys:
+        level, _, work_type = key.partition("-")
+        level_is = (sa.or_(User.level == level, User.level.is_(None)) if level == "mid"
+                    else User.level == level)
+        type_is = (sa.or_(User.work_type == work_type, User.work_type.is_(None))
+                   if work_type == "field" else User.work_type == work_type)
+        conditions.append(sa.and_(level_is, type_is))
+    return query.where(sa.or_(*conditions))
 
 
 _TABLE = KpiFigures.__table__
@@ -361,7 +455,8 @@ def _lock(conn: sa.Connection, keys: list[Key]) -> dict[Key, dict[str, Payload]]
         from sqlalchemy.dialects.postgresql import insert
 
         conn.execute(insert(_TABLE).on_conflict_do_nothing(),
-                     [{"engineer_id": e, "period": p, "figures": {}} for e, p in keys])
+                     [{"engineer_id": e, "period": p, "figures": {}, "active": False,
+                       "meets_target": False} for e, p in keys])
         query = _FIGURES_OF.where(_key_in(keys)).order_by(
             _TABLE.c.period, _TABLE.c.engineer_id).with_for_update()
     else:
@@ -375,6 +470,9 @@ def _loaded(value: Any) -> dict[str, Payload]:
     return value or {}
 
 
+_SCORE_COLUMNS = ("scheme_key", "active", "total_score", "meets_target", *DIMENSIONS)
+
+
 def _write(conn: sa.Connection, rows: list[dict[str, Any]], existing: set[Key]) -> None:
     updates = [r for r in rows if (r["engineer_id"], r["period"]) in existing]
     inserts = [r for r in rows if (r["engineer_id"], r["period"]) not in existing]
@@ -383,9 +481,10 @@ def _write(conn: sa.Connection, rows: list[dict[str, Any]], existing: set[Key]) 
             sa.update(_TABLE)
             .where(_TABLE.c.engineer_id == sa.bindparam("b_engineer"),
                    _TABLE.c.period == sa.bindparam("b_period"))
-            .values(figures=sa.bindparam("b_figures")),
-            [{"b_engineer": r["engineer_id"], "b_period": r["period"], "b_figures": r["figures"]}
-             for r in updates])
+            .values(figures=sa.bindparam("b_figures"),
+                    **{c: sa.bindparam(f"b_{c}") for c in _SCORE_COLUMNS}),
+            [{"b_engineer": r["engineer_id"], "b_period": r["period"], "b_figures": r["figures"],
+              **{f"b_{c}": r[c] for c in _SCORE_COLUMNS}} for r in updates])
     if inserts:
         conn.execute(sa.insert(_TABLE), inserts)
 
@@ -463,6 +562,72 @@ def figures(months: Sequence[Period], timezone: str,
     return result
 
 
+class StoredScores(NamedTuple):
+    """A month's scores as a row keeps them."""
+
+    scheme_key: str | None
+    active: bool
+    total_score: float | None
+    meets_target: bool
+    dimensions: dict[str, float | None]
+
+
+_SCORES_OF = sa.select(_TABLE.c.engineer_id, _TABLE.c.scheme_key, _TABLE.c.active,
+                       _TABLE.c.total_score, _TABLE.c.meets_target,
+                       *(_TABLE.c[d] for d in DIMENSIONS)).where(
+    _TABLE.c.period == sa.bindparam("period"))
+
+
+def month_scores(period: Period, timezone: str) -> dict[int, StoredScores] | None:
+    """Every engineer's stored scores of the month (one statement), or None while the
+    store is not readable."""
+    if db.session.info.get(INFO_KEY):
+        db.session.flush()
+        apply(db.session, timezone)
+    if not readable(timezone):
+        return None
+    result = {}
+    for row in db.session.connection().execute(_SCORES_OF, {"period": period.key}):
+        result[row[0]] = StoredScores(row[1], row[2], row[3], row[4],
+                                      dict(zip(DIMENSIONS, row[5:])))
+    return result
+
+
+def meets_targets(months: Sequence[Period], timezone: str,
+                  engineer_ids: Iterable[int]) -> dict[Key, bool] | None:
+    """Stored meets_target by (engineer, month) for those with a row (one statement), or
+    None while the store is not readable."""
+    if db.session.info.get(INFO_KEY):
+        db.session.flush()
+        apply(db.session, timezone)
+    if not readable(timezone):
+        return None
+    rows = db.session.connection().execute(
+        sa.select(_TABLE.c.engineer_id, _TABLE.c.period, _TABLE.c.meets_target).where(
+            _TABLE.c.period.in_([p.key for p in months]),
+            _TABLE.c.engineer_id.in_(sorted(set(engineer_ids)))))
+    return {(e, p): bool(meets) for e, p, meets in rows}
+
+
+_RANKED = (
+    sa.select(sa.func.count(),
+              sa.func.coalesce(sa.func.sum(sa.case(
+                  (_TABLE.c.total_score > sa.bindparam("total"), 1), else_=0)), 0))
+    .select_from(_TABLE.join(User.__table__, User.__table__.c.id == _TABLE.c.engineer_id))
+    .where(_TABLE.c.period == sa.bindparam("period"), _TABLE.c.active.is_(True),
+           _TABLE.c.total_score.is_not(None), User.__table__.c.role == "engineer")
+)
+
+
+def rank_among(period: Period, total: float | None) -> tuple[int, int]:
+    """(engineers ranked in the month, how many of them have a total above `total`), from
+    the stored totals: a rank without scoring everyone."""
+    ranked, higher = db.session.connection().execute(
+        _RANKED, {"period": period.key, "total": round_half_up(total) if total is not None
+                  else 10**9}).one()
+    return int(ranked), int(higher)
+
+
 # --- Building and checking ----------------------------------------------------------------
 
 
@@ -508,6 +673,7 @@ def rebuild(timezone: str) -> int:
     conn.execute(sa.delete(_TABLE))
     rows = [{"engineer_id": e, "period": p, "figures": figures}
             for (e, p), figures in sorted(expected(months_with_records(timezone)).items())]
+    _score(conn, rows)
     for i in range(0, len(rows), 1000):
         conn.execute(sa.insert(_TABLE), rows[i:i + 1000])
     state = db.session.get(KpiStoreState, 1)
@@ -545,15 +711,30 @@ def verify(timezone: str, months: Sequence[Period] | None = None) -> list[str]:
         return problems
     want = expected(months)
     have: dict[Key, dict[str, Payload]] = {}
-    query = _FIGURES_OF.where(_TABLE.c.period.in_([p.key for p in months]))
-    for engineer_id, key, stored in db.session.connection().execute(query):
-        have[(engineer_id, key)] = _loaded(stored)
+    scored: dict[Key, dict[str, Any]] = {}
+    conn = db.session.connection()
+    query = sa.select(_TABLE).where(_TABLE.c.period.in_([p.key for p in months]))
+    for row in conn.execute(query).mappings():
+        key = (row["engineer_id"], row["period"])
+        have[key] = _loaded(row["figures"])
+        scored[key] = {c: row[c] for c in _SCORE_COLUMNS}
     for key in sorted(set(want) | set(have)):
         a, b = have.get(key, {}), want.get(key, {})
         for name in sorted(set(a) | set(b)):
             if not _same(a.get(name), b.get(name)):
                 problems.append(f"engineer {key[0]}, {key[1]}, {name}: stored "
                                 f"{json.dumps(a.get(name))}, from the records {json.dumps(b.get(name))}")
+    # The scores of open months, under each engineer's scheme now.
+    closed = set(conn.scalars(sa.select(KpiPeriod.period)))
+    open_keys = [key for key in scored if key[1] not in closed]
+    schemes = _schemes_of(conn, (e for e, _ in open_keys)) if open_keys else {}
+    for key in sorted(open_keys):
+        if key[0] not in schemes:
+            continue
+        should = score_columns(schemes[key[0]], want.get(key, {}))
+        if should != scored[key]:
+            problems.append(f"engineer {key[0]}, {key[1]}, scores: stored {scored[key]}, "
+                            f"from the records {should}")
     return problems
 
 
