@@ -358,7 +358,7 @@ def apply(session: Session, timezone: str) -> int:
                    if name not in wanted[key]}
         figures.update(fresh.get(key, {}))
         rows.append({"period": key[1], "engineer_id": key[0], "figures": figures})
-    _score(conn, rows)
+    _score(conn, rows, session)
     _write(conn, rows, set(stored))
     claim_state(conn, timezone)
     return len(rows)
@@ -391,15 +391,30 @@ def score_columns(scheme: Scheme, figures: dict[str, Payload]) -> dict[str, Any]
             **{d: scores.dimensions.get(d) for d in DIMENSIONS}}
 
 
-def _schemes_of(conn: sa.Connection, engineer_ids: Iterable[int]) -> dict[int, Scheme]:
+def _schemes_of(conn: sa.Connection, engineer_ids: Iterable[int],
+                session: Session | None = None) -> dict[int, Scheme]:
+    """Each engineer's scheme now; an engineer the session has loaded (the one checking
+    in) is not read again."""
     schemes = schemes_in_force()
-    rows = conn.execute(sa.select(User.id, User.level, User.work_type)
-                        .where(User.id.in_(sorted(set(engineer_ids)))))
-    return {row.id: schemes[scheme_key_of(row)] for row in rows}
+    result: dict[int, Scheme] = {}
+    missing = []
+    for engineer_id in sorted(set(engineer_ids)):
+        loaded = session.identity_map.get(sa.inspect(User).identity_key_from_primary_key(
+            (engineer_id,))) if session is not None else None
+        if loaded is not None and not sa.inspect(loaded).expired:
+            result[engineer_id] = schemes[scheme_key_of(loaded)]
+        else:
+            missing.append(engineer_id)
+    if missing:
+        rows = conn.execute(sa.select(User.id, User.level, User.work_type)
+                            .where(User.id.in_(missing)))
+        result.update({row.id: schemes[scheme_key_of(row)] for row in rows})
+    return result
 
 
-def _score(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    schemes = _schemes_of(conn, (r["engineer_id"] for r in rows))
+def _score(conn: sa.Connection, rows: list[dict[str, Any]],
+           session: Session | None = None) -> None:
+    schemes = _schemes_of(conn, (r["engineer_id"] for r in rows), session)
     for row in rows:
         row.update(score_columns(schemes[row["engineer_id"]], row["figures"]))
 
@@ -738,9 +753,17 @@ def verify(timezone: str, months: Sequence[Period] | None = None) -> list[str]:
     return problems
 
 
+_CLAIMED: set[tuple[str, str]] = set()  # (database, time zone) this process has recorded
+
+
 def claim_state(conn: sa.Connection, timezone: str) -> None:
     """Record the time zone the rows are kept in, unless a state is recorded already: a
-    later change of time zone then reads from the records until `rebuild`."""
+    later change of time zone then reads from the records until `rebuild`. Once per
+    process and database (the time zone is a setting: a change restarts the process)."""
+    claim = (conn.engine.url.render_as_string(hide_password=True), timezone)
+    if claim in _CLAIMED:
+        return
+    _CLAIMED.add(claim)
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
