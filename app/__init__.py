@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, Unsupporte
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from app import idempotency, settings
+from app import idempotency, kpi_tracking, settings
 from app.api.common import BODY_TYPES
 from app.config import Config
 from app.errors import DomainError, http_exception_problem, problem
@@ -99,6 +99,7 @@ def create_app(config: Any = None) -> Flask:
 
     settings.provide(_configuration)  # what app/services read as app.settings.current()
     db.init_app(app)
+    kpi_tracking.install()
     migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"),
                      render_as_batch=True, compare_type=True)
     login_manager.init_app(app)

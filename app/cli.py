@@ -28,6 +28,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(restore_command)
     app.cli.add_command(photos_migrate_command)
     app.cli.add_command(weekly_report_command)
+    app.cli.add_command(kpi_verify)
+    app.cli.add_command(kpi_rebuild)
 
 
 def _read_password() -> str:
@@ -152,3 +154,44 @@ def weekly_report_command(team: str | None, company: bool, week: str | None, out
     path = Path(out or report_pdf.filename(report))
     path.write_bytes(report_pdf.render(report, lang))
     click.echo(f"Weekly report {report['week']} ({report['scope']}) written to {path}.")
+
+
+@click.command("kpi-verify")
+@click.option("--period", "period_text", default=None, metavar="YYYY-MM",
+              help="Only this month (default: every month with records).")
+def kpi_verify(period_text: str | None) -> None:
+    """Recompute every stored KPI figure from the records; name each difference."""
+    from flask import current_app
+
+    from app.errors import DomainError
+    from app.services.kpi import periods, store
+
+    tz = current_app.config["TIMEZONE"]
+    try:
+        months = None if period_text is None else [periods.parse(period_text, tz)]
+    except DomainError as exc:
+        click.echo(f"--period: {exc.detail}", err=True)
+        raise SystemExit(2) from exc
+    problems = store.verify(tz, months)
+    checked = "every month" if months is None else months[0].key
+    if not problems:
+        click.echo(f"KPI figures exact: the stored figures of {checked} equal the records.")
+        return
+    for line in problems:
+        click.echo(line, err=True)
+    click.echo(f"{len(problems)} difference(s) in {checked}.", err=True)
+    raise SystemExit(1)
+
+
+@click.command("kpi-rebuild")
+def kpi_rebuild() -> None:
+    """Compute every stored KPI figure afresh from the records (after an upgrade from a
+    release without the store, or a change of TIMEZONE)."""
+    from flask import current_app
+
+    from app.services.kpi import store
+
+    tz = current_app.config["TIMEZONE"]
+    rows = store.rebuild(tz)
+    db.session.commit()
+    click.echo(f"KPI figures rebuilt in {tz}: {rows} engineer-months.")

@@ -9,8 +9,10 @@ that URL names, dropped at the end). wrk (apt-get install -y wrk) keeps 32 conne
 busy; every request is a valid check-in (bearer token, a job of that engineer without an
 open visit, a position inside the site's fence, a unique Idempotency-Key), so that the
 app runs every flag check and answers 201; one in twenty reports a poor GPS accuracy and
-is flagged. The floor (bench/floor_app.py) loads the same JSON with marshmallow,
-computes one geodesic distance and inserts one row with one commit. Rounds alternate,
+is flagged. The floor (bench/floor_app.py) is the contract-minimal check-in of
+quality.md's second release: the same JSON loaded with marshmallow, the caller found by
+token, the job read, one geodesic distance, then the Idempotency-Key recorded, the visit
+inserted and the job marked started in one transaction. Rounds alternate,
 floor then app, after a short warm-up of each. Afterwards the visits stored are counted
 against the 201 answers (nothing acknowledged may be missing); the servers' logs are
 kept in bench/out/.

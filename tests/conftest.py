@@ -155,6 +155,21 @@ def shared_app(database, tmp_path_factory):
         db.engine.dispose()
 
 
+def _check_kpi_store(request) -> None:
+    """After every test, the stored KPI figures equal a full recomputation from the
+    records (what `flask kpi-verify` checks), whatever the test did through the app."""
+    if request.node.get_closest_marker("kpi_store_unchecked"):
+        return
+    from flask import current_app
+
+    from app.services.kpi import store
+
+    db.session.rollback()
+    problems = store.verify(current_app.config["TIMEZONE"])
+    db.session.rollback()
+    assert not problems, "the KPI store differs from the records:\n" + "\n".join(problems)
+
+
 @pytest.fixture
 def app(request, database, shared_app, tmp_path):
     """The app on an empty migrated database. Tests share one app per worker and
@@ -166,7 +181,10 @@ def app(request, database, shared_app, tmp_path):
         application = shared_app.begin(tmp_path / "photos")
         with application.app_context():
             yield application
-            shared_app.end()
+            try:
+                _check_kpi_store(request)
+            finally:
+                shared_app.end()
         return
     if kind == "sqlite":
         path = tmp_path / "fieldproof.db"
@@ -178,7 +196,10 @@ def app(request, database, shared_app, tmp_path):
     application.test_client_class = IsolatedClient
     with application.app_context():
         yield application
-        db.session.remove()
+        try:
+            _check_kpi_store(request)
+        finally:
+            db.session.remove()
         if kind == "postgresql":
             _empty_tables(kind)
         db.engine.dispose()

@@ -12,8 +12,10 @@ from app.models.knowledge import (
 from app.models.performance import (
     Alert,
     KpiCard,
+    KpiFigures,
     KpiPeriod,
     KpiScheme,
+    KpiStoreState,
     Review,
     ReviewActionItem,
     Setting,
@@ -27,6 +29,6 @@ __all__ = [
     "Alert", "ApiToken", "AuditEntry", "CasePhoto", "Category", "Complaint", "ComplianceEvent",
     "Feedback", "FeedbackLink", "IdempotencyRecord", "IntakeDelivery", "IntakeSource", "Job",
     "KnowledgeItem", "KnowledgeTag",
-    "KpiCard", "KpiPeriod", "KpiScheme", "Photo", "Review", "ReviewActionItem", "Setting",
+    "KpiCard", "KpiFigures", "KpiPeriod", "KpiScheme", "KpiStoreState", "Photo", "Review", "ReviewActionItem", "Setting",
     "SignInFailure", "Site", "Training", "TrainingAttendee", "User", "UserSession", "Visit",
 ]

@@ -38,7 +38,11 @@ class KpiCard(db.Model):
     """One engineer's frozen card for a closed month, with the scheme it used."""
 
     __tablename__ = "kpi_cards"
-    __table_args__ = (sa.UniqueConstraint("period", "engineer_id", name="uq_kpi_cards_period_engineer"),)
+    __table_args__ = (
+        sa.UniqueConstraint("period", "engineer_id", name="uq_kpi_cards_period_engineer"),
+        # Streaks: who met the target in a closed month, without reading the cards.
+        sa.Index("ix_kpi_cards_met", "period", "meets_target", "engineer_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     period: Mapped[str] = mapped_column(sa.ForeignKey("kpi_periods.period"))
@@ -118,3 +122,45 @@ class Setting(db.Model):
     key: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
     value: Mapped[Any] = mapped_column(sa.JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class KpiFigures(db.Model):
+    """One engineer's raw KPI figures for one month, kept with the records.
+
+    `figures` holds, by family of metrics (app.services.kpi.figures.FAMILIES), the family's
+    record count and each metric's [value, n] exactly as the SQL aggregates give them; a
+    family without records in the month is absent. Every write that can change a figure
+    recomputes the (engineer, month) families it touches in its own transaction
+    (app.services.kpi.store)."""
+
+    __tablename__ = "kpi_figures"
+    __table_args__ = (sa.Index("ix_kpi_figures_engineer", "engineer_id", "period"),)
+
+    period: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    engineer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), primary_key=True)
+    figures: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    # The month scored from `figures` under the engineer's scheme now (kept with them, and
+    # again when the scheme or the engineer's level or work type changes): what ranks and
+    # the board read without scoring every engineer on every request.
+    scheme_key: Mapped[str | None] = mapped_column(sa.String(20))
+    active: Mapped[bool] = mapped_column(default=False)
+    total_score: Mapped[float | None] = mapped_column(sa.Float)
+    meets_target: Mapped[bool] = mapped_column(default=False)
+    response: Mapped[float | None] = mapped_column(sa.Float)
+    efficiency: Mapped[float | None] = mapped_column(sa.Float)
+    satisfaction: Mapped[float | None] = mapped_column(sa.Float)
+    knowledge: Mapped[float | None] = mapped_column(sa.Float)
+    compliance: Mapped[float | None] = mapped_column(sa.Float)
+
+
+class KpiStoreState(db.Model):
+    """Whether the stored figures may be read: absent (a database that had the store from
+    its first record), or built for `timezone` by `flask kpi-rebuild`. A database upgraded
+    with records already in it, or run in another time zone since, reads from the records
+    until it is rebuilt."""
+
+    __tablename__ = "kpi_store_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))
+    ready: Mapped[bool] = mapped_column(default=False)

@@ -26,7 +26,8 @@ _jobs, _sites, _visits = Job.__table__, Site.__table__, Visit.__table__
 # statement made anew each time costs more to build than to run.
 CHECK_IN_JOB = (
     sa.select(_jobs.c.id, _jobs.c.title, _jobs.c.status, _jobs.c.reported_at, _jobs.c.site_id,
-              _sites.c.name.label("site_name"), _sites.c.lat, _sites.c.lon, _sites.c.radius_m)
+              _jobs.c.mode, _sites.c.name.label("site_name"), _sites.c.lat, _sites.c.lon,
+              _sites.c.radius_m)
     .join(_sites, _sites.c.id == _jobs.c.site_id)
     .where(_jobs.c.id == sa.bindparam("job_id"), _jobs.c.engineer_id == sa.bindparam("engineer_id"))
     # Locked so that two check-ins on one job (a double tap, a replay) cannot both pass.

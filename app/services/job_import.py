@@ -27,6 +27,7 @@ from app.extensions import db
 from app.models import IntakeSource, Job, Site, User
 from app.models.types import utcnow
 from app.services import alerts, audit
+from app.services.kpi import store as kpi_store
 from app.services.categories import list_categories
 
 CHUNK = 1000  # ids per IN list, rows per INSERT statement
@@ -183,6 +184,10 @@ def _insert(actor: User, rows: list[ImportRow], source_key: str, now: datetime) 
     described = []
     for chunk in _chunks(rows):
         params = [_job_values(actor, row.values, source_key, now, repeats) for row in chunk]
+        for job in params:
+            # A new job's only figure is its dispatch; a repeat moves the earlier job's.
+            kpi_store.touch(db.session, job["engineer_id"], job["assigned_at"], ("dispatch",))
+        kpi_store.touch_jobs(db.session, {j["repeat_of_id"] for j in params if j["repeat_of_id"]})
         for job_id, engineer_id, description in db.session.connection().execute(_INSERT, params):
             ids.append(job_id)
             if description:

@@ -16,6 +16,7 @@ from app.domain.verification import NO_CHECKOUT
 from app.extensions import db, in_write_request
 from app.models import Visit
 from app.models.sql import json_array_append, json_array_contains
+from app.services.kpi import store as kpi_store
 
 
 def flag_stale_open_visits(now: datetime, where: sa.ColumnElement[bool] | None = None) -> int:
@@ -37,6 +38,9 @@ def flag_stale_open_visits(now: datetime, where: sa.ColumnElement[bool] | None =
         stale.append(where)
     if db.session.scalar(sa.select(Visit.id).where(*stale).limit(1)) is None:
         return 0
+    # A counted visit flagged here stops counting: its job's figures move.
+    reopened = sa.select(Visit.job_id).where(
+        *stale, Visit.status.in_(sorted(life.REOPENED_BY_NEW_FLAG))).distinct()
     update = sa.update(Visit).where(*stale).values(
         flags=json_array_append(Visit.flags, NO_CHECKOUT),
         status=sa.case((Visit.status.in_(sorted(life.REOPENED_BY_NEW_FLAG)), life.FLAGGED),
@@ -47,7 +51,9 @@ def flag_stale_open_visits(now: datetime, where: sa.ColumnElement[bool] | None =
         # it began (SQLITE_BUSY_SNAPSHOT, at once): then the update starts afresh.
         try:
             with db.session.begin_nested():
+                kpi_store.touch_jobs(db.session, db.session.scalars(reopened))
                 return db.session.execute(update).rowcount
         except sa.exc.OperationalError:
             db.session.rollback()
+    kpi_store.touch_jobs(db.session, db.session.scalars(reopened))
     return db.session.execute(update).rowcount

@@ -31,6 +31,7 @@ from app.models.sql import (
 from app.models.types import utcnow
 from app.scope import owned_by_visible
 from app.services import alerts, audit
+from app.services.kpi import store as kpi_store
 from app.services.open_visits import flag_stale_open_visits
 from app.services.visit_flags import raise_visit_flags
 
@@ -104,6 +105,9 @@ def check_in(engineer: User, data: dict[str, Any]) -> CheckedIn:
         decision_final=False, created_at=now,
     )
     visit["id"] = conn.execute(INSERT_VISIT, visit).scalar_one()
+    if not flags and job.mode == "field":
+        # A counted check-in can be the job's arrival: the only figure it can move.
+        kpi_store.touch(db.session, engineer_id, fix.client_time, ("arrival",))
     if elsewhere:
         for other in db.session.scalars(sa.select(Visit).where(Visit.id.in_(elsewhere))):
             # Checking in elsewhere while a visit is open means it was never checked out.

@@ -46,16 +46,7 @@ def test_domain_module_imports_neither_flask_nor_sqlalchemy(path: Path):
 
 APP = Path(__file__).resolve().parents[2] / "app"
 SERVICES = APP / "services"
-# Exempt from the service check and the cycle check below until the KPI store being
-# written for app/services/kpi/ lands; to be removed then.
-TEMPORARY_EXEMPTIONS = (SERVICES / "kpi",)
-
-
-def exempt(path: Path) -> bool:
-    return any(path.is_relative_to(folder) for folder in TEMPORARY_EXEMPTIONS)
-
-
-SERVICE_FILES = sorted(path for path in SERVICES.rglob("*.py") if not exempt(path))
+SERVICE_FILES = sorted(SERVICES.rglob("*.py"))
 
 
 def imports_forbidden_in_services(names: list[str]) -> list[str]:
@@ -127,9 +118,8 @@ def imports_of(tree: ast.Module, package: str, modules: set[str]) -> set[str]:
 
 
 def import_graph(root: Path) -> dict[str, set[str]]:
-    """Module → the modules of `root` it imports at load time; exempt ones left out."""
-    files = {module_name(root, path): path for path in sorted(root.rglob("*.py"))
-             if not exempt(path)}
+    """Module → the modules of `root` it imports at load time."""
+    files = {module_name(root, path): path for path in sorted(root.rglob("*.py"))}
     graph: dict[str, set[str]] = {}
     for name, path in files.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]

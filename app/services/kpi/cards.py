@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from flask import current_app
 
+from app import settings
 from app.domain.kpi import (
     DIMENSIONS,
     METRICS,
@@ -22,6 +22,7 @@ from app.domain.kpi import (
     CardScores,
     Ranking,
     Scheme,
+    bonus_cutoff,
     compute_card,
     promotion_priority,
     rank_totals,
@@ -35,9 +36,9 @@ from app.models.types import utc_text
 from app.scope import get_visible, owned_by_visible, users_visible
 from app.services import audit
 from app.services.kpi import figures as source
-from app.services.kpi import periods
+from app.services.kpi import periods, store
 from app.services.kpi.periods import Period
-from app.services.kpi.schemes import schemes_in_force
+from app.services.kpi.schemes import scheme_key_of, schemes_in_force
 
 # The streak looks at this month and the 23 before it: a streak shows at most 24.
 LOOKBACK_MONTHS = 24
@@ -48,15 +49,15 @@ LOOKBACK_STEPS = (_FIRST_STEP, 6, LOOKBACK_MONTHS - 1 - 6 - _FIRST_STEP)
 
 
 def _timezone() -> str:
-    return current_app.config["TIMEZONE"]
+    return settings.current().timezone
 
 
 def _bonus_share() -> float:
-    return float(current_app.config["BONUS_TOP_SHARE"])
+    return float(settings.current()["BONUS_TOP_SHARE"])
 
 
 def _promotion(streak: int) -> bool:
-    return promotion_priority(streak, int(current_app.config["PROMOTION_STREAK_MONTHS"]))
+    return promotion_priority(streak, int(settings.current()["PROMOTION_STREAK_MONTHS"]))
 
 
 class Engineer(NamedTuple):
@@ -71,11 +72,6 @@ class Engineer(NamedTuple):
 
 _ENGINEERS = sa.select(User.id, User.name, User.level, User.work_type, User.active).where(
     User.role == "engineer")
-
-
-def scheme_key_of(engineer: User | Engineer) -> str:
-    """The scheme an engineer is judged by: their level and work type now."""
-    return f"{engineer.level or 'mid'}-{engineer.work_type or 'field'}"
 
 
 def visible_engineer(viewer: User, engineer_id: int) -> User:
@@ -104,7 +100,8 @@ class LiveMonth:
     """Every engineer's scored month, ranked org-wide.
 
     `scores` hold the dimensions, totals and meets_target of everyone, without the metric
-    rows; `full()` scores one engineer again with the rows, from the same figures."""
+    rows; `full()` scores one engineer again with the rows, from the same figures (read
+    when first needed, when the scores came stored)."""
 
     period: Period
     engineers: dict[int, Engineer]
@@ -112,11 +109,14 @@ class LiveMonth:
     scores: dict[int, CardScores]
     active: dict[int, bool]
     rankings: dict[int, Ranking]
-    figures: source.Figures
+    figures: source.Figures | None = None
 
     def full(self, engineer_id: int) -> CardScores:
         scheme = self.schemes[scheme_key_of(self.engineers[engineer_id])]
-        return scored_month(scheme, self.figures, engineer_id, self.period)
+        figures = self.figures
+        if figures is None:
+            figures = store.figures([self.period], _timezone(), [engineer_id])
+        return scored_month(scheme, figures, engineer_id, self.period)
 
     def card(self, engineer_id: int, streak: int, live: bool) -> dict[str, Any]:
         return card_dict(engineer_id, self.period.key, self.full(engineer_id),
@@ -146,12 +146,45 @@ def _score(engineers: dict[int, Engineer], schemes: dict[str, Scheme], figures: 
     return scores, active
 
 
-def live_month(period: Period) -> LiveMonth:
-    """All engineers' cards for a month computed from the records now."""
+def _stored_scores(engineers: dict[int, Engineer], schemes: dict[str, Scheme],
+                   stored: dict[int, store.StoredScores], period: Period
+                   ) -> tuple[dict[int, CardScores], dict[int, bool]]:
+    """Everyone's scores as the store keeps them; an engineer without a row has no
+    records in the month (their empty card, worked out once per scheme)."""
+    empty: dict[str, CardScores] = {}
+    scores, active = {}, {}
+    for engineer_id, engineer in engineers.items():
+        key = scheme_key_of(engineer)
+        row = stored.get(engineer_id)
+        if row is not None and row.scheme_key == key:
+            scheme = schemes[key]
+            scores[engineer_id] = CardScores(key, scheme.pass_score, (), row.dimensions,
+                                             row.total_score, row.meets_target)
+            active[engineer_id] = row.active
+        elif row is None:
+            if key not in empty:
+                empty[key] = compute_card(schemes[key], {}, False, rows=False)
+            scores[engineer_id], active[engineer_id] = empty[key], False
+        else:  # scored under another scheme: cannot be, but never shown stale
+            figures = store.figures([period], _timezone(), [engineer_id])
+            found = figures.get((engineer_id, period.key)) or source.EngineerFigures()
+            scores[engineer_id] = compute_card(schemes[key], found.raw, found.active, rows=False)
+            active[engineer_id] = found.active
+    return scores, active
+
+
+def live_month(period: Period, with_figures: bool = True) -> LiveMonth:
+    """All engineers' cards for a month computed from the records now; without
+    `with_figures`, from the scores the store keeps (figures read when one card needs them)."""
     engineers = _engineers()
     schemes = schemes_in_force()
-    figures = source.raw_figures([period])
-    scores, active = _score(engineers, schemes, figures, period)
+    stored = None if with_figures else store.month_scores(period, _timezone())
+    if stored is None:
+        figures = store.figures([period], _timezone())
+        scores, active = _score(engineers, schemes, figures, period)
+    else:
+        figures = None
+        scores, active = _stored_scores(engineers, schemes, stored, period)
     # Ranked: the engineers active in the month with a total (kpi.md, Scoring).
     totals = {e: scores[e].total if active[e] else None for e in engineers}
     return LiveMonth(period, engineers, schemes, scores, active,
@@ -196,20 +229,17 @@ def streaks(month: LiveMonth, engineer_ids: set[int]) -> dict[int, int]:
 
 def _stored_months(window: list[Period], engineer_ids: list[int]
                    ) -> tuple[set[str], dict[tuple[int, str], bool]]:
-    """The closed months of the window, and these engineers' stored meets_target in them
-    (one statement)."""
-    closed: set[str] = set()
-    stored: dict[tuple[int, str], bool] = {}
-    rows = db.session.execute(
-        sa.select(KpiPeriod.period, KpiCard.engineer_id, KpiCard.meets_target)
-        .outerjoin(KpiCard, sa.and_(KpiCard.period == KpiPeriod.period,
-                                    KpiCard.engineer_id.in_(engineer_ids)))
-        .where(KpiPeriod.period.in_([p.key for p in window]))
-    )
-    for period_key, engineer_id, meets in rows:
-        closed.add(period_key)
-        if engineer_id is not None:
-            stored[(engineer_id, period_key)] = bool(meets)
+    """The closed months of the window, and these engineers' stored meets_target in them:
+    the months they met it (a month without a card or missed is a miss); two statements,
+    plain rows (a board reads thousands)."""
+    conn = db.session.connection()
+    closed = set(conn.execute(sa.select(KpiPeriod.period).where(
+        KpiPeriod.period.in_([p.key for p in window]))).scalars())
+    # Run even with no month closed: a route's statements do not vary with the data.
+    rows = conn.execute(sa.select(KpiCard.engineer_id, KpiCard.period).where(
+        KpiCard.period.in_(sorted(closed)), KpiCard.engineer_id.in_(engineer_ids),
+        KpiCard.meets_target.is_(True)))
+    stored = {(engineer_id, period_key): True for engineer_id, period_key in rows}
     return closed, stored
 
 
@@ -218,7 +248,18 @@ def _meets_live(months: list[Period], engineer_ids: list[int],
     """meets_target of open months computed now, by (engineer, month)."""
     if not months:
         return {}
-    found = source.raw_figures(months, engineer_ids)
+    stored = store.meets_targets(months, _timezone(), engineer_ids)
+    if stored is not None:
+        empty: dict[str, bool] = {}  # a month without records, by scheme
+        result = {}
+        for e in engineer_ids:
+            key = scheme_key_of(month.engineers[e])
+            if key not in empty:
+                empty[key] = compute_card(month.schemes[key], {}, False, rows=False).meets_target
+            for p in months:
+                result[(e, p.key)] = stored.get((e, p.key), empty[key])
+        return result
+    found = store.figures(months, _timezone(), engineer_ids)
     result = {}
     for engineer_id in engineer_ids:
         scheme = month.schemes[scheme_key_of(month.engineers[engineer_id])]
@@ -261,9 +302,31 @@ def engineer_card(viewer: User, engineer_id: int, period_text: str | None) -> di
     period = periods.resolve(period_text, tz)
     if _closed(period):
         return frozen_card(engineer, period)
-    month = live_month(period)
+    month = _one_engineer_month(engineer, period) or live_month(period)
     streak = streaks(month, {engineer.id})[engineer.id]
     return month.card(engineer.id, streak, live=period.key == periods.current(tz).key)
+
+
+def _one_engineer_month(engineer: User, period: Period) -> LiveMonth | None:
+    """The month of one engineer, ranked among everyone's stored totals in one statement
+    (None while the store is not readable)."""
+    tz = _timezone()
+    figures = store.figures([period], tz, [engineer.id])
+    if not store.readable(tz):
+        return None
+    schemes = schemes_in_force()
+    row = Engineer(engineer.id, engineer.name, engineer.level, engineer.work_type, engineer.active)
+    scores = scored_month(schemes[scheme_key_of(row)], figures, engineer.id, period)
+    found = figures.get((engineer.id, period.key))
+    active = bool(found and found.active)
+    ranked, higher = store.rank_among(period, scores.total if active else None)
+    if active and scores.total is not None:
+        rank = higher + 1
+        ranking = Ranking(rank, ranked, rank <= bonus_cutoff(ranked, _bonus_share()))
+    else:
+        ranking = Ranking(None, ranked, False)
+    return LiveMonth(period, {engineer.id: row}, schemes, {engineer.id: scores},
+                     {engineer.id: active}, {engineer.id: ranking}, figures)
 
 
 def frozen_card(engineer: User, period: Period) -> dict[str, Any]:
@@ -306,7 +369,7 @@ def engineer_history(viewer: User, engineer_id: int, months: int) -> dict[str, A
     stored = {row.period: row for row in db.session.scalars(sa.select(KpiCard).where(
         KpiCard.engineer_id == engineer.id, KpiCard.period.in_(sorted(closed))))} if closed else {}
     open_months = [p for p in window if p.key not in closed]
-    figures = source.raw_figures(open_months, [engineer.id]) if open_months else {}
+    figures = store.figures(open_months, tz, [engineer.id]) if open_months else {}
     scheme = schemes_in_force()[scheme_key_of(engineer)] if open_months else None
     items = []
     for period in window:
@@ -434,7 +497,7 @@ def team_board(viewer: User, period_text: str | None,
         ranked = db.session.scalar(sa.select(sa.func.count()).where(
             KpiCard.period == period.key, KpiCard.rank.is_not(None)))
     else:
-        month = live_month(period)
+        month = live_month(period, with_figures=False)
         shown = {e for e in _visible_engineer_ids(viewer, supervisor_id)
                  if month.engineers[e].active or month.active[e]}
         streak = streaks(month, shown)

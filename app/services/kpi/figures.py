@@ -14,7 +14,7 @@ an expression with bound parameters is not portable).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -200,6 +200,14 @@ def _arrival_source(periods, ids):
         ),
     )
     t = Visit.in_client_time
+    # For some engineers (a card's or the store's recompute), their jobs lead: otherwise
+    # the month's visits of the whole organisation would be read to find theirs.
+    # (The status is then compared through lower() so that no index on it is preferred.)
+    counted = Visit.status.in_(COUNTED_VISIT)
+    theirs = []
+    if ids is not None:
+        counted = sa.func.lower(Visit.status).in_(COUNTED_VISIT)
+        theirs = [Visit.job_id.in_(sa.select(Job.id).where(_of(Job.engineer_id, ids)))]
     return (
         sa.select(
             *_frame(Job.engineer_id, t, periods, Job.id, Job.id),
@@ -209,8 +217,8 @@ def _arrival_source(periods, ids):
         )
         .join(Job, Job.id == Visit.job_id)
         .where(
-            Visit.status.in_(COUNTED_VISIT), _within(t, periods), Job.mode == "field",
-            Job.status != CANCELLED, _of(Job.engineer_id, ids), is_first,
+            counted, _within(t, periods), Job.mode == "field",
+            Job.status != CANCELLED, _of(Job.engineer_id, ids), is_first, *theirs,
         )
     )
 
@@ -388,6 +396,7 @@ FAMILIES: tuple[Family, ...] = (
            {"false_reports": MetricSource(_one())}, facts=("check_in_at",)),
 )
 FAMILY_OF_METRIC: dict[str, Family] = {key: f for f in FAMILIES for key in f.metrics}
+FAMILY_BY_NAME: dict[str, Family] = {f.name: f for f in FAMILIES}
 assert set(FAMILY_OF_METRIC) == set(METRICS_BY_KEY), "every metric has exactly one family"
 
 
@@ -435,15 +444,18 @@ def _statement(family: Family, count: int, merged: tuple[tuple[int, int], ...],
     return statement
 
 
-def raw_figures(periods: Sequence[Period], engineer_ids: Iterable[int] | None = None,
-            families: Sequence[Family] = FAMILIES) -> Figures:
-    """Raw figures by (engineer id, period key), for every engineer with a record
-    (or only `engineer_ids`), in one statement per family."""
+FamilyRow = tuple[int, str, str, int, dict[str, RawFigure]]
+
+
+def family_figures(periods: Sequence[Period], engineer_ids: Iterable[int] | None = None,
+                   families: Sequence[Family] = FAMILIES) -> Iterator[FamilyRow]:
+    """(engineer id, period key, family name, records, {metric: RawFigure}) for every
+    engineer with a record of the family in a period (or only `engineer_ids`), in one
+    statement per family."""
     periods = list(periods)
     ids = None if engineer_ids is None else sorted(set(engineer_ids))
-    result: Figures = {}
     if not periods or ids == []:
-        return result
+        return
     merged = tuple(_merged(periods))
     params: dict[str, Any] = {}
     for i, p in enumerate(periods):
@@ -458,16 +470,26 @@ def raw_figures(periods: Sequence[Period], engineer_ids: Iterable[int] | None = 
         # By position (_aggregate's columns): engineer_id, bucket, records, then each
         # metric's value and n. A board reads a thousand engineers' rows per family.
         for row in conn.execute(statement, params).all():
-            key = (row[0], keys[int(row[1])])
-            entry = result.get(key)
-            if entry is None:
-                entry = result[key] = EngineerFigures()
-            if family.activity and row[2]:
-                entry.active = True
-            raw = entry.raw
+            raw = {}
             for i, metric in enumerate(metrics, 1):
                 value, n = row[2 * i + 1], int(row[2 * i + 2])
                 raw[metric] = RawFigure(None if value is None or n == 0 else float(value), n)
+            yield row[0], keys[int(row[1])], family.name, int(row[2]), raw
+
+
+def raw_figures(periods: Sequence[Period], engineer_ids: Iterable[int] | None = None,
+                families: Sequence[Family] = FAMILIES) -> Figures:
+    """Raw figures by (engineer id, period key), for every engineer with a record
+    (or only `engineer_ids`), in one statement per family."""
+    result: Figures = {}
+    for engineer_id, period_key, name, records, raw in family_figures(
+            periods, engineer_ids, families):
+        entry = result.get((engineer_id, period_key))
+        if entry is None:
+            entry = result[(engineer_id, period_key)] = EngineerFigures()
+        if records and FAMILY_BY_NAME[name].activity:
+            entry.active = True
+        entry.raw.update(raw)
     return result
 
 

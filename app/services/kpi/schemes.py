@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +21,11 @@ from app.models import KpiScheme, User
 from app.services import audit
 
 
+def scheme_key_of(engineer: Any) -> str:
+    """The scheme an engineer is judged by: their level and work type now."""
+    return f"{engineer.level or 'mid'}-{engineer.work_type or 'field'}"
+
+
 def _row_dict(row: KpiScheme) -> dict[str, Any]:
     return {"key": row.key, "pass_score": row.pass_score, "metrics": copy.deepcopy(row.metrics)}
 
@@ -32,8 +38,30 @@ def scheme_dicts() -> dict[str, dict[str, Any]]:
     return schemes
 
 
+_BUILT: dict[str, Scheme] = {}  # schemes by their JSON: built (and validated) once
+
+
+def _built(data: dict[str, Any]) -> Scheme:
+    text = json.dumps(data, sort_keys=True)
+    scheme = _BUILT.get(text)
+    if scheme is None:
+        if len(_BUILT) > 256:
+            _BUILT.clear()
+        scheme = _BUILT[text] = scheme_from_dict(data)
+    return scheme
+
+
+_STORED = sa.select(KpiScheme.key, KpiScheme.pass_score, KpiScheme.metrics).where(
+    KpiScheme.key.in_(SCHEME_KEYS))
+
+
 def schemes_in_force() -> dict[str, Scheme]:
-    return {key: scheme_from_dict(data) for key, data in scheme_dicts().items()}
+    """Every scheme in force as a Scheme (one query; schemes are immutable, so the same
+    JSON gives the same object every time)."""
+    schemes = {key: _built(data) for key, data in DEFAULT_SCHEMES.items()}
+    for key, pass_score, metrics in db.session.connection().execute(_STORED):
+        schemes[key] = _built({"key": key, "pass_score": pass_score, "metrics": metrics})
+    return schemes
 
 
 def list_schemes() -> list[dict[str, Any]]:

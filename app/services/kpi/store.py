@@ -1,0 +1,772 @@
+"""The KPI store: every engineer's raw figures by month, kept exact with the records.
+
+A live card carries the engineer's organisation-wide rank, so it needs every engineer's
+figures for the month; computed from the records, that is the whole organisation's
+aggregates on every request. Here each (engineer, month) keeps, by family of metrics
+(figures.FAMILIES), the family's record count and each metric's [value, n] exactly as the
+family's SQL aggregate gives them, and a card or the board reads one row per engineer.
+
+How a write keeps it right. Each write notes what it touched (`Touched`, kept in the
+session's `info`): a job, training, case or compliance event, or directly an
+(engineer, time, families). At every flush the (engineer, month) pairs a touched record
+counted in *before* the change are read from the database; at commit, those it counts in
+*after*. Then, in the same transaction, the rows of all those pairs are locked (in key
+order, so that two writers never deadlock), their families recomputed from the records
+and written back (`apply`). A figure is never added to or subtracted from: it is always
+the aggregate of the records as the writing transaction sees them, after it holds the
+row, so concurrent writers to one engineer's month take turns and the second one counts
+the first one's records (PostgreSQL's read-committed statements each see what was
+committed before them; SQLite has one writer at a time). A job is the unit of the eight
+job families because a visit, a decision, a feedback, a complaint or a repeat job can
+move a figure of the job's month (the first counted visit, the visits counted for
+first-time fix, the repeat-repair link) — and a later job can change an earlier job's
+month.
+
+The busy writes say precisely what they touch and skip the job's history: a check-in
+that is not flagged adds its arrival (`touch`), and a check-out that flags nothing anew
+adds its service time. Writes made with SQL rather than the ORM name their jobs
+(`touch_jobs`). `rebuild` computes every row from the records (the seed, an upgraded
+database, a new time zone); `verify` compares the rows with a full recomputation.
+
+Flask-free: the caller passes the organisation's time zone.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.domain.kpi import DIMENSIONS, RawFigure, Scheme, compute_card, round_half_up
+from app.extensions import db
+from app.models import (
+    Complaint,
+    ComplianceEvent,
+    Feedback,
+    Job,
+    KnowledgeItem,
+    KpiFigures,
+    KpiPeriod,
+    KpiScheme,
+    KpiStoreState,
+    Training,
+    TrainingAttendee,
+    User,
+    Visit,
+)
+from app.services.kpi import periods
+from app.services.kpi.figures import (
+    FAMILIES,
+    FAMILY_BY_NAME,
+    EngineerFigures,
+    Figures,
+    family_figures,
+    raw_figures,
+)
+from app.services.kpi.periods import Period
+from app.services.kpi.schemes import scheme_key_of, schemes_in_force
+
+INFO_KEY = "kpi_touched"
+JOB_FAMILIES = ("contact", "dispatch", "arrival", "service", "closed", "feedback",
+                "complaints", "rejected")
+Key = tuple[int, str]  # (engineer id, period key)
+Payload = dict[str, Any]  # one family: {"r": records, "m": {metric: [value, n]}}
+
+# The columns whose change can move a figure; any other change to a record is ignored.
+JOB_COLUMNS = frozenset({"engineer_id", "status", "first_contact_at", "assigned_at",
+                         "reported_at", "closed_at", "fixed", "mode", "checklist_complete",
+                         "repeat_of_id"})
+VISIT_COLUMNS = frozenset({"status", "engineer_id", "job_id", "in_client_time",
+                           "out_client_time", "rejected_at"})
+FEEDBACK_COLUMNS = frozenset({"job_id", "score", "submitted_at"})
+COMPLAINT_COLUMNS = frozenset({"job_id", "received_at"})
+TRAINING_COLUMNS = frozenset({"held_at", "attendees"})
+ATTENDEE_COLUMNS = frozenset({"training_id", "user_id"})
+CASE_COLUMNS = frozenset({"author_id", "status", "reviewed_at", "quality", "kind"})
+EVENT_COLUMNS = frozenset({"engineer_id", "occurred_at", "kind"})
+USER_COLUMNS = frozenset({"level", "work_type", "role"})
+
+
+@dataclass
+class Touched:
+    """What a transaction's writes may have changed, until it commits.
+
+    `times` are (engineer id, time, families) pairs not yet put in months (the time zone
+    is known at commit); `jobs` … `events` the records to read the pairs of again at
+    commit; `pending` new objects whose ids the flush gives."""
+
+    times: set[tuple[int, datetime, tuple[str, ...]]] = field(default_factory=set)
+    jobs: set[int] = field(default_factory=set)
+    trainings: set[int] = field(default_factory=set)
+    cases: set[int] = field(default_factory=set)
+    events: set[int] = field(default_factory=set)
+    pending: list[Any] = field(default_factory=list)
+    rescore_engineers: set[int] = field(default_factory=set)
+    rescore_schemes: set[str] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.times or self.jobs or self.trainings or self.cases or self.events
+                    or self.pending or self.rescore_engineers or self.rescore_schemes)
+
+
+def touched(session: Session) -> Touched:
+    found = session.info.get(INFO_KEY)
+    if found is None:
+        found = session.info[INFO_KEY] = Touched()
+    return found
+
+
+def forget(session: Session) -> None:
+    session.info.pop(INFO_KEY, None)
+
+
+# --- What a write touched ----------------------------------------------------------------
+
+
+def touch(session: Session, engineer_id: int | None, at: datetime | None,
+          families: tuple[str, ...]) -> None:
+    """The families of the engineer's month that `at` falls in may have changed."""
+    if engineer_id is not None and at is not None:
+        touched(session).times.add((engineer_id, at, families))
+
+
+def touch_jobs(session: Session, job_ids: Iterable[int]) -> None:
+    """Jobs changed with SQL rather than the ORM: read where they count now (before the
+    change), and again at commit."""
+    ids = set(job_ids)
+    if ids:
+        found = touched(session)
+        found.times |= _job_times(session.connection(), ids)
+        found.jobs |= ids
+
+
+def _changed(obj: Any, columns: frozenset[str]) -> set[str]:
+    state = sa.inspect(obj)
+    return {name for name in columns if state.attrs[name].history.has_changes()}
+
+
+def note_flush(session: Session) -> None:
+    """Before a flush: note the records it will change, with where they counted so far."""
+    found = touched(session)
+    jobs: set[int] = set()
+    trainings: set[int] = set()
+    cases: set[int] = set()
+    events: set[int] = set()
+    for obj in session.new:
+        if isinstance(obj, (Job, Visit, Feedback, Complaint, Training, TrainingAttendee,
+                            KnowledgeItem, ComplianceEvent)):
+            found.pending.append(obj)
+        elif isinstance(obj, KpiScheme):
+            found.rescore_schemes.add(obj.key)
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, KpiScheme):
+            found.rescore_schemes.add(obj.key)
+        elif isinstance(obj, User) and obj.id is not None and _changed(obj, USER_COLUMNS):
+            found.rescore_engineers.add(obj.id)
+    for obj, deleted in [(o, False) for o in session.dirty] + [(o, True) for o in session.deleted]:
+        if isinstance(obj, Job):
+            if deleted or _changed(obj, JOB_COLUMNS):
+                jobs.add(obj.id)
+        elif isinstance(obj, Visit):
+            changed = set() if deleted else _changed(obj, VISIT_COLUMNS)
+            if changed == {"out_client_time"}:
+                # A check-out that leaves the status as it was: its service time only.
+                before = sa.inspect(obj).attrs.out_client_time.history.deleted
+                for at in [obj.out_client_time, *before]:
+                    touch(session, obj.engineer_id, at, ("service",))
+            elif deleted or changed:
+                jobs.add(obj.job_id)
+                jobs.update(sa.inspect(obj).attrs.job_id.history.deleted or ())
+        elif isinstance(obj, (Feedback, Complaint)):
+            columns = FEEDBACK_COLUMNS if isinstance(obj, Feedback) else COMPLAINT_COLUMNS
+            if deleted or _changed(obj, columns):
+                jobs.add(obj.job_id)
+                jobs.update(sa.inspect(obj).attrs.job_id.history.deleted or ())
+        elif isinstance(obj, Training):
+            if deleted or _changed(obj, TRAINING_COLUMNS):
+                trainings.add(obj.id)
+        elif isinstance(obj, TrainingAttendee):
+            if deleted or _changed(obj, ATTENDEE_COLUMNS):
+                trainings.add(obj.training_id)
+                found.times |= {(obj.user_id, at, ("trainings",)) for at in
+                                _training_times_of(session.connection(), {obj.training_id})}
+        elif isinstance(obj, KnowledgeItem):
+            if deleted or _changed(obj, CASE_COLUMNS):
+                cases.add(obj.id)
+        elif isinstance(obj, ComplianceEvent):
+            if deleted or _changed(obj, EVENT_COLUMNS):
+                events.add(obj.id)
+    conn = session.connection() if (jobs or trainings or cases or events) else None
+    jobs.discard(None)
+    if jobs:
+        found.times |= _job_times(conn, jobs)
+        found.jobs |= jobs
+    if trainings:
+        found.times |= _training_times(conn, trainings)
+        found.trainings |= trainings
+    if cases:
+        found.times |= _case_times(conn, cases)
+        found.cases |= cases
+    if events:
+        found.times |= _event_times(conn, events)
+        found.events |= events
+
+
+# --- Where records count: (engineer, time, families) --------------------------------------
+
+_CHUNK = 500
+
+
+def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), _CHUNK):
+        yield ordered[i:i + _CHUNK]
+
+
+def _job_times(conn: sa.Connection, job_ids: set[int]) -> set[tuple[int, datetime, tuple[str, ...]]]:
+    """Every (engineer, time) a figure of these jobs is filed under: the job's engineer
+    at each of its times and its visits', feedback's and complaints' times; each visit's
+    engineer at its check-out and rejection; and the engineer of the job each repeats at
+    that job's close (its repeat-repair rate)."""
+    result: set[tuple[int, datetime, tuple[str, ...]]] = set()
+    for ids in _chunks(job_ids):
+        jobs = conn.execute(sa.select(Job.id, Job.engineer_id, Job.first_contact_at,
+                                      Job.assigned_at, Job.closed_at, Job.repeat_of_id)
+                            .where(Job.id.in_(ids))).all()
+        engineer = {row.id: row.engineer_id for row in jobs}
+        repeats = {row.repeat_of_id for row in jobs if row.repeat_of_id is not None}
+        times: list[tuple[int | None, datetime | None]] = []
+        for row in jobs:
+            times += [(row.engineer_id, row.first_contact_at), (row.engineer_id, row.assigned_at),
+                      (row.engineer_id, row.closed_at)]
+        for row in conn.execute(sa.select(Visit.job_id, Visit.engineer_id, Visit.in_client_time,
+                                          Visit.out_client_time, Visit.rejected_at)
+                                .where(Visit.job_id.in_(ids))):
+            times += [(engineer.get(row.job_id), row.in_client_time),
+                      (row.engineer_id, row.out_client_time), (row.engineer_id, row.rejected_at)]
+        for row in conn.execute(sa.select(Feedback.job_id, Feedback.submitted_at)
+                                .where(Feedback.job_id.in_(ids))):
+            times.append((engineer.get(row.job_id), row.submitted_at))
+        for row in conn.execute(sa.select(Complaint.job_id, Complaint.received_at)
+                                .where(Complaint.job_id.in_(ids))):
+            times.append((engineer.get(row.job_id), row.received_at))
+        if repeats:
+            for row in conn.execute(sa.select(Job.engineer_id, Job.closed_at)
+                                    .where(Job.id.in_(sorted(repeats)))):
+                times.append((row.engineer_id, row.closed_at))
+        result |= {(e, at, JOB_FAMILIES) for e, at in times if e is not None and at is not None}
+    return result
+
+
+def _training_times_of(conn: sa.Connection, training_ids: set[int]) -> list[datetime]:
+    return list(conn.scalars(sa.select(Training.held_at).where(Training.id.in_(sorted(training_ids)))))
+
+
+def _training_times(conn: sa.Connection, training_ids: set[int]) -> set[tuple[int, datetime, tuple[str, ...]]]:
+    rows = conn.execute(
+        sa.select(TrainingAttendee.user_id, Training.held_at)
+        .join(Training, Training.id == TrainingAttendee.training_id)
+        .where(Training.id.in_(sorted(training_ids))))
+    return {(user_id, at, ("trainings",)) for user_id, at in rows}
+
+
+def _case_times(conn: sa.Connection, case_ids: set[int]) -> set[tuple[int, datetime, tuple[str, ...]]]:
+    rows = conn.execute(sa.select(KnowledgeItem.author_id, KnowledgeItem.reviewed_at)
+                        .where(KnowledgeItem.id.in_(sorted(case_ids)),
+                               KnowledgeItem.reviewed_at.is_not(None)))
+    return {(author, at, ("knowledge",)) for author, at in rows}
+
+
+def _event_times(conn: sa.Connection, event_ids: set[int]) -> set[tuple[int, datetime, tuple[str, ...]]]:
+    rows = conn.execute(sa.select(ComplianceEvent.engineer_id, ComplianceEvent.occurred_at)
+                        .where(ComplianceEvent.id.in_(sorted(event_ids))))
+    return {(engineer, at, ("compliance",)) for engineer, at in rows}
+
+
+# --- Months -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=16)
+def _zone(timezone: str) -> ZoneInfo:
+    return ZoneInfo(timezone)
+
+
+def month_key(at: datetime, timezone: str) -> str:
+    local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(_zone(timezone))
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+@lru_cache(maxsize=512)
+def _period(key: str, timezone: str) -> Period:
+    return periods.month(int(key[:4]), int(key[5:]), timezone)
+
+
+# --- At commit: lock, recompute, write ---------------------------------------------------
+
+
+def apply(session: Session, timezone: str) -> int:
+    """Bring the rows of everything touched since the last commit up to date, in this
+    transaction; returns how many (engineer, month) rows were written."""
+    found = session.info.pop(INFO_KEY, None)
+    if not found:
+        return 0
+    conn = session.connection()
+    for obj in found.pending:
+        if isinstance(obj, Job):
+            found.jobs.add(obj.id)
+        elif isinstance(obj, (Visit, Feedback, Complaint)):
+            found.jobs.add(obj.job_id)
+        elif isinstance(obj, Training):
+            found.trainings.add(obj.id)
+        elif isinstance(obj, TrainingAttendee):
+            found.trainings.add(obj.training_id)
+        elif isinstance(obj, KnowledgeItem):
+            found.cases.add(obj.id)
+        elif isinstance(obj, ComplianceEvent):
+            found.events.add(obj.id)
+    if found.rescore_engineers or found.rescore_schemes:
+        _rescore(conn, found.rescore_engineers, found.rescore_schemes)
+    times = set(found.times)
+    found.jobs.discard(None)
+    if found.jobs:
+        times |= _job_times(conn, found.jobs)
+    if found.trainings:
+        times |= _training_times(conn, found.trainings)
+    if found.cases:
+        times |= _case_times(conn, found.cases)
+    if found.events:
+        times |= _event_times(conn, found.events)
+    wanted: dict[Key, set[str]] = defaultdict(set)
+    for engineer_id, at, families in times:
+        wanted[(engineer_id, month_key(at, timezone))].update(families)
+    if not wanted:
+        return 0
+    keys = sorted(wanted)
+    _share_schemes(conn)
+    stored = _lock(conn, keys)
+    fresh = _recompute(wanted, timezone)
+    rows = []
+    for key in keys:
+        figures = {name: payload for name, payload in stored.get(key, {}).items()
+                   if name not in wanted[key]}
+        figures.update(fresh.get(key, {}))
+        rows.append({"period": key[1], "engineer_id": key[0], "figures": figures})
+    _score(conn, rows, session)
+    _write(conn, rows, set(stored))
+    claim_state(conn, timezone)
+    return len(rows)
+
+
+# --- Scores kept with the figures ----------------------------------------------------------
+
+# A scheme or an engineer's level changing rescores the rows; a writer scores its rows with
+# the schemes it reads after this lock, so that neither can score with what the other is
+# replacing (PostgreSQL; SQLite has one writer at a time).
+_SCHEMES_LOCK = 0x4B5049  # "KPI"
+
+
+def _share_schemes(conn: sa.Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": _SCHEMES_LOCK})
+
+
+def _hold_schemes(conn: sa.Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMES_LOCK})
+
+
+def score_columns(scheme: Scheme, figures: dict[str, Payload]) -> dict[str, Any]:
+    """The stored score columns of a month's figures under a scheme."""
+    found = engineer_figures(figures)
+    scores = compute_card(scheme, found.raw, found.active, rows=False)
+    return {"scheme_key": scheme.key, "active": found.active, "total_score": scores.total,
+            "meets_target": scores.meets_target,
+            **{d: scores.dimensions.get(d) for d in DIMENSIONS}}
+
+
+def _schemes_of(conn: sa.Connection, engineer_ids: Iterable[int],
+                session: Session | None = None) -> dict[int, Scheme]:
+    """Each engineer's scheme now; an engineer the session has loaded (the one checking
+    in) is not read again."""
+    schemes = schemes_in_force()
+    result: dict[int, Scheme] = {}
+    missing = []
+    for engineer_id in sorted(set(engineer_ids)):
+        loaded = session.identity_map.get(sa.inspect(User).identity_key_from_primary_key(
+            (engineer_id,))) if session is not None else None
+        if loaded is not None and not sa.inspect(loaded).expired:
+            result[engineer_id] = schemes[scheme_key_of(loaded)]
+        else:
+            missing.append(engineer_id)
+    if missing:
+        rows = conn.execute(sa.select(User.id, User.level, User.work_type)
+                            .where(User.id.in_(missing)))
+        result.update({row.id: schemes[scheme_key_of(row)] for row in rows})
+    return result
+
+
+def _score(conn: sa.Connection, rows: list[dict[str, Any]],
+           session: Session | None = None) -> None:
+    schemes = _schemes_of(conn, (r["engineer_id"] for r in rows), session)
+    for row in rows:
+        row.update(score_columns(schemes[row["engineer_id"]], row["figures"]))
+
+
+def _rescore(conn: sa.Connection, engineer_ids: set[int], scheme_keys: set[str]) -> None:
+    """Score again the open months of these engineers and of the engineers judged by
+    these schemes (after a change of scheme, level or work type)."""
+    _hold_schemes(conn)
+    closed = sa.select(KpiPeriod.period)
+    which = []
+    if engineer_ids:
+        which.append(_TABLE.c.engineer_id.in_(sorted(engineer_ids)))
+    if scheme_keys:
+        which.append(_TABLE.c.scheme_key.in_(sorted(scheme_keys)))
+        # And every engineer now judged by such a scheme, whatever their rows were scored
+        # under.
+        which.append(_TABLE.c.engineer_id.in_(_engineers_of(scheme_keys)))
+    query = (_FIGURES_OF.where(sa.or_(*which), _TABLE.c.period.not_in(closed))
+             .order_by(_TABLE.c.period, _TABLE.c.engineer_id))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    rows = [{"engineer_id": e, "period": p, "figures": _loaded(f)} for e, p, f in conn.execute(query)]
+    if rows:
+        _score(conn, rows)
+        _write(conn, rows, {(r["engineer_id"], r["period"]) for r in rows})
+
+
+def _engineers_of(scheme_keys: set[str]) -> sa.Select:
+    query = sa.select(User.id).where(User.role == "engineer")
+    conditions = []
+    for key in scheme_keys:
+        level, _, work_type = key.partition("-")
+        level_is = (sa.or_(User.level == level, User.level.is_(None)) if level == "mid"
+                    else User.level == level)
+        type_is = (sa.or_(User.work_type == work_type, User.work_type.is_(None))
+                   if work_type == "field" else User.work_type == work_type)
+        conditions.append(sa.and_(level_is, type_is))
+    return query.where(sa.or_(*conditions))
+
+
+_TABLE = KpiFigures.__table__
+_FIGURES_OF = sa.select(_TABLE.c.engineer_id, _TABLE.c.period, _TABLE.c.figures)
+
+
+def _key_in(keys: Sequence[Key]) -> sa.ColumnElement[bool]:
+    return sa.tuple_(_TABLE.c.engineer_id, _TABLE.c.period).in_(list(keys))
+
+
+def _lock(conn: sa.Connection, keys: list[Key]) -> dict[Key, dict[str, Payload]]:
+    """The rows of these keys as stored, locked for this transaction on PostgreSQL (a row
+    not there yet is made first, so that a concurrent writer waits for it too)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+
+        conn.execute(insert(_TABLE).on_conflict_do_nothing(),
+                     [{"engineer_id": e, "period": p, "figures": {}, "active": False,
+                       "meets_target": False} for e, p in keys])
+        query = _FIGURES_OF.where(_key_in(keys)).order_by(
+            _TABLE.c.period, _TABLE.c.engineer_id).with_for_update()
+    else:
+        query = _FIGURES_OF.where(_key_in(keys))
+    return {(row[0], row[1]): _loaded(row[2]) for row in conn.execute(query)}
+
+
+def _loaded(value: Any) -> dict[str, Payload]:
+    if isinstance(value, str):  # a driver that hands JSON back as text
+        value = json.loads(value)
+    return value or {}
+
+
+_SCORE_COLUMNS = ("scheme_key", "active", "total_score", "meets_target", *DIMENSIONS)
+
+
+def _write(conn: sa.Connection, rows: list[dict[str, Any]], existing: set[Key]) -> None:
+    updates = [r for r in rows if (r["engineer_id"], r["period"]) in existing]
+    inserts = [r for r in rows if (r["engineer_id"], r["period"]) not in existing]
+    if updates:
+        conn.execute(
+            sa.update(_TABLE)
+            .where(_TABLE.c.engineer_id == sa.bindparam("b_engineer"),
+                   _TABLE.c.period == sa.bindparam("b_period"))
+            .values(figures=sa.bindparam("b_figures"),
+                    **{c: sa.bindparam(f"b_{c}") for c in _SCORE_COLUMNS}),
+            [{"b_engineer": r["engineer_id"], "b_period": r["period"], "b_figures": r["figures"],
+              **{f"b_{c}": r[c] for c in _SCORE_COLUMNS}} for r in updates])
+    if inserts:
+        conn.execute(sa.insert(_TABLE), inserts)
+
+
+def _payload(records: int, raw: dict[str, RawFigure]) -> Payload:
+    return {"r": records, "m": {metric: [f.value, f.n] for metric, f in raw.items()}}
+
+
+def _recompute(wanted: dict[Key, set[str]], timezone: str) -> dict[Key, dict[str, Payload]]:
+    """The families wanted of each key, from the records: per month, one statement per
+    family for all the engineers that want it."""
+    by_month: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+    for (engineer_id, period_key), families in wanted.items():
+        for name in families:
+            by_month[period_key][name].add(engineer_id)
+    result: dict[Key, dict[str, Payload]] = defaultdict(dict)
+    for period_key, families in by_month.items():
+        period = _period(period_key, timezone)
+        # Engineers wanting the same families share each statement.
+        groups: dict[frozenset[int], list[str]] = defaultdict(list)
+        for name, engineers in families.items():
+            groups[frozenset(engineers)].append(name)
+        for engineers, names in groups.items():
+            chosen = [FAMILY_BY_NAME[n] for n in sorted(names)]
+            for engineer_id, key, name, records, raw in family_figures(
+                    [period], engineers, chosen):
+                result[(engineer_id, key)][name] = _payload(records, raw)
+    return result
+
+
+# --- Reading ------------------------------------------------------------------------------
+
+
+def readable(timezone: str) -> bool:
+    """Whether the rows may be read for figures in `timezone` (see KpiStoreState)."""
+    state = db.session.connection().execute(
+        sa.select(KpiStoreState.timezone, KpiStoreState.ready).where(KpiStoreState.id == 1)
+    ).first()
+    return state is None or (state.ready and state.timezone == timezone)
+
+
+def engineer_figures(figures: dict[str, Payload]) -> EngineerFigures:
+    """A stored row as raw_figures gives it."""
+    found = EngineerFigures()
+    for name, payload in figures.items():
+        if payload["r"] and FAMILY_BY_NAME[name].activity:
+            found.active = True
+        for metric, (value, n) in payload["m"].items():
+            found.raw[metric] = RawFigure(value, n)
+    return found
+
+
+def figures(months: Sequence[Period], timezone: str,
+            engineer_ids: Iterable[int] | None = None) -> Figures:
+    """Raw figures by (engineer id, period key) as raw_figures gives them, read from the
+    store (one statement), or from the records while the store is not readable."""
+    months = list(months)
+    ids = None if engineer_ids is None else sorted(set(engineer_ids))
+    if not months or ids == []:
+        return {}
+    if db.session.info.get(INFO_KEY):
+        # This transaction changed records: its own reads count them too.
+        db.session.flush()
+        apply(db.session, timezone)
+    if not readable(timezone):
+        return raw_figures(months, ids)
+    query = _FIGURES_OF.where(_TABLE.c.period.in_([p.key for p in months]))
+    if ids is not None:
+        query = query.where(_TABLE.c.engineer_id.in_(ids))
+    result: Figures = {}
+    for engineer_id, period_key, stored in db.session.connection().execute(query):
+        stored = _loaded(stored)
+        if stored:
+            result[(engineer_id, period_key)] = engineer_figures(stored)
+    return result
+
+
+class StoredScores(NamedTuple):
+    """A month's scores as a row keeps them."""
+
+    scheme_key: str | None
+    active: bool
+    total_score: float | None
+    meets_target: bool
+    dimensions: dict[str, float | None]
+
+
+_SCORES_OF = sa.select(_TABLE.c.engineer_id, _TABLE.c.scheme_key, _TABLE.c.active,
+                       _TABLE.c.total_score, _TABLE.c.meets_target,
+                       *(_TABLE.c[d] for d in DIMENSIONS)).where(
+    _TABLE.c.period == sa.bindparam("period"))
+
+
+def month_scores(period: Period, timezone: str) -> dict[int, StoredScores] | None:
+    """Every engineer's stored scores of the month (one statement), or None while the
+    store is not readable."""
+    if db.session.info.get(INFO_KEY):
+        db.session.flush()
+        apply(db.session, timezone)
+    if not readable(timezone):
+        return None
+    result = {}
+    for row in db.session.connection().execute(_SCORES_OF, {"period": period.key}):
+        result[row[0]] = StoredScores(row[1], row[2], row[3], row[4],
+                                      dict(zip(DIMENSIONS, row[5:])))
+    return result
+
+
+def meets_targets(months: Sequence[Period], timezone: str,
+                  engineer_ids: Iterable[int]) -> dict[Key, bool] | None:
+    """Stored meets_target by (engineer, month) for those with a row (one statement), or
+    None while the store is not readable."""
+    if db.session.info.get(INFO_KEY):
+        db.session.flush()
+        apply(db.session, timezone)
+    if not readable(timezone):
+        return None
+    rows = db.session.connection().execute(
+        sa.select(_TABLE.c.engineer_id, _TABLE.c.period, _TABLE.c.meets_target).where(
+            _TABLE.c.period.in_([p.key for p in months]),
+            _TABLE.c.engineer_id.in_(sorted(set(engineer_ids)))))
+    return {(e, p): bool(meets) for e, p, meets in rows}
+
+
+_RANKED = (
+    sa.select(sa.func.count(),
+              sa.func.coalesce(sa.func.sum(sa.case(
+                  (_TABLE.c.total_score > sa.bindparam("total"), 1), else_=0)), 0))
+    .select_from(_TABLE.join(User.__table__, User.__table__.c.id == _TABLE.c.engineer_id))
+    .where(_TABLE.c.period == sa.bindparam("period"), _TABLE.c.active.is_(True),
+           _TABLE.c.total_score.is_not(None), User.__table__.c.role == "engineer")
+)
+
+
+def rank_among(period: Period, total: float | None) -> tuple[int, int]:
+    """(engineers ranked in the month, how many of them have a total above `total`), from
+    the stored totals: a rank without scoring everyone."""
+    ranked, higher = db.session.connection().execute(
+        _RANKED, {"period": period.key, "total": round_half_up(total) if total is not None
+                  else 10**9}).one()
+    return int(ranked), int(higher)
+
+
+# --- Building and checking ----------------------------------------------------------------
+
+
+_TIMES = (Job.first_contact_at, Job.assigned_at, Job.closed_at, Visit.in_client_time,
+          Visit.out_client_time, Visit.rejected_at, Feedback.submitted_at, Complaint.received_at,
+          Training.held_at, KnowledgeItem.reviewed_at, ComplianceEvent.occurred_at)
+
+
+def months_with_records(timezone: str) -> list[Period]:
+    """Every month from the first record's to the last one's (or this month)."""
+    first = last = None
+    for column in _TIMES:
+        low, high = db.session.execute(sa.select(sa.func.min(column), sa.func.max(column))).one()
+        if low is not None:
+            first = low if first is None or low < first else first
+            last = high if last is None or high > last else last
+    now = periods.current(timezone)
+    if first is None:
+        return []
+    start = _period(month_key(first, timezone), timezone)
+    end = max(now, _period(month_key(last, timezone), timezone))
+    result = [start]
+    while result[-1].key < end.key:
+        result.append(periods.shift(result[-1], 1, timezone))
+    return result
+
+
+def expected(months: Sequence[Period]) -> dict[Key, dict[str, Payload]]:
+    """What the store should hold for these months, from the records."""
+    result: dict[Key, dict[str, Payload]] = defaultdict(dict)
+    for engineer_id, key, name, records, raw in family_figures(months):
+        result[(engineer_id, key)][name] = _payload(records, raw)
+    return result
+
+
+def rebuild(timezone: str) -> int:
+    """Every row computed afresh from the records, in this transaction; the store is then
+    readable for `timezone`. Returns the number of rows."""
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        # Writers wait until the rows are rebuilt, then recompute theirs on top.
+        conn.exec_driver_sql("LOCK TABLE kpi_figures IN EXCLUSIVE MODE")
+    conn.execute(sa.delete(_TABLE))
+    rows = [{"engineer_id": e, "period": p, "figures": figures}
+            for (e, p), figures in sorted(expected(months_with_records(timezone)).items())]
+    _score(conn, rows)
+    for i in range(0, len(rows), 1000):
+        conn.execute(sa.insert(_TABLE), rows[i:i + 1000])
+    state = db.session.get(KpiStoreState, 1)
+    if state is None:
+        db.session.add(KpiStoreState(id=1, timezone=timezone, ready=True))
+    else:
+        state.timezone, state.ready = timezone, True
+    return len(rows)
+
+
+def _same(a: Payload | None, b: Payload | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    if a["r"] != b["r"] or set(a["m"]) != set(b["m"]):
+        return False
+    for metric, (value, n) in a["m"].items():
+        other, other_n = b["m"][metric]
+        if n != other_n or (value is None) != (other is None):
+            return False
+        if value is not None and (round_half_up(value) != round_half_up(other)
+                                  or abs(value - other) > 1e-9 * max(1.0, abs(value))):
+            return False
+    return True
+
+
+def verify(timezone: str, months: Sequence[Period] | None = None) -> list[str]:
+    """Differences between the stored rows and the records, one sentence each (none:
+    the store is exact). Values are compared as computed (to 1e-9 relative, the order of
+    a floating-point sum) and as shown (to 0.01, rounded half up)."""
+    problems = []
+    if not readable(timezone):
+        problems.append(f"The store is not built for {timezone}: run flask kpi-rebuild.")
+    months = months_with_records(timezone) if months is None else list(months)
+    if not months:
+        return problems
+    want = expected(months)
+    have: dict[Key, dict[str, Payload]] = {}
+    scored: dict[Key, dict[str, Any]] = {}
+    conn = db.session.connection()
+    query = sa.select(_TABLE).where(_TABLE.c.period.in_([p.key for p in months]))
+    for row in conn.execute(query).mappings():
+        key = (row["engineer_id"], row["period"])
+        have[key] = _loaded(row["figures"])
+        scored[key] = {c: row[c] for c in _SCORE_COLUMNS}
+    for key in sorted(set(want) | set(have)):
+        a, b = have.get(key, {}), want.get(key, {})
+        for name in sorted(set(a) | set(b)):
+            if not _same(a.get(name), b.get(name)):
+                problems.append(f"engineer {key[0]}, {key[1]}, {name}: stored "
+                                f"{json.dumps(a.get(name))}, from the records {json.dumps(b.get(name))}")
+    # The scores of open months, under each engineer's scheme now.
+    closed = set(conn.scalars(sa.select(KpiPeriod.period)))
+    open_keys = [key for key in scored if key[1] not in closed]
+    schemes = _schemes_of(conn, (e for e, _ in open_keys)) if open_keys else {}
+    for key in sorted(open_keys):
+        if key[0] not in schemes:
+            continue
+        should = score_columns(schemes[key[0]], want.get(key, {}))
+        if should != scored[key]:
+            problems.append(f"engineer {key[0]}, {key[1]}, scores: stored {scored[key]}, "
+                            f"from the records {should}")
+    return problems
+
+
+_CLAIMED: set[tuple[str, str]] = set()  # (database, time zone) this process has recorded
+
+
+def claim_state(conn: sa.Connection, timezone: str) -> None:
+    """Record the time zone the rows are kept in, unless a state is recorded already: a
+    later change of time zone then reads from the records until `rebuild`. Once per
+    process and database (the time zone is a setting: a change restarts the process)."""
+    claim = (conn.engine.url.render_as_string(hide_password=True), timezone)
+    if claim in _CLAIMED:
+        return
+    _CLAIMED.add(claim)
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    conn.execute(insert(KpiStoreState.__table__).values(id=1, timezone=timezone, ready=True)
+                 .on_conflict_do_nothing())
