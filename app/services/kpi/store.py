@@ -194,9 +194,9 @@ def note_flush(session: Session) -> None:
                 trainings.add(obj.id)
         elif isinstance(obj, TrainingAttendee):
             if deleted or _changed(obj, ATTENDEE_COLUMNS):
+                # The training's attendees as the database holds them before this flush
+                # (this one among them) are read below.
                 trainings.add(obj.training_id)
-                found.times |= {(obj.user_id, at, ("trainings",)) for at in
-                                _training_times_of(session.connection(), {obj.training_id})}
         elif isinstance(obj, KnowledgeItem):
             if deleted or _changed(obj, CASE_COLUMNS):
                 cases.add(obj.id)
@@ -263,10 +263,6 @@ def _job_times(conn: sa.Connection, job_ids: set[int]) -> set[tuple[int, datetim
                 times.append((row.engineer_id, row.closed_at))
         result |= {(e, at, JOB_FAMILIES) for e, at in times if e is not None and at is not None}
     return result
-
-
-def _training_times_of(conn: sa.Connection, training_ids: set[int]) -> list[datetime]:
-    return list(conn.scalars(sa.select(Training.held_at).where(Training.id.in_(sorted(training_ids)))))
 
 
 def _training_times(conn: sa.Connection, training_ids: set[int]) -> set[tuple[int, datetime, tuple[str, ...]]]:
@@ -533,6 +529,14 @@ def _recompute(wanted: dict[Key, set[str]], timezone: str) -> dict[Key, dict[str
 # --- Reading ------------------------------------------------------------------------------
 
 
+def _settle(timezone: str) -> None:
+    """Bring the rows this transaction's own writes touched up to date before reading:
+    its reads count its records too."""
+    if db.session.info.get(INFO_KEY):
+        db.session.flush()
+        apply(db.session, timezone)
+
+
 def readable(timezone: str) -> bool:
     """Whether the rows may be read for figures in `timezone` (see KpiStoreState)."""
     state = db.session.connection().execute(
@@ -560,10 +564,7 @@ def figures(months: Sequence[Period], timezone: str,
     ids = None if engineer_ids is None else sorted(set(engineer_ids))
     if not months or ids == []:
         return {}
-    if db.session.info.get(INFO_KEY):
-        # This transaction changed records: its own reads count them too.
-        db.session.flush()
-        apply(db.session, timezone)
+    _settle(timezone)
     if not readable(timezone):
         return raw_figures(months, ids)
     query = _FIGURES_OF.where(_TABLE.c.period.in_([p.key for p in months]))
@@ -596,9 +597,7 @@ _SCORES_OF = sa.select(_TABLE.c.engineer_id, _TABLE.c.scheme_key, _TABLE.c.activ
 def month_scores(period: Period, timezone: str) -> dict[int, StoredScores] | None:
     """Every engineer's stored scores of the month (one statement), or None while the
     store is not readable."""
-    if db.session.info.get(INFO_KEY):
-        db.session.flush()
-        apply(db.session, timezone)
+    _settle(timezone)
     if not readable(timezone):
         return None
     result = {}
@@ -612,9 +611,7 @@ def meets_targets(months: Sequence[Period], timezone: str,
                   engineer_ids: Iterable[int]) -> dict[Key, bool] | None:
     """Stored meets_target by (engineer, month) for those with a row (one statement), or
     None while the store is not readable."""
-    if db.session.info.get(INFO_KEY):
-        db.session.flush()
-        apply(db.session, timezone)
+    _settle(timezone)
     if not readable(timezone):
         return None
     rows = db.session.connection().execute(
