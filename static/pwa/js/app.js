@@ -5,11 +5,11 @@
 //   export const roles = ['engineer'];          // optional: who may open it
 //   export const title = 'tab.today';           // optional: an i18n key (or a function of ctx)
 //   export default async function render(ctx) { ... }   // fills ctx.main
-// ctx = {main, params, user, navigate, setTitle, onCleanup, isCurrent, rerender}
+// ctx = {main, params, user, navigate, setTitle, signOut, onCleanup, isCurrent, rerender}
 import { t, register, locale, setLocale, onLocaleChange } from './i18n.js';
 import * as api from './api.js';
 import * as queue from './outbox-client.js';
-import { h, clear, button, field, loading, errorState, toast, clearToasts } from './ui.js';
+import { h, clear, button, field, loading, errorState, toast, clearToasts, languageSwitch } from './ui.js';
 
 // Each screen's module, by the name in the hash. Literal paths, so that a reader (and a
 // test) can follow every import.
@@ -123,7 +123,7 @@ async function route() {
   }
   const ctx = {
     main, params, user, navigate,
-    setTitle,
+    setTitle, signOut,
     onCleanup: (fn) => cleanups.push(fn),
     isCurrent: () => seq === routeSeq,
     rerender: () => route(),
@@ -170,16 +170,8 @@ function renderSignIn() {
     h('p', { class: 'brand' }, t('app.name')), h('h2', {}, t('signin.title')), form, languageSwitch()));
 }
 
-export function languageSwitch() {
-  return h('div', { class: 'btn-row', role: 'group', 'aria-label': 'Language / 语言' },
-    [['en', 'English'], ['zh-CN', '简体中文']].map(([code, label]) => h('button', {
-      type: 'button', class: ['btn', locale() === code && 'btn-primary'], lang: code,
-      'aria-pressed': String(locale() === code), onclick: () => chooseLocale(code),
-    }, label)));
-}
-
-export function chooseLocale(code) {
-  setLocale(code);
+// The language chosen on this phone is also the signed-in user's (their e-mails, the PDF).
+function saveLocale(code) {
   if (user && user.locale !== code) {
     user = { ...user, locale: code };
     api.request('PATCH', `users/${user.id}`, { json: { locale: code } }).catch(() => {});
@@ -199,7 +191,7 @@ function startSession(session, { fresh = false } = {}) {
   else route();
 }
 
-export async function signOut() {
+async function signOut() {
   try { await api.post('auth/logout'); } catch { /* offline: the cookie goes at its expiry */ }
   user = null;
   api.setSession(null);
@@ -259,7 +251,7 @@ async function boot() {
       api.get('auth/me').catch((e) => { if (e.status === 401) { user = null; route(); } });
     }
   });
-  onLocaleChange(() => { if (user) route(); else renderSignIn(); renderBanner(queue.current()); });
+  onLocaleChange((code) => { saveLocale(code); if (user) route(); else renderSignIn(); renderBanner(queue.current()); });
   queue.subscribe(renderBanner);
   queue.start().catch((e) => console.error(e));
   let cached = null;

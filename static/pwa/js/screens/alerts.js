@@ -4,8 +4,8 @@
 import { t, register, dateTime, date, problemText } from '../i18n.js';
 import * as api from '../api.js';
 import * as queue from '../outbox-client.js';
-import { h, clear, button, chip, field, empty, staleNote, withStates, toast, showFieldErrors } from '../ui.js';
-import { useStyles, teamById, monthName, flatErrors } from './supervisor/shared.js';
+import { h, clear, button, chip, field, empty, staleNote, withStates, toast, showFieldErrors, useStyles } from '../ui.js';
+import { teamById, monthName, flatErrors } from './supervisor/shared.js';
 import { word } from '../fieldwork.js';
 
 register({
