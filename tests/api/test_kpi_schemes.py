@@ -41,6 +41,34 @@ def test_everyone_signed_in_lists_the_six_defaults(client, org, who):
     assert client.get("kpi/schemes/senior-remote").json == DEFAULT_SCHEMES["senior-remote"]
 
 
+@pytest.mark.parametrize("who", ["eng_a1", "sup_a", "admin"])
+def test_everyone_signed_in_reads_the_metrics_in_order(client, org, who):
+    client.login(org[who])
+    response = client.get("kpi/metrics")
+    assert response.status_code == 200
+    body = response.json
+    assert body["dimensions"] == ["response", "efficiency", "satisfaction", "knowledge", "compliance"]
+    assert [m["key"] for m in body["items"]] == [
+        "first_contact_minutes", "arrival_minutes", "dispatch_minutes", "service_minutes",
+        "first_time_fix_rate", "repeat_repair_rate", "nps", "complaints", "trainings_attended",
+        "knowledge_items", "case_quality", "checklist_completion_rate", "safety_incidents",
+        "process_violations", "false_reports"]
+    assert body["items"][0] == {"key": "first_contact_minutes", "dimension": "response", "unit": "min",
+                                "better": "lower", "kind": "mean"}
+    assert body["items"][4] == {"key": "first_time_fix_rate", "dimension": "efficiency", "unit": "%",
+                                "better": "higher", "kind": "rate"}
+    # Every metric a scheme may weigh is listed, each under a listed dimension.
+    assert {m["key"] for s in DEFAULT_SCHEMES.values() for m in s["metrics"]} <= {m["key"] for m in body["items"]}
+    assert {m["dimension"] for m in body["items"]} == set(body["dimensions"])
+
+
+def test_the_metrics_need_sign_in_and_are_read_only(client, org):
+    assert_problem(client.get("kpi/metrics"), 401, "UNAUTHORIZED")
+    client.login(org["admin"])
+    assert client.post("kpi/metrics", json={}).status_code == 405
+    assert client.put("kpi/metrics", json={}).status_code == 405
+
+
 def test_schemes_need_sign_in_and_an_unknown_key_is_404(client, org):
     assert_problem(client.get("kpi/schemes"), 401, "UNAUTHORIZED")
     client.login(org["eng_a1"])

@@ -13,6 +13,7 @@ from app.api.kpi.schemas import (
     KpiCardSchema,
     KpiHistoryArgs,
     KpiHistorySchema,
+    KpiMetricListSchema,
     KpiPeriodArgs,
     KpiRecordArgs,
     KpiRecordPageSchema,
@@ -33,6 +34,15 @@ EXPORT_RESPONSES = {"200": {"description": "One row per engineer and metric.", "
     "text/csv": {"schema": {"type": "string"}},
     XLSX: {"schema": {"type": "string", "format": "binary"}},
 }}}
+
+
+@blp.route("/metrics")
+class MetricsViews(MethodView):
+    @require_roles()
+    @blp.response(200, KpiMetricListSchema)
+    def get(self):
+        """The dimensions and metrics a scheme weighs, in order (every signed-in user)."""
+        return service.metric_definitions()
 
 
 @blp.route("/schemes")

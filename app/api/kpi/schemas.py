@@ -38,6 +38,22 @@ class KpiSchemePageSchema(PageMeta):
     items = fields.List(fields.Nested(KpiSchemeSchema), required=True)
 
 
+class KpiMetricDefinitionSchema(Schema):
+    key = fields.String(required=True, metadata={"enum": list(METRIC_KEYS)})
+    dimension = fields.String(required=True, metadata={"enum": list(DIMENSIONS)})
+    unit = fields.String(required=True, metadata={"example": "min"})
+    better = fields.String(required=True, metadata={"enum": ["higher", "lower"]})
+    kind = fields.String(required=True, metadata={"enum": ["mean", "rate", "count"],
+                                                  "description": "How records make the figure."})
+
+
+class KpiMetricListSchema(Schema):
+    dimensions = fields.List(fields.String(), required=True,
+                             metadata={"description": "The five dimensions, in kpi.md's order."})
+    items = fields.List(fields.Nested(KpiMetricDefinitionSchema), required=True,
+                        metadata={"description": "Every metric, in kpi.md's order."})
+
+
 # --- The card ------------------------------------------------------------------------
 
 

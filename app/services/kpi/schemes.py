@@ -9,6 +9,8 @@ import sqlalchemy as sa
 
 from app.domain.kpi import (
     DEFAULT_SCHEMES,
+    DIMENSIONS,
+    METRICS,
     SCHEME_KEYS,
     Scheme,
     scheme_from_dict,
@@ -62,6 +64,14 @@ def schemes_in_force() -> dict[str, Scheme]:
     for key, pass_score, metrics in db.session.connection().execute(_STORED):
         schemes[key] = _built({"key": key, "pass_score": pass_score, "metrics": metrics})
     return schemes
+
+
+def metric_definitions() -> dict[str, Any]:
+    """The dimensions and the metrics (kpi.md's table) in their order: what a scheme may
+    weigh and a review may set a target for."""
+    return {"dimensions": list(DIMENSIONS),
+            "items": [{"key": m.key, "dimension": m.dimension, "unit": m.unit, "better": m.better,
+                       "kind": m.kind} for m in METRICS]}
 
 
 def list_schemes() -> list[dict[str, Any]]:

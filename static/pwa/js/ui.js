@@ -1,7 +1,7 @@
 // DOM helpers and the designed states (loading, empty, error, offline). No innerHTML with
 // data: text goes in as text. Styles only through classes or CSSOM (`style: {width: '40%'}`),
 // which the Content-Security-Policy allows.
-import { t, problemText } from './i18n.js';
+import { t, problemText, locale, setLocale } from './i18n.js';
 
 // h('button', {class: 'btn', onclick: fn, 'aria-label': '…'}, 'text', child, [more])
 export function h(tag, attrs = {}, ...children) {
@@ -121,4 +121,43 @@ export function clearToasts() {
   const kept = notices.filter(fresh);
   notices.splice(0, notices.length, ...kept);
   if (shown && !fresh(shown)) showNext();
+}
+
+// A stylesheet beyond the shell's (supervisor.css, feedback.css), loaded once when a screen
+// that needs it first opens (kept out of the shell that every engineer's phone loads
+// first). Resolves when it applies.
+const sheets = new Map();
+export function useStyles(name = 'supervisor') {
+  if (!sheets.has(name)) {
+    sheets.set(name, new Promise((resolve) => {
+      const href = `/pwa/${name}.css`;
+      const existing = document.querySelector(`link[rel=stylesheet][href="${href}"]`);
+      if (existing) { resolve(); return; }
+      const sheet = document.createElement('link');
+      sheet.rel = 'stylesheet';
+      sheet.href = href;
+      sheet.onload = () => resolve();
+      sheet.onerror = () => resolve(); // unstyled beats blank
+      document.head.append(sheet);
+    }));
+  }
+  return sheets.get(name);
+}
+
+// The screen's own box in <main>, put there before anything is awaited: when the user moves
+// on meanwhile, the router replaces it, and what this screen draws later lands nowhere.
+export function mount(ctx) {
+  const root = document.createElement('div');
+  ctx.main.replaceChildren(root);
+  return root;
+}
+
+// The two languages as buttons, each named in its own language. Choosing one sets it here
+// (and the app, listening, saves it to the signed-in user).
+export function languageSwitch() {
+  return h('div', { class: 'btn-row', role: 'group', 'aria-label': 'Language / 语言' },
+    [['en', 'English'], ['zh-CN', '简体中文']].map(([code, label]) => h('button', {
+      type: 'button', class: ['btn', locale() === code && 'btn-primary'], lang: code,
+      'aria-pressed': String(locale() === code), onclick: () => setLocale(code),
+    }, label)));
 }

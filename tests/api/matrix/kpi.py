@@ -12,6 +12,7 @@ SCHEME_BODY = copy.deepcopy(DEFAULT_SCHEMES["mid-field"])
 CARD = expect(everyone=404, eng_a1=200, sup_a=200, admin=200)
 
 ROWS = [
+    ("GET", "/api/v1/kpi/metrics", "kpi/metrics", {}, expect(everyone=200)),
     ("GET", "/api/v1/kpi/schemes", "kpi/schemes", {}, expect(everyone=200)),
     ("GET", "/api/v1/kpi/schemes/<string:key>", "kpi/schemes/mid-field", {}, expect(everyone=200)),
     ("PUT", "/api/v1/kpi/schemes/<string:key>", "kpi/schemes/mid-field", {"json": SCHEME_BODY},

@@ -3,9 +3,7 @@
 // the link was used already, has expired, or is unknown. In the browser's language.
 import { t, register, date } from '../i18n.js';
 import * as api from '../api.js';
-import { h, clear, button, field, loading } from '../ui.js';
-import { languageSwitch } from '../app.js';
-import { useStyles } from './supervisor/shared.js';
+import { h, clear, button, field, loading, useStyles, languageSwitch } from '../ui.js';
 
 register({
   en: {

@@ -3,6 +3,7 @@
 import { t, register, num, date } from '../i18n.js';
 import * as api from '../api.js';
 import { h, chip, staleNote, withStates } from '../ui.js';
+import { metricName } from '../metrics.js';
 
 register({
   en: {
@@ -19,11 +20,6 @@ register({
     'kpis.metrics': 'Metrics', 'kpis.other': 'Not weighted in your scheme', 'kpis.no_data': 'No data this month',
     'kpis.met': 'Target met', 'kpis.weight': 'weight {n}', 'kpis.scheme': 'Scheme {key}', 'kpis.frozen': 'Closed month (figures frozen)',
     'kpis.dot_on': '{month}: on target', 'kpis.dot_off': '{month}: not on target', 'kpis.score_of': 'score {n} of 100',
-    'metric.first_contact_minutes': 'First contact', 'metric.arrival_minutes': 'Arrival time', 'metric.dispatch_minutes': 'Dispatch time',
-    'metric.service_minutes': 'Time on site', 'metric.first_time_fix_rate': 'First-time fix', 'metric.repeat_repair_rate': 'Repeat repairs',
-    'metric.nps': 'NPS', 'metric.complaints': 'Complaints', 'metric.trainings_attended': 'Trainings',
-    'metric.knowledge_items': 'Approved cases', 'metric.case_quality': 'Case quality', 'metric.checklist_completion_rate': 'Checklists complete',
-    'metric.safety_incidents': 'Safety incidents', 'metric.process_violations': 'Process violations', 'metric.false_reports': 'False reports',
     'gap.min_lower': '{gap} min faster needed (target {target} min)',
     'gap.pct_higher': '{gap} points more needed (target {target}%)', 'gap.pct_lower': '{gap} points lower needed (target {target}%)',
     'gap.nps': 'NPS {value} / {target}',
@@ -48,11 +44,6 @@ register({
     'kpis.metrics': '指标', 'kpis.other': '您的方案中不计权重的指标', 'kpis.no_data': '本月暂无数据',
     'kpis.met': '已达成目标', 'kpis.weight': '权重 {n}', 'kpis.scheme': '方案 {key}', 'kpis.frozen': '已结账月份（数据已冻结）',
     'kpis.dot_on': '{month}：达标', 'kpis.dot_off': '{month}：未达标', 'kpis.score_of': '得分 {n} / 100',
-    'metric.first_contact_minutes': '首次联系客户时间', 'metric.arrival_minutes': '上门等待时长', 'metric.dispatch_minutes': '受理到派单时间',
-    'metric.service_minutes': '单次服务耗时', 'metric.first_time_fix_rate': '首次修复成功率', 'metric.repeat_repair_rate': '返修率',
-    'metric.nps': 'NPS', 'metric.complaints': '投诉次数', 'metric.trainings_attended': '培训次数',
-    'metric.knowledge_items': '通过的案例', 'metric.case_quality': '案例分享质量', 'metric.checklist_completion_rate': '检查清单完成率',
-    'metric.safety_incidents': '安全事故', 'metric.process_violations': '操作违规', 'metric.false_reports': '虚假上报',
     'gap.min_lower': '还需快 {gap} 分钟（目标 {target} 分钟）',
     'gap.pct_higher': '还差 {gap} 个百分点（目标 {target}%）', 'gap.pct_lower': '还需降低 {gap} 个百分点（目标 {target}%）',
     'gap.nps': 'NPS {value} / {target}',
@@ -103,7 +94,7 @@ function valueText(m) { return t(`value.${UNIT[m.unit] || 'count'}`, { v: num(m.
 
 /** One metric as a bar toward its target (shared with the supervisor's view of a card). */
 export function metricBar(m) {
-  const name = t(`metric.${m.key}`);
+  const name = metricName(m.key);
   if (!m.has_data) {
     return h('li', { class: 'bar' }, h('div', { class: 'bar-head' }, h('span', {}, name), h('span', { class: 'meta' }, t('kpis.no_data'))));
   }

@@ -2,9 +2,9 @@
 // with the action items (acknowledge the review, mark items done).
 import { t, register, date, dateTime, problemText } from '../i18n.js';
 import * as api from '../api.js';
-import * as queue from '../queue.js';
-import { h, clear, button, chip, empty, staleNote, withStates, toast } from '../ui.js';
-import { languageSwitch, signOut } from '../app.js';
+import * as queue from '../outbox-client.js';
+import { h, clear, button, chip, empty, staleNote, withStates, toast, languageSwitch } from '../ui.js';
+import { metricName } from '../metrics.js';
 
 register({
   en: {
@@ -60,10 +60,7 @@ function reviewCard(review, redraw) {
       h('dt', {}, t('me.summary')), h('dd', {}, review.summary),
       review.strengths ? [h('dt', {}, t('me.strengths')), h('dd', {}, review.strengths)] : null,
       review.improvements ? [h('dt', {}, t('me.improvements')), h('dd', {}, review.improvements)] : null,
-      targets.length ? [h('dt', {}, t('me.next_targets')), h('dd', { class: 'chips' }, targets.map(([k, v]) => {
-        const name = t(`metric.${k}`);
-        return chip(`${name === `metric.${k}` ? k : name}: ${v}`, 'info');
-      }))] : null),
+      targets.length ? [h('dt', {}, t('me.next_targets')), h('dd', { class: 'chips' }, targets.map(([k, v]) => chip(`${metricName(k)}: ${v}`, 'info')))] : null),
     items.length ? [h('h4', {}, t('me.items')), h('ul', { class: 'list' }, items)] : null,
     review.acknowledged_at ? h('p', { class: 'meta' }, t('me.acknowledged', { when: dateTime(review.acknowledged_at) }))
       : ackPending ? chip(t('outbox.waiting'), 'warn')
@@ -85,7 +82,6 @@ export default async function render(ctx) {
   const reviews = h('section', { class: 'section', 'aria-labelledby': 'reviews-h' });
   const drawReviews = () => withStates(reviews, async () => {
     if (u.role !== 'engineer') return [];
-    await import('./kpis.js'); // the metric names used by next month's targets
     const r = await api.load('reviews', { engineer_id: u.id, per_page: 24 });
     return [staleNote(r.stale), h('h2', { id: 'reviews-h' }, t('me.reviews')),
       r.data.items.length ? h('ul', { class: 'list' }, r.data.items.map((rv) => reviewCard(rv, drawReviews))) : empty(t('me.no_reviews'))];
@@ -103,7 +99,7 @@ export default async function render(ctx) {
       outbox,
       button(t('me.sign_out'), async () => {
         if (queue.current().waiting) toast(t('me.sign_out_waiting'), '', 6000);
-        await signOut();
+        await ctx.signOut();
       }, { kind: 'danger block' })),
     reviews));
   await drawReviews();

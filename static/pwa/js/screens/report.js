@@ -2,8 +2,7 @@
 // the same figures as GET /reports/weekly and its PDF, with small charts drawn here.
 import { t, register, num, locale } from '../i18n.js';
 import * as api from '../api.js';
-import { h, chip, field, empty, staleNote, withStates } from '../ui.js';
-import { useStyles } from './supervisor/shared.js';
+import { h, chip, field, empty, staleNote, withStates, useStyles } from '../ui.js';
 
 register({
   en: {

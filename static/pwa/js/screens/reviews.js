@@ -4,10 +4,10 @@
 // the offline outbox.
 import { t, register, num, date, problemText } from '../i18n.js';
 import * as api from '../api.js';
-import * as queue from '../queue.js';
-import { h, clear, button, link, chip, field, empty, staleNote, withStates, toast, showFieldErrors } from '../ui.js';
-import './kpis.js'; // the metric names (metric.*) the targets are chosen by
-import { useStyles, mount, teamById, monthName, monthOptions, METRICS, flatErrors } from './supervisor/shared.js';
+import * as queue from '../outbox-client.js';
+import { h, clear, button, link, chip, field, empty, staleNote, withStates, toast, showFieldErrors, useStyles, mount } from '../ui.js';
+import { metricName, metricDefinitions } from '../metrics.js';
+import { teamById, monthName, monthOptions, flatErrors } from './supervisor/shared.js';
 
 register({
   en: {
@@ -128,7 +128,7 @@ function reviewCard(review, team, waiting) {
       : h('p', { class: 'meta' }, t('reviews.no_items')),
     targets.length ? [
       h('h3', { class: 'section-title' }, t('reviews.targets')),
-      h('ul', { class: 'chips' }, targets.map(([key, value]) => h('li', {}, chip(`${t(`metric.${key}`)}: ${num(value)}`, 'info')))),
+      h('ul', { class: 'chips' }, targets.map(([key, value]) => h('li', {}, chip(`${metricName(key)}: ${num(value)}`, 'info')))),
     ] : null);
 }
 
@@ -177,13 +177,14 @@ function itemRow(review, item, waiting, onChange) {
 
 async function renderForm(ctx, root, engineerId) {
   await withStates(root, async () => {
-    const team = Object.values(await teamById()).sort((a, b) => a.name.localeCompare(b.name));
+    const [people, metrics] = await Promise.all([teamById(), metricDefinitions()]);
+    const team = Object.values(people).sort((a, b) => a.name.localeCompare(b.name));
     if (!team.length) return empty(t('reviews.no_team'));
-    return reviewForm(ctx, team, engineerId);
+    return reviewForm(ctx, team, engineerId, metrics.items.map((m) => m.key));
   });
 }
 
-function reviewForm(ctx, team, engineerId) {
+function reviewForm(ctx, team, engineerId, metricKeys) {
   const engineer = h('select', { class: 'select', name: 'engineer_id', required: true },
     h('option', { value: '' }, t('reviews.choose')),
     team.map((u) => h('option', { value: u.id, selected: u.id === engineerId }, u.name)));
@@ -225,7 +226,7 @@ function reviewForm(ctx, team, engineerId) {
   };
   const addTarget = (focus) => {
     const metric = h('select', { class: 'select' }, h('option', { value: '' }, t('reviews.choose')),
-      METRICS.map((key) => h('option', { value: key }, t(`metric.${key}`))));
+      metricKeys.map((key) => h('option', { value: key }, metricName(key))));
     const value = h('input', { class: 'input', type: 'number', step: 'any', inputmode: 'decimal' });
     const metricField = field('', metric);
     const valueField = field('', value);

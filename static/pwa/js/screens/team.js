@@ -2,8 +2,9 @@
 // pass mark (today's schemes); a row opens the engineer's card.
 import { t, register, num } from '../i18n.js';
 import * as api from '../api.js';
-import { h, chip, field, empty, staleNote, withStates } from '../ui.js';
-import { useStyles, month, monthName, monthOptions, levelText, DIMENSIONS } from './supervisor/shared.js';
+import { h, chip, field, empty, staleNote, withStates, useStyles } from '../ui.js';
+import { month, monthName, monthOptions, levelText } from './supervisor/shared.js';
+import { dimensionName, metricDefinitions } from '../metrics.js';
 import { schemeName } from './kpis.js';
 
 register({
@@ -51,8 +52,9 @@ export default async function render(ctx) {
     h('a', { class: 'btn', href: '#/report' }, t('team.report'))), body);
   await useStyles();
   await withStates(body, async () => {
-    const [{ data, stale }, schemes] = await Promise.all([api.load('kpi/team', { period }),
-      api.loadAll('kpi/schemes').then((r) => Object.fromEntries(r.data.map((x) => [x.key, x]))).catch(() => ({}))]);
+    const [{ data, stale }, schemes, metrics] = await Promise.all([api.load('kpi/team', { period }),
+      api.loadAll('kpi/schemes').then((r) => Object.fromEntries(r.data.map((x) => [x.key, x]))).catch(() => ({})),
+      metricDefinitions()]);
     if (!data.items.length) return [staleNote(stale), empty(t('team.none'))];
     // The pass mark of each scheme the team is scored by, once above the board.
     const used = [...new Set(data.items.map((i) => `${i.level}-${i.work_type}`))].filter((k) => schemes[k]).sort();
@@ -61,12 +63,12 @@ export default async function render(ctx) {
       h('p', { class: 'meta' }, `${t(data.frozen ? 'team.frozen' : 'team.live')} ${t('team.ranked', { n: data.ranked })}`),
       used.length ? h('p', { class: 'team-schemes' }, h('strong', {}, t('team.schemes')),
         used.map((k, i) => [i ? ' · ' : '', t('team.scheme', { scheme: schemeName(k), n: num(schemes[k].pass_score) })])) : null,
-      h('ol', { class: 'team-board', 'aria-label': t('team.title') }, data.items.map((item) => row(item, data.period, schemes[`${item.level}-${item.work_type}`]))),
+      h('ol', { class: 'team-board', 'aria-label': t('team.title') }, data.items.map((item) => row(item, data.period, schemes[`${item.level}-${item.work_type}`], metrics.dimensions))),
     ];
   });
 }
 
-function row(item, period, scheme) {
+function row(item, period, scheme, dimensions) {
   const hasTotal = item.total_score !== null && item.total_score !== undefined;
   return h('li', { class: 'team-item' }, h('a', {
     class: ['card', 'team-row', item.bonus_eligible && 'team-row-bonus'],
@@ -86,7 +88,7 @@ function row(item, period, scheme) {
     hasTotal ? [h('span', { class: 'big' }, num(item.total_score, { maximumFractionDigits: 2 })),
       h('meter', { min: 0, max: 100, low: scheme ? scheme.pass_score - 0.01 : 60, high: 80, optimum: 100, value: item.total_score, 'aria-hidden': 'true' })]
       : h('span', { class: 'meta' }, t('team.no_data'))),
-  h('span', { class: 'team-dims', 'aria-hidden': 'true' }, DIMENSIONS.map((d) => h('span', { class: 'team-dim' },
-    h('span', { class: 'team-dim-name' }, t(`sup.dim.${d}`)),
+  h('span', { class: 'team-dims', 'aria-hidden': 'true' }, (dimensions.length ? dimensions : Object.keys(item.dimensions || {})).map((d) => h('span', { class: 'team-dim' },
+    h('span', { class: 'team-dim-name' }, dimensionName(d)),
     h('span', { class: 'team-dim-value' }, item.dimensions && item.dimensions[d] !== null && item.dimensions[d] !== undefined ? num(item.dimensions[d], { maximumFractionDigits: 0 }) : '—'))))));
 }

@@ -1,6 +1,6 @@
 // What the supervisor's screens (Queue, Team, Alerts, Reviews, an engineer's card) share:
-// their stylesheet, the team's names, months, dimension names, and the server's field errors.
-// Not a screen itself: the router opens only js/screens/NAME.js.
+// the team's names, months, and the server's field errors.
+// Not a screen itself: the router opens only the modules in app.js's SCREENS.
 import { t, register, locale } from '../../i18n.js';
 import * as api from '../../api.js';
 
@@ -12,8 +12,6 @@ register({
     'sup.waiting': 'Waiting to send',
     'sup.level.junior': 'Junior', 'sup.level.mid': 'Mid-level', 'sup.level.senior': 'Senior',
     'sup.work.field': 'field', 'sup.work.remote': 'remote',
-    'sup.dim.response': 'Response', 'sup.dim.efficiency': 'Efficiency', 'sup.dim.satisfaction': 'Satisfaction',
-    'sup.dim.knowledge': 'Knowledge', 'sup.dim.compliance': 'Compliance',
   },
   'zh-CN': {
     'sup.month': '月份',
@@ -22,46 +20,8 @@ register({
     'sup.waiting': '等待发送',
     'sup.level.junior': '初级', 'sup.level.mid': '中级', 'sup.level.senior': '高级',
     'sup.work.field': '现场', 'sup.work.remote': '远程',
-    'sup.dim.response': '响应', 'sup.dim.efficiency': '效率', 'sup.dim.satisfaction': '满意度',
-    'sup.dim.knowledge': '知识贡献', 'sup.dim.compliance': '合规',
   },
 });
-
-export const DIMENSIONS = ['response', 'efficiency', 'satisfaction', 'knowledge', 'compliance'];
-export const METRICS = [
-  'first_contact_minutes', 'arrival_minutes', 'dispatch_minutes', 'service_minutes',
-  'first_time_fix_rate', 'repeat_repair_rate', 'nps', 'complaints', 'trainings_attended',
-  'knowledge_items', 'case_quality', 'checklist_completion_rate', 'safety_incidents',
-  'process_violations', 'false_reports',
-];
-
-// The supervisor's stylesheet, loaded once when a supervisor screen first opens (kept out of
-// the shell that every engineer's phone loads first). Resolves when it applies.
-const sheets = new Map();
-export function useStyles(name = 'supervisor') {
-  if (!sheets.has(name)) {
-    sheets.set(name, new Promise((resolve) => {
-      const href = `/pwa/${name}.css`;
-      const existing = document.querySelector(`link[rel=stylesheet][href="${href}"]`);
-      if (existing) { resolve(); return; }
-      const link = document.createElement('link');
-      link.rel = 'stylesheet';
-      link.href = href;
-      link.onload = () => resolve();
-      link.onerror = () => resolve(); // unstyled beats blank
-      document.head.append(link);
-    }));
-  }
-  return sheets.get(name);
-}
-
-// The screen's own box in <main>, put there before anything is awaited: when the user moves
-// on meanwhile, the router replaces it, and what this screen draws later lands nowhere.
-export function mount(ctx) {
-  const root = document.createElement('div');
-  ctx.main.replaceChildren(root);
-  return root;
-}
 
 // Engineers the signed-in user may see, by id: {id: {id, name, level, work_type}}.
 export async function teamById() {

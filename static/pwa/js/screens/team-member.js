@@ -5,11 +5,12 @@
 // Users have no phone number in the API, so there is no call button here.
 import { t, register, num, date, dateTime, locale } from '../i18n.js';
 import * as api from '../api.js';
-import { h, chip, link, staleNote, withStates } from '../ui.js';
+import { h, chip, link, staleNote, withStates, useStyles, mount } from '../ui.js';
 import { metricBar, schemeName } from './kpis.js';
-import { flagIcons } from './queue.js';
-import { word, priorityTone, visitTone } from '../engineer.js';
-import { useStyles, mount, month, monthName, svg, DIMENSIONS } from './supervisor/shared.js';
+import { flagIcons } from '../flags.js';
+import { word, priorityTone, visitTone } from '../fieldwork.js';
+import { month, monthName, svg } from './supervisor/shared.js';
+import { dimensionName, metricDefinitions } from '../metrics.js';
 
 register({
   en: {
@@ -63,7 +64,7 @@ export default async function render(ctx) {
   const period = /^\d{4}-\d{2}$/.test(ctx.params[1] || '') ? ctx.params[1] : month();
   await withStates(root, async () => {
     const none = { data: { items: [] } };
-    const [{ data: card, stale }, { data: person }, history, visits, jobs, reviews, sites] = await Promise.all([
+    const [{ data: card, stale }, { data: person }, history, visits, jobs, reviews, sites, metrics] = await Promise.all([
       api.load(`kpi/engineers/${id}`, { period }),
       api.load(`users/${id}`).catch(() => ({ data: { name: `#${id}` } })),
       api.load(`kpi/engineers/${id}/history`, { months: 6 }).catch(() => none),
@@ -71,7 +72,9 @@ export default async function render(ctx) {
       api.load('jobs', { engineer_id: id, per_page: 5 }).catch(() => none),
       api.load('reviews', { engineer_id: id, per_page: 3 }).catch(() => none),
       api.loadAll('sites').then((r) => Object.fromEntries(r.data.map((x) => [x.id, x]))).catch(() => ({})),
+      metricDefinitions(),
     ]);
+    const dimensions = metrics.dimensions.length ? metrics.dimensions : Object.keys(card.dimensions || {});
     if (ctx.isCurrent()) ctx.setTitle(person.name);
     const total = card.total_score;
     const weighted = card.metrics.filter((m) => m.weight > 0).sort((a, b) => b.weight - a.weight);
@@ -98,12 +101,12 @@ export default async function render(ctx) {
               card.frozen ? chip(t('kpis.frozen'), 'info') : null)),
           h('section', { class: 'card', 'aria-labelledby': 'eng-dims' },
             h('h2', { id: 'eng-dims' }, t('eng.dimensions')),
-            h('ul', { class: 'list' }, DIMENSIONS.map((d) => {
+            h('ul', { class: 'list' }, dimensions.map((d) => {
               const value = card.dimensions ? card.dimensions[d] : null;
               return h('li', { class: 'bar' },
-                h('div', { class: 'bar-head' }, h('span', {}, t(`sup.dim.${d}`)), h('span', {}, value === null || value === undefined ? '—' : num(value))),
+                h('div', { class: 'bar-head' }, h('span', {}, dimensionName(d)), h('span', {}, value === null || value === undefined ? '—' : num(value))),
                 value === null || value === undefined ? null
-                  : h('meter', { min: 0, max: 100, low: 50, high: 80, optimum: 100, value, 'aria-label': `${t(`sup.dim.${d}`)} ${num(value)}` }));
+                  : h('meter', { min: 0, max: 100, low: 50, high: 80, optimum: 100, value, 'aria-label': `${dimensionName(d)} ${num(value)}` }));
             })))),
         h('section', { class: 'card', 'aria-labelledby': 'eng-metrics' },
           h('h2', { id: 'eng-metrics' }, t('kpis.metrics')),

@@ -5,10 +5,10 @@
 // with a note, one tap each. Decisions go through the offline outbox.
 import { t, register, dateTime, distance, problemText } from '../i18n.js';
 import * as api from '../api.js';
-import * as queue from '../queue.js';
-import { flagText } from '../flags.js';
-import { h, clear, button, chip, field, empty, staleNote, withStates, toast, showFieldErrors } from '../ui.js';
-import { useStyles, mount, svg, teamById } from './supervisor/shared.js';
+import * as queue from '../outbox-client.js';
+import { flagText, flagShort, flagIcons, FLAGS, PLACE_FLAGS } from '../flags.js';
+import { h, clear, button, chip, field, empty, staleNote, withStates, toast, showFieldErrors, useStyles, mount } from '../ui.js';
+import { svg, teamById } from './supervisor/shared.js';
 
 register({
   en: {
@@ -20,8 +20,6 @@ register({
     'queue.when': 'Checked in {when} · stayed {stay}',
     'queue.when_open': 'Checked in {when} · not checked out',
     'queue.flags': 'Why it is here',
-    'queue.at.OUTSIDE_GEOFENCE': '{event} was {distance} from the site, outside its {radius} area.',
-    'queue.at.LOW_ACCURACY': '{event} position was imprecise (±{accuracy}).',
     'queue.event.in': 'Check-in', 'queue.event.out': 'Check-out',
     'queue.photo_flag': 'Photo ({kind}): {text}',
     'queue.dispute': 'Rejected {when}: “{note}”',
@@ -50,13 +48,6 @@ register({
     'queue.done_approved': 'Visit approved.', 'queue.done_rejected': 'Visit rejected.',
     'queue.queued': 'Decision saved on this device: waiting to send.',
     'queue.status.approved': 'Approved', 'queue.status.rejected': 'Rejected', 'queue.status.verified': 'Verified',
-    'queue.short.OUTSIDE_GEOFENCE': 'Outside the site', 'queue.short.LOW_ACCURACY': 'Imprecise position',
-    'queue.short.MOCK_LOCATION': 'Mock location', 'queue.short.IMPOSSIBLE_TRAVEL': 'Impossible travel',
-    'queue.short.DUPLICATE_COORDINATES': 'Repeated coordinates', 'queue.short.CLOCK_SKEW': 'Clock ahead',
-    'queue.short.LATE_SYNC': 'Sent late', 'queue.short.OVERLAPPING_VISIT': 'Overlapping visit',
-    'queue.short.SHORT_VISIT': 'Short visit', 'queue.short.NO_CHECKOUT': 'No check-out',
-    'queue.short.DUPLICATE_PHOTO': 'Duplicate photo', 'queue.short.PHOTO_LOCATION_MISMATCH': 'Photo elsewhere',
-    'queue.short.PHOTO_TIME_MISMATCH': 'Photo at another time',
     'queue.north': 'N',
     'queue.minutes': '{n} min', 'queue.hours': '{h} h {m} min',
     'queue.legend.flagged': 'Flagged position',
@@ -88,8 +79,6 @@ register({
     'queue.when': '签到于 {when} · 停留 {stay}',
     'queue.when_open': '签到于 {when} · 未签退',
     'queue.flags': '进入审核的原因',
-    'queue.at.OUTSIDE_GEOFENCE': '{event}位置距离现场 {distance}，在 {radius} 现场范围外。',
-    'queue.at.LOW_ACCURACY': '{event}定位精度较差（±{accuracy}）。',
     'queue.event.in': '签到', 'queue.event.out': '签退',
     'queue.photo_flag': '照片（{kind}）：{text}',
     'queue.dispute': '已于 {when} 驳回：“{note}”',
@@ -118,13 +107,6 @@ register({
     'queue.done_approved': '已通过此次上门。', 'queue.done_rejected': '已驳回此次上门。',
     'queue.queued': '决定已保存在本机：等待发送。',
     'queue.status.approved': '已通过', 'queue.status.rejected': '已驳回', 'queue.status.verified': '已核实',
-    'queue.short.OUTSIDE_GEOFENCE': '不在现场范围', 'queue.short.LOW_ACCURACY': '定位不准',
-    'queue.short.MOCK_LOCATION': '模拟定位', 'queue.short.IMPOSSIBLE_TRAVEL': '不可能的移动',
-    'queue.short.DUPLICATE_COORDINATES': '坐标重复', 'queue.short.CLOCK_SKEW': '时间超前',
-    'queue.short.LATE_SYNC': '延迟上传', 'queue.short.OVERLAPPING_VISIT': '上门重叠',
-    'queue.short.SHORT_VISIT': '上门过短', 'queue.short.NO_CHECKOUT': '未签退',
-    'queue.short.DUPLICATE_PHOTO': '重复照片', 'queue.short.PHOTO_LOCATION_MISMATCH': '照片地点不符',
-    'queue.short.PHOTO_TIME_MISMATCH': '照片时间不符',
     'queue.north': '北',
     'queue.minutes': '{n} 分钟', 'queue.hours': '{h} 小时 {m} 分钟',
     'queue.legend.flagged': '被标记的位置',
@@ -153,17 +135,6 @@ export const roles = ['supervisor', 'admin'];
 export const title = 'queue.title';
 
 const STATUS_TONE = { flagged: 'warn', disputed: 'bad', approved: 'ok', rejected: 'bad', verified: 'ok' };
-const POSITION_FLAGS = new Set(['OUTSIDE_GEOFENCE', 'LOW_ACCURACY']);
-// Flags about where a fix was (drawn as a red ring on the diagram), not about its time.
-const PLACE_FLAGS = new Set([...POSITION_FLAGS, 'MOCK_LOCATION', 'IMPOSSIBLE_TRAVEL', 'DUPLICATE_COORDINATES']);
-
-// Each flag as a small sign (its words are the label), in the queue's order.
-const FLAG_ICONS = {
-  OUTSIDE_GEOFENCE: '◎', LOW_ACCURACY: '±', MOCK_LOCATION: '⚠', IMPOSSIBLE_TRAVEL: '⇢',
-  DUPLICATE_COORDINATES: '≡', CLOCK_SKEW: '◷', LATE_SYNC: '↻', OVERLAPPING_VISIT: '∩',
-  SHORT_VISIT: '↯', NO_CHECKOUT: '∅', DUPLICATE_PHOTO: '❐', PHOTO_LOCATION_MISMATCH: '⌖',
-  PHOTO_TIME_MISMATCH: '◴',
-};
 const AGES = [1, 4, 24, 72];
 
 export default async function render(ctx) {
@@ -194,7 +165,7 @@ export default async function render(ctx) {
     onchange: (ev) => { filters[name] = ev.target.value; load(); },
   }, options.map(([value, text]) => h('option', { value, selected: filters[name] === value }, text))));
   const bar = h('form', { class: 'vq-filters', onsubmit: (ev) => ev.preventDefault() },
-    select('flag', t('queue.filter.flag'), [['', t('queue.filter.any_flag')], ...Object.keys(FLAG_ICONS).map((f) => [f, t(`queue.short.${f}`)])]),
+    select('flag', t('queue.filter.flag'), [['', t('queue.filter.any_flag')], ...FLAGS.map((f) => [f, flagShort(f)])]),
     select('engineer_id', t('queue.filter.engineer'), [['', t('sup.all_engineers')],
       ...Object.values(team).sort((a, b) => a.name.localeCompare(b.name)).map((u) => [String(u.id), u.name])]),
     select('older_than_h', t('queue.filter.age'), [['', t('queue.filter.any_age')], ...AGES.map((n) => [String(n), t('queue.filter.older', { n })])]),
@@ -257,12 +228,6 @@ function ageText(iso) {
   if (minutes < 60) return t('queue.age.min', { n: Math.round(minutes) });
   if (minutes < 48 * 60) return t('queue.age.h', { n: Math.floor(minutes / 60) });
   return t('queue.age.d', { n: Math.floor(minutes / 1440) });
-}
-
-export function flagIcons(flags) {
-  return h('span', { class: 'vq-icons' }, (flags || []).map((f) => h('span', {
-    class: 'vq-icon', role: 'img', 'aria-label': t(`queue.short.${f}`), title: t(`queue.short.${f}`),
-  }, h('span', { 'aria-hidden': 'true' }, FLAG_ICONS[f] || '!'), h('span', { class: 'vq-icon-text', 'aria-hidden': 'true' }, t(`queue.short.${f}`)))));
 }
 
 // One line of the compact list: tick it for the bulk approval, tap it to open the full card.
@@ -435,13 +400,11 @@ function stayText(minutes) {
 function flagSentences(visit) {
   const out = [];
   const seen = new Set();
-  const radius = distance(visit.site ? visit.site.radius_m : null);
+  const radius = visit.site ? visit.site.radius_m : null;
   for (const [event, fix] of [['in', visit.check_in], ['out', visit.check_out]]) {
     for (const flag of (fix && fix.flags) || []) {
       seen.add(flag);
-      out.push(POSITION_FLAGS.has(flag)
-        ? t(`queue.at.${flag}`, { event: t(`queue.event.${event}`), distance: distance(fix.distance_m), accuracy: distance(fix.accuracy_m), radius })
-        : flagText(flag, fix, { self: false }));
+      out.push(flagText(flag, fix, { self: false, at: { event: t(`queue.event.${event}`), radius_m: radius } }));
     }
   }
   for (const photo of visit.photos || []) {
@@ -571,7 +534,7 @@ function photoSection(visit) {
           h('a', { href: `/api/v1/photos/${p.id}/image`, target: '_blank', rel: 'noopener', 'aria-label': t('queue.photo_open', { kind }) },
             h('img', { src: p.thumb_url || `/api/v1/photos/${p.id}/thumb`, alt: t('queue.photo_alt', { kind, when: dateTime(p.created_at) }), loading: 'lazy', width: 96, height: 96 })),
           h('span', {}, kind),
-          (p.flags || []).map((f) => chip(t(`queue.short.${f}`), 'bad')));
+          (p.flags || []).map((f) => chip(flagShort(f), 'bad')));
       }))
       : h('p', { class: 'meta' }, t('queue.no_photos')));
 }
@@ -587,7 +550,7 @@ function historySection(visit) {
       ? h('ul', { class: 'list vq-history' }, recent.map((v) => h('li', { class: 'list-row' },
         h('div', { class: 'grow' },
           h('div', {}, dateTime(v.client_time), v.id === visit.id ? h('span', { class: 'meta' }, ` (${t('queue.this_visit')})`) : null),
-          h('div', { class: 'meta' }, `${t('sup.job', { id: v.job_id })} · ${(v.flags || []).map((f) => t(`queue.short.${f}`)).join(', ')}`)),
+          h('div', { class: 'meta' }, `${t('sup.job', { id: v.job_id })} · ${(v.flags || []).map(flagShort).join(', ')}`)),
         chip(t(`queue.status.${v.status}`), STATUS_TONE[v.status] || ''))))
       : h('p', { class: 'meta' }, t('queue.history_none')));
 }
