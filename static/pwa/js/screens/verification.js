@@ -7,8 +7,8 @@ import { t, register, dateTime, distance, problemText } from '../i18n.js';
 import * as api from '../api.js';
 import * as queue from '../outbox-client.js';
 import { flagText } from '../flags.js';
-import { h, clear, button, chip, field, empty, staleNote, withStates, toast, showFieldErrors } from '../ui.js';
-import { useStyles, mount, svg, teamById } from './supervisor/shared.js';
+import { h, svg, clear, button, chip, field, empty, staleNote, withStates, toast, showFieldErrors } from '../ui.js';
+import { useStyles, mount, teamById } from './supervisor/shared.js';
 
 register({
   en: {
