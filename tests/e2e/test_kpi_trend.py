@@ -135,3 +135,63 @@ def test_the_supervisor_sees_the_same_trend_on_the_engineers_page(pages, small_o
     screenshot(page, f"kpi-trend-supervisor-phone-{lang}", full_page=True)
     page.set_viewport_size(LAPTOP)
     screenshot(page, f"kpi-trend-supervisor-laptop-{lang}", full_page=True)
+
+
+RENDER = """async (items) => {
+  const { setLocale } = await import('/pwa/js/i18n.js');
+  const { trendCard } = await import('/pwa/js/trend.js');
+  setLocale('en', { save: false });
+  const card = trendCard(items, { id: 't' });
+  if (!card) return null;
+  document.body.replaceChildren(card);
+  const table = card.querySelector('table');
+  return {
+    frozen: card.querySelectorAll('.trend-chart circle.trend-dot-frozen').length,
+    live: card.querySelectorAll('.trend-chart circle.trend-dot-live').length,
+    lines: card.querySelectorAll('.trend-chart line.trend-line').length,
+    open: card.querySelectorAll('.trend-chart line.trend-line-open').length,
+    dims: [...card.querySelectorAll('.trend-dim-name')].map((e) => e.textContent),
+    now: [...card.querySelectorAll('.trend-dim-now')].map((e) => e.textContent),
+    series: [...table.tBodies[0].rows].map((r) => [r.dataset.series, ...[...r.cells].slice(1).map((c) => c.textContent)]),
+    text: card.innerText,
+    label: card.querySelector('.trend-chart').getAttribute('aria-label'),
+  };
+}"""
+
+
+def test_months_without_a_total_or_a_dimension_are_gaps_and_no_history_draws_nothing(browser, static_server):
+    """A month without a total has no dot and a dash in the table; a dimension a month lacks
+    is a dash; a scheme's extra dimension follows the five; no months at all: no card."""
+    context = browser.new_context(base_url=static_server)
+    try:
+        page = context.new_page()
+        page.goto("/pwa/app.css")  # the app's origin, without the app running
+        page.set_content("<!doctype html><html lang=en><body></body></html>")
+        assert page.evaluate(RENDER, []) is None
+        month = lambda p, total, dims, frozen=True, live=False: {  # noqa: E731
+            "period": p, "total_score": total, "pass_score": 80, "meets_target": bool(total and total >= 80),
+            "dimensions": dims, "frozen": frozen, "live": live, "scheme": "mid-field"}
+        items = [month("2026-07", None, {}), month("2026-08", 81.5, {"response": 90, "efficiency": None}),
+                 month("2026-09", None, {"response": None}), month("2026-10", 70.25, {"response": 60, "mentoring": 50}),
+                 month("2026-11", 90, {"response": 100}, frozen=False),
+                 month("2026-12", 85.126, {"response": 99.99, "efficiency": 12}, frozen=False, live=True)]
+        got = page.evaluate(RENDER, items)
+        assert (got["frozen"], got["live"]) == (2, 2)  # Aug and Oct frozen; Nov (open, not live) and Dec
+        assert (got["lines"], got["open"]) == (3, 2)  # Aug-Oct, Oct-Nov (dashed), Nov-Dec (dashed)
+        assert got["dims"] == ["Response", "Efficiency", "mentoring"]
+        assert got["now"][0].endswith("99.99") and got["now"][2] == "no data"
+        assert got["series"] == [
+            ["total", "—", "81.5", "—", "70.25", "90", "85.13"],
+            ["response", "—", "90", "—", "60", "100", "99.99"],
+            ["efficiency", "—", "—", "—", "—", "—", "12"],
+            ["mentoring", "—", "—", "—", "50", "—", "—"],
+        ]
+        assert "Last 6 months" in got["text"] and "No total yet" not in got["text"]
+        assert got["label"].startswith("Total score by month against the pass mark: July 2026 — (pass mark 80, frozen); ")
+        assert got["label"].endswith("December 2026 85.13 (pass mark 80, so far).")
+
+        empty = page.evaluate(RENDER, [month("2026-12", None, {}, frozen=False, live=True)])
+        assert "Last month" in empty["text"] and "No total yet in these months." in empty["text"]
+        assert (empty["frozen"], empty["live"], empty["dims"]) == (0, 0, [])
+    finally:
+        context.close()
