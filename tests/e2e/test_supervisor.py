@@ -138,7 +138,9 @@ def test_team_board_alerts_and_a_review(pages, small_org, factory, client):
     screenshot(page, "supervisor-team", full_page=True)
     page.get_by_role("link", name=re.compile("^Rank 1: Li Qiang, Score 87.88")).click()
     page.get_by_role("heading", name="Li Qiang").wait_for()
-    page.get_by_text("87.88").wait_for()
+    page.locator("section[aria-labelledby=eng-total] .big").get_by_text("87.88").wait_for()
+    # The same total as this month's (live) column of the trend.
+    page.locator("table.trend-table tr[data-series=total] td").last.get_by_text("87.88").wait_for()
     page.get_by_text("Rank 1 of 2").wait_for()
     page.get_by_text("1 more approved case").wait_for()
     screenshot(page, "supervisor-engineer-card", full_page=True)

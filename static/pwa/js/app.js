@@ -9,7 +9,7 @@
 import { t, register, locale, setLocale, onLocaleChange } from './i18n.js';
 import * as api from './api.js';
 import * as queue from './outbox-client.js';
-import { h, clear, button, field, loading, errorState, toast, clearToasts, languageSwitch } from './ui.js';
+import { h, svg, clear, button, field, loading, errorState, toast, clearToasts, languageSwitch } from './ui.js';
 
 // Each screen's module, by the name in the hash. Literal paths, so that a reader (and a
 // test) can follow every import.
@@ -51,15 +51,7 @@ const ICONS = {
   dispatch: 'M12 21s-7-6-7-11a7 7 0 0 1 14 0c0 5-7 11-7 11zM12 12a2 2 0 1 0 0-4 2 2 0 0 0 0 4z',
 };
 function icon(name) {
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('class', 'tab-icon');
-  svg.setAttribute('aria-hidden', 'true');
-  const path = document.createElementNS(ns, 'path');
-  path.setAttribute('d', ICONS[name] || ICONS.me);
-  svg.append(path);
-  return svg;
+  return svg('svg', { viewBox: '0 0 24 24', class: 'tab-icon', 'aria-hidden': 'true' }, svg('path', { d: ICONS[name] || ICONS.me }));
 }
 TABS.admin = TABS.supervisor;
 const HOME = { engineer: 'today', supervisor: 'queue', admin: 'queue' };

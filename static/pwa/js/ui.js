@@ -28,6 +28,15 @@ function append(el, children) {
 }
 export function clear(el, ...children) { el.replaceChildren(); append(el, children); return el; }
 
+// An SVG element (charts, diagrams): svg('circle', {cx: 1, class: 'x'}, children...).
+const SVG_NS = 'http://www.w3.org/2000/svg';
+export function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined && v !== false) el.setAttribute(k, v);
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return el;
+}
+
 export const button = (label, onclick, { kind = '', ...attrs } = {}) =>
   h('button', { type: 'button', class: ['btn', kind && kind.split(' ').map((k) => `btn-${k}`).join(' ')], onclick, ...attrs }, label);
 export const link = (label, href, { kind = '', ...attrs } = {}) =>

@@ -1,9 +1,12 @@
 // #/kpis: this month's KPI card — total against the pass mark, one bar per weighted metric
-// toward its target with the gap in words, rank and bonus line, streak dots.
+// toward its target with the gap in words, rank and bonus line, streak dots, and the last six
+// months' trend of the total and each dimension (js/trend.js). The card and the history are
+// kept on the phone like every read (api.load), so the screen works offline.
 import { t, register, num, date } from '../i18n.js';
 import * as api from '../api.js';
 import { h, chip, staleNote, withStates } from '../ui.js';
-import { metricName } from '../metrics.js';
+import { metricName, metricDefinitions } from '../metrics.js';
+import { trendCard } from '../trend.js';
 
 register({
   en: {
@@ -110,37 +113,38 @@ export function metricBar(m) {
 
 export default async function render(ctx) {
   await withStates(ctx.main, async () => {
-    const current = await api.load(`kpi/engineers/${ctx.user.id}`);
+    const [current, history, metrics] = await Promise.all([
+      api.load(`kpi/engineers/${ctx.user.id}`),
+      // The trend: months oldest first, the current one last (a failed read leaves it out).
+      api.load(`kpi/engineers/${ctx.user.id}/history`, { months: 6 }).catch(() => null),
+      metricDefinitions(),
+    ]);
     const card = current.data;
-    // Earlier months for the streak dots, filled in when they arrive (a failed one shows as not on target).
+    const months = history ? history.data.items || [] : [];
     const monthName = (p) => date(`${p}-15T12:00:00`, { month: 'short', year: 'numeric' });
     const shortMonth = (p) => date(`${p}-15T12:00:00`, { month: 'short' });
-    const dots = h('ul', { class: 'dots dots-labelled' });
-    const drawDots = (months) => {
-      // Each dot labelled by its month ("Sep ✓"); the screen reader hears the whole sentence.
-      // The current month is still open: not on target *yet* is not a miss.
-      const state = (m) => (m.meets_target ? 'on' : m.period === card.period && !card.frozen ? 'live' : 'off');
-      dots.replaceChildren(...months.map((m) => h('li', { class: 'streak-month', title: monthName(m.period) },
-        h('span', { class: ['dot', m.meets_target && 'dot-on', state(m) === 'live' && 'dot-live'], 'aria-hidden': 'true' }),
-        h('span', { class: 'dot-label', 'aria-hidden': 'true' }, t(`kpis.dot_label_${state(m)}`, { month: shortMonth(m.period) })),
-        h('span', { class: 'visually-hidden' }, t(`kpis.dot_${state(m)}`, { month: monthName(m.period) })))));
-    };
-    const guess = [5, 4, 3, 2, 1].map((k) => ({ period: period(k), meets_target: k < card.streak_months }));
-    Promise.all([5, 4, 3, 2, 1].map((k) => api.load(`kpi/engineers/${ctx.user.id}`, { period: period(k) })
-      .then((r) => r.data).catch(() => ({ period: period(k), meets_target: false }))))
-      .then((earlier) => { if (ctx.isCurrent()) drawDots([...earlier, card]); });
-    drawDots([...guess, card]);
+    // The streak dots: the five months before this one from the trend, this month from its card;
+    // without the trend they are told by the streak (on target for its length, then not).
+    const earlier = months.length === 6 && months[5].period === card.period ? months.slice(0, 5)
+      : [5, 4, 3, 2, 1].map((k) => ({ period: period(k), meets_target: k < card.streak_months }));
+    // Each dot labelled by its month ("Sep ✓"); the screen reader hears the whole sentence.
+    // The current month is still open: not on target *yet* is not a miss.
+    const state = (m) => (m.meets_target ? 'on' : m.period === card.period && !card.frozen ? 'live' : 'off');
+    const dots = h('ul', { class: 'dots dots-labelled' }, [...earlier, card].map((m) => h('li', { class: 'streak-month', title: monthName(m.period) },
+      h('span', { class: ['dot', m.meets_target && 'dot-on', state(m) === 'live' && 'dot-live'], 'aria-hidden': 'true' }),
+      h('span', { class: 'dot-label', 'aria-hidden': 'true' }, t(`kpis.dot_label_${state(m)}`, { month: shortMonth(m.period) })),
+      h('span', { class: 'visually-hidden' }, t(`kpis.dot_${state(m)}`, { month: monthName(m.period) })))));
     const total = card.total_score;
     const weighted = card.metrics.filter((m) => m.weight > 0).sort((a, b) => b.weight - a.weight);
     const others = card.metrics.filter((m) => !(m.weight > 0) && m.has_data);
     const toGo = Math.max(0, 3 - card.streak_months);
     return [
-      staleNote(current.stale),
+      staleNote(current.stale || (history && history.stale)),
       h('section', { class: ['card', card.meets_target ? 'card-ok' : total === null ? '' : 'card-warn'], 'aria-labelledby': 'kpi-total' },
         h('h2', { id: 'kpi-total' }, t('kpis.total'), ' · ', monthName(card.period)),
         total === null ? h('p', {}, t('kpis.no_total')) : [
-          h('p', { class: 'big' }, num(total), h('span', { class: 'meta' }, ' / 100')),
-          h('meter', { min: 0, max: 100, low: card.pass_score - 0.01, optimum: 100, value: total, 'aria-label': `${t('kpis.total')} ${num(total)}` }),
+          h('p', { class: 'big' }, num(total, { maximumFractionDigits: 2 }), h('span', { class: 'meta' }, ' / 100')),
+          h('meter', { min: 0, max: 100, low: card.pass_score - 0.01, optimum: 100, value: total, 'aria-label': `${t('kpis.total')} ${num(total, { maximumFractionDigits: 2 })}` }),
           h('p', {}, h('strong', {}, card.meets_target ? `✓ ${t('kpis.meets')}` : t('kpis.below', { n: num(card.pass_score - total) })),
             ' · ', t('kpis.pass', { n: num(card.pass_score) })),
         ],
@@ -153,6 +157,7 @@ export default async function render(ctx) {
         dots,
         h('p', {}, t('kpis.streak_n', { n: card.streak_months }), ' · ',
           card.promotion_priority ? h('strong', {}, t('kpis.promotion_yes')) : t('kpis.promotion_left', { n: toGo }))),
+      trendCard(months, { id: 'kpi-trend', order: metrics.dimensions }),
       h('section', { class: 'card', 'aria-labelledby': 'kpi-metrics' },
         h('h2', { id: 'kpi-metrics' }, t('kpis.metrics')),
         h('ul', { class: 'list' }, weighted.map(metricBar)),

@@ -2,7 +2,7 @@
 // the same figures as GET /reports/weekly and its PDF, with small charts drawn here.
 import { t, register, num, locale } from '../i18n.js';
 import * as api from '../api.js';
-import { h, chip, field, empty, staleNote, withStates, useStyles } from '../ui.js';
+import { h, svg, chip, field, empty, staleNote, withStates, useStyles } from '../ui.js';
 
 register({
   en: {
@@ -83,28 +83,22 @@ const signed = (v) => (v === null || v === undefined ? '' : `${v > 0 ? '+' : ''}
 
 // Two bars (this week, last week) on one scale with the month's target as a line.
 function chart(kpi) {
-  const ns = 'http://www.w3.org/2000/svg';
-  const el = (tag, attrs) => {
-    const node = document.createElementNS(ns, tag);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-    return node;
-  };
   const values = [kpi.week.value, kpi.previous_week.value, kpi.month_target].filter((v) => v !== null && v !== undefined);
   const low = Math.min(0, ...values);
   const high = Math.max(1, ...values);
   const x = (v) => 4 + ((v - low) / (high - low)) * 192;
-  const svg = el('svg', { viewBox: '0 0 200 40', class: 'report-chart', role: 'img',
+  const chartEl = svg('svg', { viewBox: '0 0 200 40', class: 'report-chart', role: 'img',
     'aria-label': `${t('report.this_week')} ${fmt(kpi.week.value)}, ${t('report.last_week')} ${fmt(kpi.previous_week.value)}, ${t('report.target')} ${fmt(kpi.month_target)}` });
   [[kpi.week.value, 4, 'currentColor', 1], [kpi.previous_week.value, 22, 'currentColor', 0.35]].forEach(([v, y, fill, opacity]) => {
     if (v === null || v === undefined) return;
     const a = x(Math.min(0, v)); const b = x(Math.max(0, v));
-    svg.append(el('rect', { x: a, y, width: Math.max(1, b - a), height: 14, fill, 'fill-opacity': opacity, rx: 2 }));
+    chartEl.append(svg('rect', { x: a, y, width: Math.max(1, b - a), height: 14, fill, 'fill-opacity': opacity, rx: 2 }));
   });
   if (kpi.month_target !== null && kpi.month_target !== undefined) {
-    svg.append(el('line', { x1: x(kpi.month_target), x2: x(kpi.month_target), y1: 0, y2: 40,
+    chartEl.append(svg('line', { x1: x(kpi.month_target), x2: x(kpi.month_target), y1: 0, y2: 40,
       stroke: '#c0392b', 'stroke-width': 2, 'stroke-dasharray': '3 2' }));
   }
-  return svg;
+  return chartEl;
 }
 
 function kpiCard(kpi) {

@@ -1,16 +1,18 @@
 // #/engineer/ID[/YYYY-MM]: a team member's KPI card as their supervisor sees it (opened
 // from the team board): total against the pass mark, rank and bonus, streak, each metric
 // toward its target with the gap in words (the words of the engineer's own KPI screen); the
-// six months' trend drawn against the pass mark, their recent visits and jobs, their reviews.
+// six months' trend (js/trend.js, as on the engineer's own KPI screen), their recent visits and
+// jobs, their reviews.
 // Users have no phone number in the API, so there is no call button here.
-import { t, register, num, date, dateTime, locale } from '../i18n.js';
+import { t, register, num, date, dateTime } from '../i18n.js';
 import * as api from '../api.js';
 import { h, chip, link, staleNote, withStates, useStyles, mount } from '../ui.js';
 import { metricBar, schemeName } from './kpis.js';
 import { flagIcons } from '../flags.js';
 import { word, priorityTone, visitTone } from '../fieldwork.js';
-import { month, monthName, svg } from './supervisor/shared.js';
+import { month, monthName } from './supervisor/shared.js';
 import { dimensionName, metricDefinitions } from '../metrics.js';
+import { trendCard } from '../trend.js';
 
 register({
   en: {
@@ -20,17 +22,11 @@ register({
     'eng.dimensions': 'Dimensions',
     'eng.promotion': 'Promotion priority',
     'eng.not_weighted': 'Not weighted in this scheme',
-    'eng.trend': 'Last 6 months',
-    'eng.trend_label': 'Total score by month against the pass mark: {months}.',
-    'eng.trend_month': '{month} {total} (pass mark {pass}{state})',
-    'eng.trend_frozen': ', frozen', 'eng.trend_live': ', so far',
-    'eng.key.total': 'Total score', 'eng.key.pass': 'Pass mark', 'eng.key.frozen': 'Closed month (frozen)', 'eng.key.live': 'Open month',
     'eng.visits': 'Recent visits', 'eng.no_visits': 'No visits yet.',
     'eng.jobs': 'Recent jobs', 'eng.no_jobs': 'No jobs yet.',
     'eng.reviews': 'Reviews', 'eng.no_reviews': 'No reviews yet.',
     'eng.items_done': '{done} of {n} actions done',
     'eng.all_reviews': 'All reviews',
-    'eng.sep': '; ',
   },
   'zh-CN': {
     'eng.title': '绩效卡',
@@ -39,17 +35,11 @@ register({
     'eng.dimensions': '维度得分',
     'eng.promotion': '优先晋升',
     'eng.not_weighted': '此方案中不计权重',
-    'eng.trend': '近 6 个月',
-    'eng.trend_label': '每月总分与及格线：{months}。',
-    'eng.trend_month': '{month} {total}（及格线 {pass}{state}）',
-    'eng.trend_frozen': '，已冻结', 'eng.trend_live': '，截至目前',
-    'eng.key.total': '总分', 'eng.key.pass': '及格线', 'eng.key.frozen': '已结账月份（冻结）', 'eng.key.live': '未结账月份',
     'eng.visits': '最近上门', 'eng.no_visits': '还没有上门记录。',
     'eng.jobs': '最近工单', 'eng.no_jobs': '还没有工单。',
     'eng.reviews': '绩效面谈', 'eng.no_reviews': '还没有面谈记录。',
     'eng.items_done': '改进事项完成 {done}/{n}',
     'eng.all_reviews': '全部面谈',
-    'eng.sep': '；',
   },
 });
 
@@ -104,53 +94,19 @@ export default async function render(ctx) {
             h('ul', { class: 'list' }, dimensions.map((d) => {
               const value = card.dimensions ? card.dimensions[d] : null;
               return h('li', { class: 'bar' },
-                h('div', { class: 'bar-head' }, h('span', {}, dimensionName(d)), h('span', {}, value === null || value === undefined ? '—' : num(value))),
+                h('div', { class: 'bar-head' }, h('span', {}, dimensionName(d)), h('span', {}, value === null || value === undefined ? '—' : num(value, { maximumFractionDigits: 2 }))),
                 value === null || value === undefined ? null
-                  : h('meter', { min: 0, max: 100, low: 50, high: 80, optimum: 100, value, 'aria-label': `${dimensionName(d)} ${num(value)}` }));
+                  : h('meter', { min: 0, max: 100, low: 50, high: 80, optimum: 100, value, 'aria-label': `${dimensionName(d)} ${num(value, { maximumFractionDigits: 2 })}` }));
             })))),
         h('section', { class: 'card', 'aria-labelledby': 'eng-metrics' },
           h('h2', { id: 'eng-metrics' }, t('kpis.metrics')),
           h('ul', { class: 'list' }, weighted.map(metricBar)),
           others.length ? [h('h3', { class: 'section-title' }, t('eng.not_weighted')), h('ul', { class: 'list' }, others.map(metricBar))] : null)),
       h('div', { class: 'cols-2' },
-        h('div', {}, trend(history.data.items || []), reviewList(id, reviews.data.items || [])),
+        h('div', {}, trendCard(history.data.items || [], { id: 'eng-trend', order: dimensions }), reviewList(id, reviews.data.items || [])),
         h('div', {}, visitList(visits.data.items || [], sites), jobList(jobs.data.items || [], sites))),
     ];
   });
-}
-
-// The total of each month as a line over 0–100, the pass mark dashed, a closed (frozen) month a
-// filled dot and an open one a ring; the figures are in the image's label.
-function trend(items) {
-  if (!items.length) return null;
-  const W = 320, H = 150, left = 30, right = 10, top = 12, bottom = 24;
-  const step = items.length > 1 ? (W - left - right) / (items.length - 1) : 0;
-  const x = (i) => left + i * step;
-  const y = (v) => top + (1 - v / 100) * (H - top - bottom);
-  const short = new Intl.DateTimeFormat(locale(), { month: 'short' });
-  const nodes = [0, 50, 100].flatMap((v) => [svg('line', { x1: left, x2: W - right, y1: y(v), y2: y(v), class: 'eng-grid' }),
-    svg('text', { x: left - 4, y: y(v) + 4, 'text-anchor': 'end', class: 'eng-axis' }, String(v))]);
-  nodes.push(svg('path', { class: 'eng-pass', d: items.map((m, i) => `${i ? 'L' : 'M'}${x(i) - (i ? 0 : 6)} ${y(m.pass_score)}H${x(i) + 6}`).join('') }));
-  const scored = items.map((m, i) => [m, i]).filter(([m]) => m.total_score !== null && m.total_score !== undefined);
-  if (scored.length > 1) nodes.push(svg('polyline', { class: 'eng-line', points: scored.map(([m, i]) => `${x(i)},${y(m.total_score)}`).join(' ') }));
-  for (const [m, i] of scored) {
-    nodes.push(svg('circle', { cx: x(i), cy: y(m.total_score), r: 4.5, class: m.frozen ? 'eng-dot-frozen' : 'eng-dot-live' }));
-    nodes.push(svg('text', { x: x(i), y: y(m.total_score) - 8, 'text-anchor': 'middle', class: 'eng-value' }, num(m.total_score, { maximumFractionDigits: 0 })));
-  }
-  items.forEach((m, i) => {
-    const [yy, mm] = m.period.split('-').map(Number);
-    nodes.push(svg('text', { x: x(i), y: H - 6, 'text-anchor': 'middle', class: 'eng-axis' }, short.format(new Date(yy, mm - 1, 1))));
-  });
-  const label = t('eng.trend_label', { months: items.map((m) => t('eng.trend_month', {
-    month: monthName(m.period), total: m.total_score === null ? '—' : num(m.total_score, { maximumFractionDigits: 2 }),
-    pass: num(m.pass_score), state: m.frozen ? t('eng.trend_frozen') : m.live ? t('eng.trend_live') : '',
-  })).join(t('eng.sep')) });
-  return h('section', { class: 'card', 'aria-labelledby': 'eng-trend' },
-    h('h2', { id: 'eng-trend' }, t('eng.trend')),
-    svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': label, class: 'eng-trend' }, nodes),
-    h('p', { class: 'vq-legend' },
-      h('span', { class: 'eng-key eng-key-total' }, t('eng.key.total')), h('span', { class: 'eng-key eng-key-pass' }, t('eng.key.pass')),
-      h('span', { class: 'eng-key eng-key-frozen' }, t('eng.key.frozen')), h('span', { class: 'eng-key eng-key-live' }, t('eng.key.live'))));
 }
 
 function siteName(sites, id) { return sites[id] ? sites[id].name : `#${id}`; }

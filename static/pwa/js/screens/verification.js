@@ -7,8 +7,8 @@ import { t, register, dateTime, distance, problemText } from '../i18n.js';
 import * as api from '../api.js';
 import * as queue from '../outbox-client.js';
 import { flagText, flagShort, flagIcons, FLAGS, PLACE_FLAGS } from '../flags.js';
-import { h, clear, button, chip, field, empty, staleNote, withStates, toast, showFieldErrors, useStyles, mount } from '../ui.js';
-import { svg, teamById } from './supervisor/shared.js';
+import { h, svg, clear, button, chip, field, empty, staleNote, withStates, toast, showFieldErrors, useStyles, mount } from '../ui.js';
+import { teamById } from './supervisor/shared.js';
 
 register({
   en: {
