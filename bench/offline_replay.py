@@ -10,7 +10,7 @@ jobs, four actions a job (first contact, check-in, check-out, a knowledge case f
 job: 200 for 50 jobs):
 
 - replay: the browser goes offline, the actions are made through the app's own queue
-  module (`submit()` of /pwa/js/queue.js, imported in the page), so they wait in the
+  module (`submit()` of /pwa/js/outbox-client.js, imported in the page), so they wait in the
   IndexedDB outbox with their Idempotency-Keys and client times, the check-out naming
   its check-in's visit by the placeholder the queue resolves at send time; the browser
   comes back online and the time runs from that moment until the outbox is empty (sent
@@ -62,7 +62,7 @@ const clock = (start, job, index) => (step) =>
 ENQUEUE_JS = """async ({jobs, start, site}) => {
   const SITE = site;
   %s
-  const queue = await import('/pwa/js/queue.js');
+  const queue = await import('/pwa/js/outbox-client.js');
   let index = 0;
   for (const job of jobs) {
     const t = clock(start, job, index++);
@@ -82,7 +82,7 @@ ENQUEUE_JS = """async ({jobs, start, site}) => {
 
 # Resolves, once the outbox is empty after going online, with the moment (epoch ms).
 WATCH_JS = """async () => {
-  const queue = await import('/pwa/js/queue.js');
+  const queue = await import('/pwa/js/outbox-client.js');
   window.__replay = new Promise((resolve) => {
     let done = false;
     queue.subscribe((state) => {

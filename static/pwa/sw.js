@@ -4,7 +4,7 @@
 // API answers are never cached here: the page keeps its own per-user copy in IndexedDB,
 // cleared at sign-out, so one person's data is never served to another.
 /* global FieldProofOutbox */
-importScripts('/pwa/js/outbox.js');
+importScripts('/pwa/js/outbox-store.js');
 
 const VERSION = '__SHELL_VERSION__';
 const SHELL = "__SHELL_FILES__";

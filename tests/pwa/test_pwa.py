@@ -33,13 +33,13 @@ def shell_files() -> set[Path]:
     the home screen of either role with theirs (the largest first load)."""
     js = ROOT / "js"
     files = {ROOT / "index.html", ROOT / "app.css"} | modules_loaded_by(js / "app.js")
-    homes = [js / "screens" / name for name in ("today.js", "queue.js") if (js / "screens" / name).exists()]
+    homes = [js / "screens" / name for name in ("today.js", "verification.js")]
     return files | max((modules_loaded_by(home) for home in homes), key=lambda s: sum(p.stat().st_size for p in s), default=set())
 
 
 def test_shell_fits_the_gzip_budget():
     files = shell_files()
-    assert ROOT / "js" / "queue.js" in files and ROOT / "js" / "outbox.js" in files
+    assert ROOT / "js" / "outbox-client.js" in files and ROOT / "js" / "outbox-store.js" in files
     total = sum(len(gzip.compress(path.read_bytes(), 9)) for path in files)
     assert total <= SHELL_BUDGET, f"shell is {total} bytes gzip ({len(files)} files)"
 
@@ -122,10 +122,10 @@ def test_service_worker_is_served_for_the_whole_app_with_its_version(client):
     version = re.search(r"const VERSION = '([0-9a-f]{16})';", script)
     assert version, "the version is written in"
     files = json.loads(re.search(r"const SHELL = (\[.*?\]);", script).group(1))
-    assert {"/", "/pwa/app.css", "/pwa/js/app.js", "/pwa/js/outbox.js", "/pwa/js/screens/today.js",
+    assert {"/", "/pwa/app.css", "/pwa/js/app.js", "/pwa/js/outbox-store.js", "/pwa/js/screens/today.js",
             "/manifest.webmanifest"} <= set(files)
     assert "/pwa/icons/make_icons.py" not in files and not any(f.endswith("sw.js") for f in files)
-    for needed in ("addEventListener('fetch'", "addEventListener('sync'", "importScripts('/pwa/js/outbox.js')"):
+    for needed in ("addEventListener('fetch'", "addEventListener('sync'", "importScripts('/pwa/js/outbox-store.js')"):
         assert needed in script
     # The same script twice: same version (so the browser keeps its worker).
     assert client.get("/sw.js").get_data(as_text=True) == script

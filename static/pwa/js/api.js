@@ -1,7 +1,7 @@
 // The API client: JSON in and out, the CSRF header on changes, problem+json → ApiError.
 // Reads: get() fails offline; load() falls back to the last copy kept in IndexedDB.
-// Changes that a person makes go through the outbox (queue.js), not through here.
-import './outbox.js';
+// Changes that a person makes go through the outbox (outbox-client.js), not through here.
+import './outbox-store.js';
 
 const box = self.FieldProofOutbox;
 const BASE = '/api/v1/';

@@ -1,14 +1,38 @@
 // Boot: the session, the sign-in screen, the hash router, the tab bar and the offline banner.
 //
-// A screen is a module js/screens/NAME.js, opened by the hash #/NAME/arg1/arg2:
+// A screen is a module of js/screens/, opened by the hash #/NAME/arg1/arg2 (SCREENS below
+// names the module of each NAME):
 //   export const roles = ['engineer'];          // optional: who may open it
 //   export const title = 'tab.today';           // optional: an i18n key (or a function of ctx)
 //   export default async function render(ctx) { ... }   // fills ctx.main
 // ctx = {main, params, user, navigate, setTitle, onCleanup, isCurrent, rerender}
 import { t, register, locale, setLocale, onLocaleChange } from './i18n.js';
 import * as api from './api.js';
-import * as queue from './queue.js';
+import * as queue from './outbox-client.js';
 import { h, clear, button, field, loading, errorState, toast, clearToasts } from './ui.js';
+
+// Each screen's module, by the name in the hash. Literal paths, so that a reader (and a
+// test) can follow every import.
+const SCREENS = {
+  alerts: () => import('./screens/alerts.js'),
+  dispatch: () => import('./screens/dispatch.js'),
+  engineer: () => import('./screens/team-member.js'),
+  feedback: () => import('./screens/feedback.js'),
+  job: () => import('./screens/job.js'),
+  knowledge: () => import('./screens/knowledge.js'),
+  kpis: () => import('./screens/kpis.js'),
+  me: () => import('./screens/me.js'),
+  outbox: () => import('./screens/waiting-actions.js'),
+  queue: () => import('./screens/verification.js'),
+  report: () => import('./screens/report.js'),
+  reviews: () => import('./screens/reviews.js'),
+  team: () => import('./screens/team.js'),
+  today: () => import('./screens/today.js'),
+  visits: () => import('./screens/visits.js'),
+};
+function loadScreen(name) {
+  return Object.hasOwn(SCREENS, name) ? SCREENS[name]() : Promise.reject(new Error(`no screen ${name}`));
+}
 
 const TABS = {
   engineer: ['today', 'kpis', 'knowledge', 'me'],
@@ -74,10 +98,9 @@ async function route() {
   clearToasts();  // a notice belongs to the screen it was raised on
   for (const fn of cleanups.splice(0)) { try { fn(); } catch (e) { console.error(e); } }
   if (!user) { renderSignIn(); return; }
-  let { name, params } = parseHash();
+  const { name, params } = parseHash();
   if (!name) { location.replace(`#/${HOME[user.role] || 'me'}`); return; }
   renderTabs(name);
-  if (!/^[a-z][a-z0-9-]*$/.test(name)) name = 'missing';
   // Each visit of a screen draws into a container of its own: a screen that answers late
   // (after the user moved on) fills a detached element, never the screen now shown.
   const main = h('div', { class: 'view' });
@@ -85,7 +108,7 @@ async function route() {
   clear(main, loading());
   let screen;
   try {
-    screen = await import(`./screens/${name}.js`);
+    screen = await loadScreen(name);
   } catch (error) {
     if (seq !== routeSeq) return;
     console.error(error);
@@ -216,7 +239,7 @@ async function boot() {
     // The customer's rating page: no account, no tabs.
     const main = document.getElementById('main');
     try {
-      const screen = await import('./screens/feedback.js');
+      const screen = await SCREENS.feedback();
       await (screen.default || screen.render)({
         main, params: [decodeURIComponent(location.pathname.slice(3))], user: null, navigate, setTitle,
         onCleanup: () => {}, isCurrent: () => true, rerender: () => boot(),
@@ -246,7 +269,7 @@ async function boot() {
     if (!cached) throw new api.ApiError(401, { code: 'UNAUTHORIZED' });
     // Fetch the screen's code while the session is checked, not after (one round trip less).
     const first = parseHash().name || HOME[cached.role];
-    if (/^[a-z][a-z0-9-]*$/.test(first || '')) import(`./screens/${first}.js`).catch(() => {});
+    loadScreen(first).catch(() => {});
     startSession(await api.get('auth/me'));
   } catch (error) {
     if (error.network && cached) {

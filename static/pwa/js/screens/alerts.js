@@ -3,10 +3,10 @@
 // make it a review's action item, through the offline outbox.
 import { t, register, dateTime, date, problemText } from '../i18n.js';
 import * as api from '../api.js';
-import * as queue from '../queue.js';
+import * as queue from '../outbox-client.js';
 import { h, clear, button, chip, field, empty, staleNote, withStates, toast, showFieldErrors } from '../ui.js';
 import { useStyles, teamById, monthName, flatErrors } from './supervisor/shared.js';
-import { word } from '../engineer.js';
+import { word } from '../fieldwork.js';
 
 register({
   en: {

@@ -4,8 +4,8 @@
 // today; app/domain/dispatch.py), reschedule it, cancel it. Every change through the outbox.
 import { t, register, date, dateTime, distance, problemText } from '../i18n.js';
 import * as api from '../api.js';
-import * as queue from '../queue.js';
-import { word, priorityTone, PRIORITY_ORDER } from '../engineer.js';
+import * as queue from '../outbox-client.js';
+import { word, priorityTone, PRIORITY_ORDER } from '../fieldwork.js';
 import { h, clear, button, chip, field, empty, staleNote, withStates, toast, showFieldErrors } from '../ui.js';
 import { useStyles, mount, teamById, flatErrors } from './supervisor/shared.js';
 

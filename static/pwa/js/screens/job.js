@@ -2,11 +2,11 @@
 // position, photos by kind, the close form with the category's checklist, the feedback QR.
 import { t, register, distance, dateTime, time, problemText } from '../i18n.js';
 import * as api from '../api.js';
-import * as queue from '../queue.js';
+import * as queue from '../outbox-client.js';
 import { h, clear, button, chip, field, staleNote, toast, showFieldErrors, errorState, loading } from '../ui.js';
 import { flagText, isDecided, fixOfFlag } from '../flags.js';
 import { prepare } from '../photo.js';
-import { priorityTone, visitTone, word, metresBetween, fixOf, openVisits } from '../engineer.js';
+import { priorityTone, visitTone, word, metresBetween, fixOf, openVisits } from '../fieldwork.js';
 
 register({
   en: {

@@ -2,7 +2,7 @@
 // #/knowledge/new[/JOB_ID]: submit a case or document (from a job: linked to it).
 import { t, register, date, problemText } from '../i18n.js';
 import * as api from '../api.js';
-import * as queue from '../queue.js';
+import * as queue from '../outbox-client.js';
 import { h, clear, button, chip, field, empty, staleNote, withStates, toast, showFieldErrors, loading, errorState } from '../ui.js';
 
 register({

@@ -2,7 +2,7 @@
 // with the action items (acknowledge the review, mark items done).
 import { t, register, date, dateTime, problemText } from '../i18n.js';
 import * as api from '../api.js';
-import * as queue from '../queue.js';
+import * as queue from '../outbox-client.js';
 import { h, clear, button, chip, empty, staleNote, withStates, toast } from '../ui.js';
 import { languageSwitch, signOut } from '../app.js';
 

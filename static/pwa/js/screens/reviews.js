@@ -4,7 +4,7 @@
 // the offline outbox.
 import { t, register, num, date, problemText } from '../i18n.js';
 import * as api from '../api.js';
-import * as queue from '../queue.js';
+import * as queue from '../outbox-client.js';
 import { h, clear, button, link, chip, field, empty, staleNote, withStates, toast, showFieldErrors } from '../ui.js';
 import './kpis.js'; // the metric names (metric.*) the targets are chosen by
 import { useStyles, mount, teamById, monthName, monthOptions, METRICS, flatErrors } from './supervisor/shared.js';

@@ -2,9 +2,9 @@
 // nearest first when the position is known; the open visit pinned on top with its timer.
 import { t, register, distance, date, duration } from '../i18n.js';
 import * as api from '../api.js';
-import * as queue from '../queue.js';
+import * as queue from '../outbox-client.js';
 import { h, clear, chip, empty, staleNote, withStates } from '../ui.js';
-import { PRIORITY_ORDER, priorityTone, word, metresBetween, roughPosition, sitesFor, openVisits, todayIso } from '../engineer.js';
+import { PRIORITY_ORDER, priorityTone, word, metresBetween, roughPosition, sitesFor, openVisits, todayIso } from '../fieldwork.js';
 
 register({
   en: {

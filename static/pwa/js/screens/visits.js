@@ -3,10 +3,10 @@
 // outbox (offline like every action). GET /visits as an engineer is scoped to their visits.
 import { t, register, dateTime, time, problemText } from '../i18n.js';
 import * as api from '../api.js';
-import * as queue from '../queue.js';
+import * as queue from '../outbox-client.js';
 import { h, clear, chip, field, empty, staleNote, withStates, toast } from '../ui.js';
 import { flagText, isDecided, fixOfFlag } from '../flags.js';
-import { visitTone, word } from '../engineer.js';
+import { visitTone, word } from '../fieldwork.js';
 
 register({
   en: {

@@ -1,6 +1,6 @@
 // What the supervisor's screens (Queue, Team, Alerts, Reviews, an engineer's card) share:
 // their stylesheet, the team's names, months, dimension names, and the server's field errors.
-// Not a screen itself: the router opens only js/screens/NAME.js.
+// Not a screen itself: the router opens only the modules in app.js's SCREENS.
 import { t, register, locale } from '../../i18n.js';
 import * as api from '../../api.js';
 

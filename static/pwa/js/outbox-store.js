@@ -1,5 +1,6 @@
-// The offline outbox, shared by the page (imported for its side effect by queue.js) and
-// the service worker (importScripts). A classic script: it defines self.FieldProofOutbox.
+// The offline outbox, shared by the page (imported for its side effect by outbox-client.js
+// and api.js) and the service worker (importScripts). A classic script: it defines
+// self.FieldProofOutbox.
 //
 // Every action that changes something is stored here first (IndexedDB), with its
 // Idempotency-Key and the client_time of the moment it was made, and sent in order.

@@ -5,7 +5,7 @@
 // with a note, one tap each. Decisions go through the offline outbox.
 import { t, register, dateTime, distance, problemText } from '../i18n.js';
 import * as api from '../api.js';
-import * as queue from '../queue.js';
+import * as queue from '../outbox-client.js';
 import { flagText } from '../flags.js';
 import { h, clear, button, chip, field, empty, staleNote, withStates, toast, showFieldErrors } from '../ui.js';
 import { useStyles, mount, svg, teamById } from './supervisor/shared.js';

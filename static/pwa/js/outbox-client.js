@@ -1,4 +1,4 @@
-// The page's side of the offline outbox (outbox.js): submit an action, watch what waits.
+// The page's side of the offline outbox (outbox-store.js): submit an action, watch what waits.
 //
 //   const r = await submit({kind: 'checkin', path: 'visits/check-in', json: {...}, job_id: 12});
 //   r.status === 'sent'    → r.body is the server's answer
@@ -7,7 +7,7 @@
 //
 // Photos: {kind: 'photo', path: `jobs/${id}/photos`, form: {fields: {kind: 'after'}, file: blob, filename}}.
 // A later action may use an earlier queued one's answer: `visits/{{KEY.id}}/check-out`.
-import './outbox.js';
+import './outbox-store.js';
 import { ApiError } from './api.js';
 
 const box = self.FieldProofOutbox;

@@ -7,8 +7,8 @@ import { t, register, num, date, dateTime, locale } from '../i18n.js';
 import * as api from '../api.js';
 import { h, chip, link, staleNote, withStates } from '../ui.js';
 import { metricBar, schemeName } from './kpis.js';
-import { flagIcons } from './queue.js';
-import { word, priorityTone, visitTone } from '../engineer.js';
+import { flagIcons } from './verification.js';
+import { word, priorityTone, visitTone } from '../fieldwork.js';
 import { useStyles, mount, month, monthName, svg, DIMENSIONS } from './supervisor/shared.js';
 
 register({

@@ -1,6 +1,6 @@
 // #/outbox: the actions kept on this phone, waiting or refused (with the server's reason).
 import { t, register, dateTime, problemText } from '../i18n.js';
-import * as queue from '../queue.js';
+import * as queue from '../outbox-client.js';
 import { h, clear, button, chip, empty } from '../ui.js';
 
 register({

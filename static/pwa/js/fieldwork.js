@@ -1,7 +1,7 @@
 // What the engineer's screens share: the position, distances, the open visit, job words.
 import { t, register } from './i18n.js';
 import * as api from './api.js';
-import * as queue from './queue.js';
+import * as queue from './outbox-client.js';
 
 register({
   en: {
