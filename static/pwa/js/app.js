@@ -71,6 +71,13 @@ let routeSeq = 0;
 let rendering = null;
 
 export function currentUser() { return user; }
+// The signed-in user as the server now has them (after a change of their own, say their
+// phone number): kept for the next start offline too.
+export function updateUser(changes) {
+  if (!user) return;
+  user = { ...user, ...changes };
+  try { localStorage.setItem(SESSION_KEY, JSON.stringify(user)); } catch { /* ignore */ }
+}
 export function navigate(hash) { if (location.hash === hash) route(); else location.hash = hash; }
 
 function setTitle(text) {

@@ -1,8 +1,8 @@
 // #/engineer/ID[/YYYY-MM]: a team member's KPI card as their supervisor sees it (opened
 // from the team board): total against the pass mark, rank and bonus, streak, each metric
 // toward its target with the gap in words (the words of the engineer's own KPI screen); the
-// six months' trend drawn against the pass mark, their recent visits and jobs, their reviews.
-// Users have no phone number in the API, so there is no call button here.
+// six months' trend drawn against the pass mark, their recent visits and jobs, their reviews;
+// their phone number as a tel: link (tap to call), when they have one.
 import { t, register, num, date, dateTime, locale } from '../i18n.js';
 import * as api from '../api.js';
 import { h, chip, link, staleNote, withStates } from '../ui.js';
@@ -30,6 +30,7 @@ register({
     'eng.items_done': '{done} of {n} actions done',
     'eng.all_reviews': 'All reviews',
     'eng.sep': '; ',
+    'eng.call': 'Call {phone}', 'eng.call_label': 'Call {name} on {phone}',
   },
   'zh-CN': {
     'eng.title': '绩效卡',
@@ -49,6 +50,7 @@ register({
     'eng.items_done': '改进事项完成 {done}/{n}',
     'eng.all_reviews': '全部面谈',
     'eng.sep': '；',
+    'eng.call': '拨打 {phone}', 'eng.call_label': '拨打 {name} 的电话 {phone}',
   },
 });
 
@@ -79,7 +81,8 @@ export default async function render(ctx) {
     return [
       staleNote(stale),
       h('div', { class: 'btn-row' }, link(`← ${t('eng.board')}`, `#/team/${period}`),
-        link(t('eng.review'), `#/reviews/new/${id}`, { kind: 'primary' })),
+        link(t('eng.review'), `#/reviews/new/${id}`, { kind: 'primary' }),
+        person.phone ? callLink(person) : null),
       h('div', { class: 'cols-2' },
         h('div', {},
           h('section', { class: ['card', card.meets_target ? 'card-ok' : total === null ? '' : 'card-warn'], 'aria-labelledby': 'eng-total' },
@@ -148,6 +151,13 @@ function trend(items) {
     h('p', { class: 'vq-legend' },
       h('span', { class: 'eng-key eng-key-total' }, t('eng.key.total')), h('span', { class: 'eng-key eng-key-pass' }, t('eng.key.pass')),
       h('span', { class: 'eng-key eng-key-frozen' }, t('eng.key.frozen')), h('span', { class: 'eng-key eng-key-live' }, t('eng.key.live'))));
+}
+
+// Tap to call: the number as stored, dialled without the spaces that group its digits.
+function callLink(person) {
+  return link(t('eng.call', { phone: person.phone }), `tel:${person.phone.replace(/\s+/g, '')}`, {
+    kind: 'ok primary', 'aria-label': t('eng.call_label', { name: person.name, phone: person.phone }),
+  });
 }
 
 function siteName(sites, id) { return sites[id] ? sites[id].name : `#${id}`; }
