@@ -187,6 +187,31 @@ class OptionalText(Text):
         return None if result == "" else result
 
 
+# E.164 (+, country code, up to 15 digits), or a local number: digits, optionally in
+# groups separated by one space or hyphen ("021-6234 5678"); at most 32 characters.
+PHONE = re.compile(r"\+[1-9][0-9]{1,14}|[0-9]+(?:[ -][0-9]+)*")
+PHONE_MAX = 32
+PHONE_DESCRIPTION = "E.164 or local digits (groups by a space or hyphen), ≤ 32 characters."
+
+
+class PhoneNumber(OptionalText):
+    """A telephone number (a site's contact, a user's own): PHONE, at most PHONE_MAX
+    characters; blank or null clears it."""
+
+    default_error_messages = {
+        "phone": "Give the number in E.164 (+862161234567) or as local digits (021-6123 4567).",
+    }
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(PHONE_MAX, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        number = super()._deserialize(value, attr, data, **kwargs)
+        if number and not PHONE.fullmatch(number):
+            raise self.make_error("phone")
+        return number
+
+
 class JsonBoolean(fields.Boolean):
     """JSON true or false only: not 1, "yes" or "on"."""
 

@@ -7,7 +7,7 @@ from typing import Any
 from app.domain.errors import Forbidden, Invalid
 
 # What a non-admin may change on their own account.
-SELF_EDITABLE = frozenset({"name", "password", "current_password", "locale"})
+SELF_EDITABLE = frozenset({"name", "password", "current_password", "locale", "phone"})
 
 
 # Fields that only an engineer has; cleared when someone stops being an engineer.
@@ -47,7 +47,7 @@ def check_who_may_change(actor_role: str, is_self: bool, fields: Iterable[str]) 
         raise Forbidden("Only an admin may change another user.")
     extra = sorted(set(fields) - SELF_EDITABLE)
     if extra:
-        raise Invalid("You may change only your name, password and locale.",
+        raise Invalid("You may change only your name, password, locale and phone.",
                       {name: ["Unknown field."] for name in extra})
 
 

@@ -23,6 +23,8 @@ class User(UserMixin, db.Model):
     work_type: Mapped[str | None] = mapped_column(enum(*WORK_TYPES, name="work_type"))
     supervisor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     locale: Mapped[str | None] = mapped_column(sa.String(16))
+    # Where to call them (the supervisor's tap to call); E.164 or local digits.
+    phone: Mapped[str | None] = mapped_column(sa.String(32))
     # Where an engineer starts from when no position of theirs is known yet.
     # (use_alter: sites name their creator, a user.)
     home_site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id", use_alter=True))

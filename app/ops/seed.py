@@ -58,6 +58,11 @@ SITES = [
 ]
 
 
+def demo_phone(n: int) -> str:
+    """The n-th demo account's phone (1 the admin, then the supervisors, then the engineers)."""
+    return f"+86139000000{n:02d}"
+
+
 def _user(login: str, name: str, role: str, password_hash: str, **extra) -> User:
     return User(email=f"{login}@{DEMO_DOMAIN}", name=name, role=role,
                 password_hash=password_hash, locale="zh-CN", **extra)
@@ -76,6 +81,8 @@ def seed() -> Iterator[str]:
         for login, name, level, work_type, team in ENGINEERS
     ]
     db.session.add_all(engineers)
+    for n, user in enumerate([admin, *supervisors, *engineers], start=1):
+        user.phone = demo_phone(n)
     sites = [
         Site(name=name, customer_name=customer, address=address, lat=lat, lon=lon,
              radius_m=radius, contact_name=contact, contact_phone=phone, created_by_id=admin.id)

@@ -71,6 +71,7 @@ def create_user(actor: User | None, data: dict[str, Any]) -> User:
         supervisor_id=data.get("supervisor_id") if engineer else None,
         home_site_id=data.get("home_site_id") if engineer else None,
         locale=data.get("locale"),
+        phone=data.get("phone"),
     )
     db.session.add(user)
     _flush_email_unique()
@@ -101,6 +102,7 @@ AUDITED_FIELDS = {
     "active": "user.active_change",
     "password": "user.password_change",
     "email": "user.email_change",
+    "phone": "user.phone_change",
 }
 
 

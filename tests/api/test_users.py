@@ -251,7 +251,7 @@ def test_get_one_is_scoped(client, org, who, target, status):
         "id": user.id, "email": user.email, "name": user.name, "role": user.role,
         "level": user.level, "work_type": user.work_type, "supervisor_id": user.supervisor_id,
         "home_site_id": None,
-        "locale": None, "active": True, "created_at": None}
+        "locale": None, "phone": None, "active": True, "created_at": None}
 
 
 # --- PATCH /users/{id} by an admin ---------------------------------------------------
@@ -556,3 +556,133 @@ def test_an_engineer_may_not_set_their_own_home_site(client, org, factory):
                              422, "VALIDATION_ERROR")
     assert list(problem["errors"]) == ["home_site_id"]
     assert stored(org["eng_a1"]).home_site_id is None
+
+
+# --- a user's phone (the supervisor's tap to call) -------------------------------------------
+
+# The rule of a site's contact_phone (app/api/common.py PhoneNumber), held for users too.
+GOOD_PHONES = ["+862161234567", "+8613900000004", "13812345678", "021-6123 4567", "0216 123 4567",
+               "110", "+" + "1" * 15, "1" * 32]
+BAD_PHONES = [
+    "+0123456",             # no country code starts with 0
+    "+1234567890123456",    # E.164: at most 15 digits
+    "+86 21 6123 4567",     # E.164 has no spaces
+    "1" * 33,               # longer than 32
+    "021--6123", "-6123", "6123 x", "tel:6123", "(021) 6123", "call me", "abc",
+    "１３８１２３４５６７８",  # full-width digits
+    13812345678,            # a number, not text
+]
+PHONE_MESSAGE = "Give the number in E.164 (+862161234567) or as local digits (021-6123 4567)."
+
+
+def phone_entries() -> list[AuditEntry]:
+    return [e for e in audit_entries() if e.action == "user.phone_change"]
+
+
+@pytest.mark.parametrize("phone", GOOD_PHONES)
+def test_admin_sets_any_users_phone_audited(admin, org, phone):
+    user = org["eng_a1"]
+    response = admin.patch(f"users/{user.id}", json={"phone": f" {phone} "})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["phone"] == phone
+    assert stored(user).phone == phone
+    [entry] = phone_entries()
+    assert (entry.actor_id, entry.target_type, entry.target_id, entry.detail) == (
+        org["admin"].id, "user", user.id, {"phone": {"from": None, "to": phone}})
+    # Read back by the engineer's supervisor and by the engineer.
+    for who in ("sup_a", "eng_a1"):
+        reader = ApiClient(admin.client.application.test_client())
+        reader.login(org[who])
+        assert reader.get(f"users/{user.id}").get_json()["phone"] == phone
+
+
+def test_admin_creates_a_user_with_a_phone(admin, org):
+    response = admin.post("users", json=new_user_body(phone="+8613900000042"))
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["phone"] == "+8613900000042"
+    assert db.session.get(User, response.get_json()["id"]).phone == "+8613900000042"
+    blank = admin.post("users", json=new_user_body(email="blank@example.com", phone="  "))
+    assert blank.status_code == 201 and blank.get_json()["phone"] is None
+
+
+@pytest.mark.parametrize("phone", BAD_PHONES)
+def test_a_bad_phone_is_refused_as_a_sites_is(admin, org, factory, phone):
+    """The same rule and the same words as a site's contact_phone, on PATCH and POST."""
+    site = factory.site()
+    db.session.commit()
+    user = org["eng_a1"]
+    before = snapshot(user)
+    problem = assert_problem(admin.patch(f"users/{user.id}", json={"phone": phone}), 422, "VALIDATION_ERROR")
+    site_problem = assert_problem(admin.patch(f"sites/{site.id}", json={"contact_phone": phone}),
+                                  422, "VALIDATION_ERROR")
+    assert problem["errors"] == {"phone": site_problem["errors"]["contact_phone"]}
+    if isinstance(phone, str) and len(phone) <= 32:
+        assert problem["errors"] == {"phone": [PHONE_MESSAGE]}
+    problem = assert_problem(admin.post("users", json=new_user_body(phone=phone)), 422, "VALIDATION_ERROR")
+    assert list(problem["errors"]) == ["phone"]
+    assert snapshot(user) == before and user_count() == len(org)
+    assert phone_entries() == []
+
+
+@pytest.mark.parametrize("empty", ["", "   ", None])
+def test_an_empty_phone_clears_it_as_a_sites_does(admin, org, empty):
+    user = org["eng_a1"]
+    user.phone = "13812345678"
+    db.session.commit()
+    response = admin.patch(f"users/{user.id}", json={"phone": empty})
+    assert response.status_code == 200 and response.get_json()["phone"] is None
+    assert stored(user).phone is None
+    [entry] = phone_entries()
+    assert entry.detail == {"phone": {"from": "13812345678", "to": None}}
+    # Cleared again: nothing changes, nothing is audited.
+    assert admin.patch(f"users/{user.id}", json={"phone": ""}).status_code == 200
+    assert len(phone_entries()) == 1
+
+
+@pytest.mark.parametrize("who", ["eng_a1", "sup_a", "admin"])
+def test_anyone_sets_their_own_phone_audited(client, org, who):
+    user = org[who]
+    client.login(user)
+    response = client.patch(f"users/{user.id}", json={"phone": "+8613900000007"})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["phone"] == "+8613900000007"
+    assert client.get("auth/me").get_json()["user"]["phone"] == "+8613900000007"
+    assert stored(user).phone == "+8613900000007"
+    [entry] = phone_entries()
+    assert (entry.actor_id, entry.target_id, entry.detail) == (
+        user.id, user.id, {"phone": {"from": None, "to": "+8613900000007"}})
+    assert assert_problem(client.patch(f"users/{user.id}", json={"phone": "call me"}), 422,
+                          "VALIDATION_ERROR")["errors"] == {"phone": [PHONE_MESSAGE]}
+    assert stored(user).phone == "+8613900000007"
+    cleared = client.patch(f"users/{user.id}", json={"phone": None})
+    assert cleared.status_code == 200 and cleared.get_json()["phone"] is None
+    assert [e.detail for e in phone_entries()][-1] == {"phone": {"from": "+8613900000007", "to": None}}
+
+
+@pytest.mark.parametrize("who, target, status, code", [
+    ("sup_a", "eng_a1", 403, "FORBIDDEN"),   # their own engineer: only an admin sets it
+    ("sup_a", "eng_b1", 404, "NOT_FOUND"),   # another team's
+    ("sup_a", "sup_b", 404, "NOT_FOUND"),
+    ("sup_a", "admin", 404, "NOT_FOUND"),
+    ("eng_a1", "eng_a2", 404, "NOT_FOUND"),
+    ("eng_a1", "sup_a", 404, "NOT_FOUND"),
+    ("eng_b1", "eng_a1", 404, "NOT_FOUND"),
+    (None, "eng_a1", 401, "UNAUTHORIZED"),
+])
+def test_nobody_else_sets_someones_phone(client, org, who, target, status, code):
+    if who:
+        client.login(org[who])
+    before = snapshot(org[target])
+    assert_problem(client.patch(f"users/{org[target].id}", json={"phone": "+8613900000099"}), status, code)
+    assert snapshot(org[target]) == before
+    assert phone_entries() == []
+
+
+def test_openapi_shows_the_phone(client):
+    schemas = client.client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    for name in ("User", "UserCreate", "UserPatch"):
+        phone = schemas[name]["properties"]["phone"]
+        assert phone["type"] == "string" and phone.get("nullable") is True, (name, phone)
+    assert schemas["UserCreate"]["properties"]["phone"]["maxLength"] == 32
+    assert "E.164" in schemas["UserPatch"]["properties"]["phone"]["description"]
+    assert "phone" not in schemas["UserCreate"].get("required", [])

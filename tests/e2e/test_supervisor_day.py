@@ -118,7 +118,8 @@ def test_the_queue_is_triaged_from_its_compact_list(pages, small_org, factory, l
     page.get_by_role("button", name="打开 Zhang Wei 在 Lujiazui Tower 的上门" if zh else "Open the visit of Zhang Wei to Lujiazui Tower").first.wait_for()
     note_line = lines.filter(has_text="GPS weak in the basement")
     note_line.get_by_role("button", name=re.compile("^(打开|Open)")).click()
-    card = note_line.locator("article.vq-card")
+    # On a laptop the card opens beside the list (the phone's card under its line, below).
+    card = page.locator(".vq-detail article.vq-card")
     card.get_by_text(re.compile("GPS weak in the basement")).first.wait_for()
     card.get_by_label("备注（驳回时必填）" if zh else "Note (required to reject)").fill("Basement has a known fix point")
     card.get_by_role("button", name=re.compile("^(驳回|Reject)")).click()
@@ -126,8 +127,9 @@ def test_the_queue_is_triaged_from_its_compact_list(pages, small_org, factory, l
     visit = fresh(Visit, id=target.id)[0]
     assert (visit.status, visit.decision_note) == ("rejected", "Basement has a known fix point")
     assert [e.action for e in fresh(AuditEntry, target_type="visit", target_id=target.id)] == ["visit.reject"]
-    screenshot(page, f"supervisor-queue-card-laptop-{lang}", full_page=True)
+    screenshot(page, f"supervisor-queue-card-laptop-{lang}")
     page.set_viewport_size({"width": 390, "height": 844})
+    note_line.locator("article.vq-card").get_by_text(re.compile("GPS weak in the basement")).first.wait_for()
     screenshot(page, f"supervisor-queue-card-phone-{lang}", full_page=True)
     note_line.get_by_role("button", name=re.compile("^(打开|Open)")).click()
     page.evaluate("window.scrollTo(0, 0)")

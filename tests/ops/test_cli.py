@@ -6,7 +6,7 @@ from werkzeug.security import check_password_hash
 
 from app.extensions import db
 from app.models import AuditEntry, Category, IntakeDelivery, IntakeSource, Job, Site, User
-from app.ops.seed import DEMO_DOMAIN, DEMO_PASSWORD, ENGINEERS, SITES, SUPERVISORS
+from app.ops.seed import DEMO_DOMAIN, DEMO_PASSWORD, ENGINEERS, SITES, SUPERVISORS, demo_phone
 from app.services import audit, intake
 
 
@@ -81,6 +81,11 @@ def assert_the_working_day(client) -> None:
     assert all(site.contact_name and site.contact_phone for site in sites)
     engineers = db.session.scalars(sa.select(User).where(User.role == "engineer")).all()
     assert all(engineer.home_site_id for engineer in engineers)
+    # Every demo account has a phone of its own, in E.164: the supervisor taps to call.
+    phones = db.session.execute(sa.select(User.email, User.phone).order_by(User.id)).all()
+    assert [phone for _, phone in phones] == [demo_phone(n) for n in range(1, len(phones) + 1)]
+    assert phones[0] == (f"admin@{DEMO_DOMAIN}", "+8613900000001")
+    assert dict(phones)[f"li.qiang@{DEMO_DOMAIN}"] == "+8613900000004"
 
     # Six months of trend, the five before this one closed.
     login(client, "zhang.wei")

@@ -16,6 +16,11 @@ WHO = [
     ("supervisor", False, {"name"}, Forbidden),
     ("engineer", False, {"name"}, Forbidden),
     ("engineer", True, {"name", "password", "current_password", "locale"}, None),
+    ("engineer", True, {"phone"}, None),
+    ("supervisor", True, {"phone"}, None),
+    ("supervisor", False, {"phone"}, Forbidden),
+    ("engineer", False, {"phone"}, Forbidden),
+    ("admin", False, {"phone"}, None),
     ("engineer", True, {"name", "role"}, Invalid),
     ("supervisor", True, {"supervisor_id"}, Invalid),
 ]

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
-import re
-
 from marshmallow import fields, validate
 
-from app.api.common import OptionalText, PageArgs, Schema, Text, UtcDateTime
+from app.api.common import (
+    PHONE_DESCRIPTION,
+    OptionalText,
+    PageArgs,
+    PhoneNumber,
+    Schema,
+    Text,
+    UtcDateTime,
+)
 
 LAT = validate.Range(min=-90, max=90, error="Must be between -90 and 90.")
 LON = validate.Range(min=-180, max=180, error="Must be between -180 and 180.")
@@ -24,33 +30,11 @@ def _text(max_len: int, **kwargs):
     return Text(validate=validate.Length(min=1, max=max_len), **kwargs)
 
 
-# E.164 (+, country code, up to 15 digits), or a local number: digits, optionally in
-# groups separated by one space or hyphen ("021-6234 5678"); at most 32 characters.
-PHONE = re.compile(r"\+[1-9][0-9]{1,14}|[0-9]+(?:[ -][0-9]+)*")
-PHONE_MAX = 32
-
-
-class PhoneNumber(OptionalText):
-    default_error_messages = {
-        "phone": "Give the number in E.164 (+862161234567) or as local digits (021-6123 4567).",
-    }
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(PHONE_MAX, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs) -> str:
-        number = super()._deserialize(value, attr, data, **kwargs)
-        if number and not PHONE.fullmatch(number):
-            raise self.make_error("phone")
-        return number
-
-
 class SiteContactSchema(Schema):
     """The site's contact, optional; blank or null clears it."""
 
     contact_name = OptionalText(120, metadata={"description": "Whom to ask for at the site."})
-    contact_phone = PhoneNumber(metadata={
-        "description": "E.164 or local digits (groups by a space or hyphen), ≤ 32 characters."})
+    contact_phone = PhoneNumber(metadata={"description": PHONE_DESCRIPTION})
 
 
 class SiteSchema(Schema):

@@ -46,6 +46,6 @@ class UserByIdViews(MethodView):
     @blp.arguments(UserPatchSchema)
     @blp.response(200, UserSchema)
     def patch(self, data, user_id):
-        """Change a user (admin), or your own name, password and locale."""
+        """Change a user (admin), or your own name, password, locale and phone."""
         return service.update_user(current_user, user_id, data, address=security.client_address(),
                                    session_id=security.session_id())

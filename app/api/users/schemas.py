@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from app.api.common import ID, PageArgs, Schema, UtcDateTime
+from app.api.common import ID, PHONE_DESCRIPTION, PageArgs, PhoneNumber, Schema, UtcDateTime
 from app.domain.people import role_field_errors
 from app.models.types import LEVELS, ROLES, WORK_TYPES
 
@@ -24,6 +24,10 @@ def _home_site() -> fields.Integer:
         "description": "Engineers only: the site they start from (dispatch suggestions)."})
 
 
+def _phone() -> PhoneNumber:
+    return PhoneNumber(metadata={"description": PHONE_DESCRIPTION + " Blank or null clears it."})
+
+
 class UserSchema(Schema):
     id = fields.Integer(dump_only=True)
     email = fields.String()
@@ -35,6 +39,8 @@ class UserSchema(Schema):
     home_site_id = fields.Integer(allow_none=True, metadata={
         "description": "Where the engineer starts from when no position of theirs is known."})
     locale = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True, metadata={
+        "description": "Where to call them; null when not given."})
     active = fields.Boolean()
     created_at = UtcDateTime()
 
@@ -49,6 +55,7 @@ class UserCreateSchema(Schema):
     supervisor_id = fields.Integer(allow_none=True, validate=ID)
     home_site_id = _home_site()
     locale = fields.String(validate=validate.OneOf(LOCALES), allow_none=True)
+    phone = _phone()
 
     @validates_schema
     def engineer_fields(self, data, **kwargs):
@@ -58,7 +65,8 @@ class UserCreateSchema(Schema):
 
 
 class UserPatchSchema(Schema):
-    """Admins may change every field; anyone else only their own name, password, locale."""
+    """Admins may change every field; anyone else only their own name, password, locale
+    and phone."""
 
     email = fields.Email(validate=validate.Length(max=254))
     name = fields.String(validate=NAME)
@@ -70,6 +78,7 @@ class UserPatchSchema(Schema):
     supervisor_id = fields.Integer(allow_none=True, validate=ID)
     home_site_id = _home_site()
     locale = fields.String(validate=validate.OneOf(LOCALES), allow_none=True)
+    phone = _phone()
     active = fields.Boolean()
 
 

@@ -5,7 +5,8 @@
 //   export const roles = ['engineer'];          // optional: who may open it
 //   export const title = 'tab.today';           // optional: an i18n key (or a function of ctx)
 //   export default async function render(ctx) { ... }   // fills ctx.main
-// ctx = {main, params, user, navigate, setTitle, signOut, onCleanup, isCurrent, rerender}
+// ctx = {main, params, user, navigate, setTitle, signOut, currentUser, updateUser, onCleanup,
+//        isCurrent, rerender}
 import { t, register, locale, setLocale, onLocaleChange } from './i18n.js';
 import * as api from './api.js';
 import * as queue from './outbox-client.js';
@@ -63,6 +64,13 @@ let routeSeq = 0;
 let rendering = null;
 
 export function currentUser() { return user; }
+// The signed-in user as the server now has them (after a change of their own, say their
+// phone number): kept for the next start offline too.
+export function updateUser(changes) {
+  if (!user) return;
+  user = { ...user, ...changes };
+  try { localStorage.setItem(SESSION_KEY, JSON.stringify(user)); } catch { /* ignore */ }
+}
 export function navigate(hash) { if (location.hash === hash) route(); else location.hash = hash; }
 
 function setTitle(text) {
@@ -115,7 +123,7 @@ async function route() {
   }
   const ctx = {
     main, params, user, navigate,
-    setTitle, signOut,
+    setTitle, signOut, currentUser, updateUser,
     onCleanup: (fn) => cleanups.push(fn),
     isCurrent: () => seq === routeSeq,
     rerender: () => route(),

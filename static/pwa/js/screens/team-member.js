@@ -2,8 +2,7 @@
 // from the team board): total against the pass mark, rank and bonus, streak, each metric
 // toward its target with the gap in words (the words of the engineer's own KPI screen); the
 // six months' trend (js/trend.js, as on the engineer's own KPI screen), their recent visits and
-// jobs, their reviews.
-// Users have no phone number in the API, so there is no call button here.
+// jobs, their reviews; their phone number as a tel: link (tap to call), when they have one.
 import { t, register, num, date, dateTime } from '../i18n.js';
 import * as api from '../api.js';
 import { h, chip, link, staleNote, withStates, useStyles, mount } from '../ui.js';
@@ -27,6 +26,7 @@ register({
     'eng.reviews': 'Reviews', 'eng.no_reviews': 'No reviews yet.',
     'eng.items_done': '{done} of {n} actions done',
     'eng.all_reviews': 'All reviews',
+    'eng.call': 'Call {phone}', 'eng.call_label': 'Call {name} on {phone}',
   },
   'zh-CN': {
     'eng.title': '绩效卡',
@@ -40,6 +40,7 @@ register({
     'eng.reviews': '绩效面谈', 'eng.no_reviews': '还没有面谈记录。',
     'eng.items_done': '改进事项完成 {done}/{n}',
     'eng.all_reviews': '全部面谈',
+    'eng.call': '拨打 {phone}', 'eng.call_label': '拨打 {name} 的电话 {phone}',
   },
 });
 
@@ -72,7 +73,8 @@ export default async function render(ctx) {
     return [
       staleNote(stale),
       h('div', { class: 'btn-row' }, link(`← ${t('eng.board')}`, `#/team/${period}`),
-        link(t('eng.review'), `#/reviews/new/${id}`, { kind: 'primary' })),
+        link(t('eng.review'), `#/reviews/new/${id}`, { kind: 'primary' }),
+        person.phone ? callLink(person) : null),
       h('div', { class: 'cols-2' },
         h('div', {},
           h('section', { class: ['card', card.meets_target ? 'card-ok' : total === null ? '' : 'card-warn'], 'aria-labelledby': 'eng-total' },
@@ -106,6 +108,13 @@ export default async function render(ctx) {
         h('div', {}, trendCard(history.data.items || [], { id: 'eng-trend', order: dimensions }), reviewList(id, reviews.data.items || [])),
         h('div', {}, visitList(visits.data.items || [], sites), jobList(jobs.data.items || [], sites))),
     ];
+  });
+}
+
+// Tap to call: the number as stored, dialled without the spaces that group its digits.
+function callLink(person) {
+  return link(t('eng.call', { phone: person.phone }), `tel:${person.phone.replace(/\s+/g, '')}`, {
+    kind: 'ok primary', 'aria-label': t('eng.call_label', { name: person.name, phone: person.phone }),
   });
 }
 

@@ -1,5 +1,6 @@
 // #/queue: the supervisor's verification queue (verification.md), oldest first, as a compact
-// list with filters and several-at-once approval; #/queue/visit/ID: one visit. One card per
+// list with filters and several-at-once approval; on a laptop (>= 1024 px) the open visit's
+// card beside the list, up and down to move, Enter to decide; #/queue/visit/ID: one visit. One card per
 // visit holds everything a decision needs: the flags in words, the positions against the
 // site (drawn and written), the photos, the engineer's recent history; approve or reject
 // with a note, one tap each. Decisions go through the offline outbox.
@@ -69,6 +70,8 @@ register({
     'queue.bulk_refused': { one: '{n} decision refused: open the visit to see why.', other: '{n} decisions refused: open the visits to see why.' },
     'queue.open': 'Open the visit of {engineer} to {site}',
     'queue.note_in': 'Engineer’s note at check-in: “{note}”',
+    'queue.detail': 'The open visit',
+    'queue.keys': 'Up and down arrows move through the list; Enter goes to the decision.',
   },
   'zh-CN': {
     'queue.title': '待审核上门',
@@ -128,6 +131,8 @@ register({
     'queue.bulk_refused': { other: '{n} 个决定被拒绝：打开上门查看原因。' },
     'queue.open': '打开 {engineer} 在 {site} 的上门',
     'queue.note_in': '工程师签到备注：“{note}”',
+    'queue.detail': '当前打开的上门',
+    'queue.keys': '上下方向键在列表中移动；回车键进入审核决定。',
   },
 });
 
@@ -172,20 +177,69 @@ export default async function render(ctx) {
     select('sort', t('queue.filter.sort'), [['oldest', t('queue.sort.oldest')], ['most_flags', t('queue.sort.most_flags')]]));
   const body = h('div', {});
   root.append(bar, body);
+  // On a laptop the list and the open visit's card side by side: the card of the selected
+  // line is moved into the pane (and back under its line at a phone's width), so a note
+  // being written stays with its card.
+  const wide = window.matchMedia('(min-width: 1024px)');
+  const pane = h('section', { class: 'vq-detail', id: 'vq-detail', 'aria-label': t('queue.detail') });
+  let current = null; // the line whose card is open beside the list (or last opened on a phone)
+  function show(line, focus = false) {
+    if (current && current !== line) { current.dock(false); current.mark(false, wide.matches); }
+    current = line;
+    line.mark(true, wide.matches);
+    if (wide.matches) line.showIn(pane);
+    if (focus) line.card().focus();
+  }
+  function onWidth() {
+    for (const line of lines.values()) line.mark(line === current, wide.matches);
+    if (wide.matches) {
+      const first = current || lines.values().next().value;
+      if (first) show(first);
+    } else if (current) {
+      current.dock(true);
+      current.mark(true, false);
+    }
+  }
+  wide.addEventListener('change', onWidth);
+  ctx.onCleanup(() => wide.removeEventListener('change', onWidth));
+  // Laptop only: up and down move the selection (and the card) through the list, Enter on
+  // a line takes the keyboard to its card's decision.
+  function onKey(ev) {
+    if (!wide.matches || ev.altKey || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
+    const all = [...lines.values()];
+    const at = all.findIndex((l) => l.el.contains(ev.target));
+    if (at < 0) return;
+    if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+      ev.preventDefault();
+      const next = all[Math.min(all.length - 1, Math.max(0, at + (ev.key === 'ArrowDown' ? 1 : -1)))];
+      next.opener.focus();
+      show(next);
+    } else if (ev.key === 'Enter' && ev.target === all[at].opener) {
+      ev.preventDefault();
+      show(all[at], true);
+    }
+  }
+  const opened = (line) => {
+    if (!wide.matches) { current = line; return false; }
+    show(line);
+    return true;
+  };
   await load();
 
   async function load() {
     const mine = ++asked;
     lines = new Map();
+    current = null;
+    pane.replaceChildren();
     await withStates(body, async () => {
       const { data, stale } = await api.loadAll('visits', { status: 'flagged,disputed', ...filters });
       // A filter changed meanwhile: the newer list is drawn, not this one.
       if (mine !== asked) throw new DOMException('superseded', 'AbortError');
       const filtered = filters.flag || filters.engineer_id || filters.older_than_h;
       if (!data.length) return [staleNote(stale), empty(t(filtered ? 'queue.none_filtered' : 'queue.none'))];
-      const list = h('ul', { class: 'vq-lines' });
+      const list = h('ul', { class: 'vq-lines', onkeydown: onKey });
       for (const visit of data) {
-        const line = visitLine(visit, () => updateBulk());
+        const line = visitLine(visit, () => updateBulk(), opened);
         lines.set(visit.id, line);
         list.append(line.el);
       }
@@ -215,10 +269,14 @@ export default async function render(ctx) {
         if (count.sent) toast(t('queue.bulk_done', { n: count.sent }), 'ok');
       }
       updateBulk();
-      return [staleNote(stale),
-        h('p', { class: 'meta', role: 'status' }, filtered ? t('queue.count_filtered', { n: data.length }) : t('queue.count', { n: data.length })),
-        h('div', { class: 'vq-bulk' }, h('label', { class: 'vq-all' }, all, ' ', t('queue.select_all')), approveMany),
-        outcome, list];
+      for (const line of lines.values()) line.mark(false, wide.matches);
+      if (wide.matches) show(lines.values().next().value);
+      return [staleNote(stale), h('div', { class: 'vq-md' },
+        h('div', { class: 'vq-master' },
+          h('p', { class: 'meta', role: 'status' }, filtered ? t('queue.count_filtered', { n: data.length }) : t('queue.count', { n: data.length })),
+          h('div', { class: 'vq-bulk' }, h('label', { class: 'vq-all' }, all, ' ', t('queue.select_all')), approveMany),
+          outcome, h('p', { class: 'meta vq-keys' }, t('queue.keys')), list),
+        pane)];
     });
   }
 }
@@ -230,8 +288,9 @@ function ageText(iso) {
   return t('queue.age.d', { n: Math.floor(minutes / 1440) });
 }
 
-// One line of the compact list: tick it for the bulk approval, tap it to open the full card.
-function visitLine(visit, onChange) {
+// One line of the compact list: tick it for the bulk approval, tap it to open the full card
+// (under the line; beside the list on a laptop, where `onOpen` shows it and answers true).
+function visitLine(visit, onChange, onOpen = () => false) {
   const engineer = visit.engineer ? visit.engineer.name : `#${visit.engineer_id}`;
   const site = visit.site ? visit.site.name : `#${visit.site_id}`;
   const inTime = visit.check_in && visit.check_in.client_time;
@@ -243,7 +302,9 @@ function visitLine(visit, onChange) {
   const open = h('button', {
     type: 'button', class: 'vq-line-open', 'aria-expanded': 'false', 'aria-label': t('queue.open', { engineer, site }),
     onclick: () => {
+      if (onOpen(line)) return;
       ensureCard();
+      if (card.el.parentNode !== slot) slot.append(card.el);
       slot.hidden = !slot.hidden;
       open.setAttribute('aria-expanded', String(!slot.hidden));
     },
@@ -268,14 +329,37 @@ function visitLine(visit, onChange) {
     return card;
   }
   if (queue.pending((e) => e.kind === 'verify' && e.visit_id === visit.id && e.state !== 'refused').length) ensureCard();
-  return {
+  const line = {
     el,
+    opener: open,
     card: ensureCard,
     selected: () => check.checked && !check.disabled,
     selectable: () => !decided && !check.disabled,
     select(on) { if (!check.disabled) check.checked = on; },
     sync(s) { if (card) card.sync(s); },
+    // Beside the list: the card moves into `pane`.
+    showIn(pane) { if (ensureCard().el.parentNode !== pane) pane.replaceChildren(card.el); },
+    // Back under its line (open there when `expand`).
+    dock(expand) {
+      if (ensureCard().el.parentNode !== slot) slot.append(card.el);
+      if (expand) slot.hidden = false;
+    },
+    // The selected line on a laptop (aria-current, controls the pane); on a phone, whether
+    // its card is open under it (aria-expanded).
+    mark(on, wideMode) {
+      el.classList.toggle('vq-current', on && wideMode);
+      if (wideMode) {
+        open.removeAttribute('aria-expanded');
+        open.setAttribute('aria-controls', 'vq-detail');
+        if (on) open.setAttribute('aria-current', 'true'); else open.removeAttribute('aria-current');
+      } else {
+        open.removeAttribute('aria-current');
+        open.removeAttribute('aria-controls');
+        open.setAttribute('aria-expanded', String(!slot.hidden));
+      }
+    },
   };
+  return line;
 }
 
 function visitCard(visit, onStatus = () => {}) {
@@ -373,7 +457,14 @@ function visitCard(visit, onStatus = () => {}) {
     if (body !== undefined && pendingKey === key) markDone(body, body && body.status === 'rejected' ? 'reject' : 'approve');
   }
 
-  return { el, sync, decide: (decision) => (form.hidden ? Promise.resolve(pendingKey ? 'queued' : 'sent') : decide(decision, true)) };
+  // The keyboard to the decision: the note (then Approve, Reject), or the card once decided.
+  function focus() {
+    if (!form.hidden) { note.focus(); return; }
+    el.tabIndex = -1;
+    el.focus();
+  }
+
+  return { el, sync, focus, decide: (decision) => (form.hidden ? Promise.resolve(pendingKey ? 'queued' : 'sent') : decide(decision, true)) };
 }
 
 function header(visit, engineer, site) {
