@@ -1,5 +1,5 @@
 // What the engineer's screens share: the position, distances, the open visit, job words.
-import { t, register } from './i18n.js';
+import { register } from './i18n.js';
 import * as api from './api.js';
 import * as queue from './outbox-client.js';
 
@@ -27,7 +27,7 @@ register({
 export const PRIORITY_ORDER = { urgent: 0, high: 1, normal: 2, low: 3 };
 export const priorityTone = (p) => ({ urgent: 'bad', high: 'warn' }[p] || '');
 export const visitTone = (s) => ({ verified: 'ok', approved: 'ok', flagged: 'warn', disputed: 'warn', rejected: 'bad' }[s] || '');
-export function word(prefix, key) { const k = `${prefix}.${key}`; const s = t(k); return s === k ? key : s; }
+export { word } from './i18n.js';
 
 // Geodesic distance on a sphere (metres): enough to order jobs and to show the distance.
 export function metresBetween(a, b) {

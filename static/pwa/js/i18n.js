@@ -54,6 +54,10 @@ export function t(key, vars = {}) {
   });
 }
 
+// A code's words (word('role', 'engineer') → t('role.engineer')), or the code itself when
+// no words are registered for it.
+export function word(prefix, key) { const k = `${prefix}.${key}`; const s = t(k); return s === k ? key : s; }
+
 // Numbers, dates and times in the chosen locale. A formatter is costly to make (tens of
 // milliseconds on a slow phone) and a screen formats hundreds of values: one per settings.
 const formatters = new Map();

@@ -1,7 +1,7 @@
 // The KPI metrics and their dimensions: their names in both languages, and the lists as
 // the server defines them (GET kpi/metrics: kpi.md's table, app/domain/kpi.py), read once
 // per screen and kept for offline use like any other read.
-import { t, register } from './i18n.js';
+import { register, word } from './i18n.js';
 import * as api from './api.js';
 
 register({
@@ -25,9 +25,8 @@ register({
   },
 });
 
-function named(key, code) { const s = t(key); return s === key ? code : s; }
-export const metricName = (key) => named(`metric.${key}`, key);
-export const dimensionName = (dimension) => named(`dimension.${dimension}`, dimension);
+export const metricName = (key) => word('metric', key);
+export const dimensionName = (dimension) => word('dimension', dimension);
 
 // {dimensions: ['response', …], items: [{key, dimension, unit, better, kind}, …]}, in order.
 // Offline with no copy kept yet: empty lists (a screen then shows what its own answer holds).

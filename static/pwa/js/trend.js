@@ -4,7 +4,7 @@
 // A closed month is frozen (a filled dot, its card as closed); the current month is live
 // (a ring, "so far", reached by a dashed line). Used by the engineer's own KPI screen and
 // the supervisor's page of an engineer; loaded only with them (not part of the shell).
-import { t, register, num, locale } from './i18n.js';
+import { t, register, num, date } from './i18n.js';
 import { h, svg } from './ui.js';
 import { dimensionName } from './metrics.js';
 
@@ -47,11 +47,13 @@ export function dimensionsOf(items, order = []) {
   return [...order.filter((d) => seen.has(d)), ...[...seen].filter((d) => !order.includes(d)).sort()];
 }
 
+// A month (YYYY-MM) by name: short ("Sep") or long ("September 2026").
 function monthDate(period) {
   const [y, m] = period.split('-').map(Number);
   return new Date(y, m - 1, 1);
 }
-const fmt = (options) => new Intl.DateTimeFormat(locale(), options);
+const shortMonth = (period) => date(monthDate(period), { month: 'short' });
+const longMonth = (period) => date(monthDate(period), { month: 'long', year: 'numeric' });
 
 /** Where the months go across a chart `width` wide with `pad` on either side. */
 function xs(count, width, left, right) {
@@ -83,8 +85,6 @@ export function totalChart(items) {
   const W = 340, H = 170, left = 30, right = 6, top = 18, bottom = 24, inset = 18;
   const x = xs(items.length, W, left + inset, right + inset);
   const y = (v) => top + (1 - v / 100) * (H - top - bottom);
-  const short = fmt({ month: 'short' });
-  const long = fmt({ month: 'long', year: 'numeric' });
   const nodes = [0, 50, 100].flatMap((v) => [
     svg('line', { x1: left, x2: W - right, y1: y(v), y2: y(v), class: 'trend-grid' }),
     svg('text', { x: left - 5, y: y(v) + 4, 'text-anchor': 'end', class: 'trend-axis' }, String(v))]);
@@ -103,9 +103,9 @@ export function totalChart(items) {
     num(m.total_score, { maximumFractionDigits: 0 })));
   }
   items.forEach((m, i) => nodes.push(svg('text', { x: x(i), y: H - 6, 'text-anchor': 'middle',
-    class: ['trend-axis', m.live && 'trend-axis-live'].filter(Boolean).join(' ') }, short.format(monthDate(m.period)))));
+    class: ['trend-axis', m.live && 'trend-axis-live'].filter(Boolean).join(' ') }, shortMonth(m.period))));
   const label = t('trend.label', { months: items.map((m) => t('trend.month', {
-    month: long.format(monthDate(m.period)), total: exact(m.total_score), pass: num(m.pass_score),
+    month: longMonth(m.period), total: exact(m.total_score), pass: num(m.pass_score),
     state: m.frozen ? t('trend.frozen') : m.live ? t('trend.live') : '',
   })).join(t('trend.sep')) });
   return svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': label, class: 'trend-chart' }, nodes);
@@ -130,8 +130,6 @@ function dimensionChart(items, key) {
 
 /** Every figure: a row per score (the total, then each dimension), a column per month. */
 export function figuresTable(items, dims = dimensionsOf(items)) {
-  const short = fmt({ month: 'short' });
-  const long = fmt({ month: 'long', year: 'numeric' });
   const series = [['total', t('trend.key.total'), (m) => m.total_score],
     ...dims.map((d) => [d, dimensionName(d), (m) => (m.dimensions ? m.dimensions[d] : null)])];
   // On a narrow screen the table scrolls sideways: it opens on the latest months.
@@ -140,7 +138,7 @@ export function figuresTable(items, dims = dimensionsOf(items)) {
       h('caption', { class: 'visually-hidden' }, t('trend.figures')),
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('trend.series')),
         items.map((m) => h('th', { scope: 'col', 'data-period': m.period, class: !m.frozen && 'trend-col-open' },
-          h('abbr', { title: long.format(monthDate(m.period)) }, short.format(monthDate(m.period))),
+          h('abbr', { title: longMonth(m.period) }, shortMonth(m.period)),
           m.frozen || m.live ? h('span', { class: 'trend-col-state' }, t(m.frozen ? 'trend.col.frozen' : 'trend.col.live')) : null)))),
       h('tbody', {}, series.map(([key, name, value]) => h('tr', { 'data-series': key },
         h('th', { scope: 'row' }, name),

@@ -269,8 +269,7 @@ export default async function render(ctx) {
         if (count.sent) toast(t('queue.bulk_done', { n: count.sent }), 'ok');
       }
       updateBulk();
-      for (const line of lines.values()) line.mark(false, wide.matches);
-      if (wide.matches) show(lines.values().next().value);
+      onWidth(); // nothing open yet: on a laptop, the first line's card beside the list
       return [staleNote(stale), h('div', { class: 'vq-md' },
         h('div', { class: 'vq-master' },
           h('p', { class: 'meta', role: 'status' }, filtered ? t('queue.count_filtered', { n: data.length }) : t('queue.count', { n: data.length })),
@@ -303,8 +302,7 @@ function visitLine(visit, onChange, onOpen = () => false) {
     type: 'button', class: 'vq-line-open', 'aria-expanded': 'false', 'aria-label': t('queue.open', { engineer, site }),
     onclick: () => {
       if (onOpen(line)) return;
-      ensureCard();
-      if (card.el.parentNode !== slot) slot.append(card.el);
+      line.dock(false);
       slot.hidden = !slot.hidden;
       open.setAttribute('aria-expanded', String(!slot.hidden));
     },
