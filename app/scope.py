@@ -32,6 +32,15 @@ def owned_by_visible(user: User, engineer_column: InstrumentedAttribute) -> sa.C
     return engineer_column == user.id
 
 
+def sees_engineer(user: User, engineer_id: int, supervisor_id: int | None) -> bool:
+    """`owned_by_visible` for an engineer already read, with their supervisor."""
+    if user.role == "admin":
+        return True
+    if user.role == "supervisor":
+        return supervisor_id == user.id
+    return engineer_id == user.id
+
+
 def jobs_visible(user: User) -> sa.ColumnElement[bool]:
     """Jobs: an engineer's own; a supervisor's team's, those they created, and every job
     not yet assigned (so that they can dispatch it); everything for an admin."""

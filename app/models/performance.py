@@ -134,7 +134,13 @@ class KpiFigures(db.Model):
     (app.services.kpi.store)."""
 
     __tablename__ = "kpi_figures"
-    __table_args__ = (sa.Index("ix_kpi_figures_engineer", "engineer_id", "period"),)
+    __table_args__ = (
+        sa.Index("ix_kpi_figures_engineer", "engineer_id", "period"),
+        # A month's scores and versions without the figures: the board and its versions.
+        sa.Index("ix_kpi_figures_scores", "period", "engineer_id", "version", "scheme_key",
+                 "active", "total_score", "meets_target", "response", "efficiency",
+                 "satisfaction", "knowledge", "compliance"),
+    )
 
     period: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
     engineer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), primary_key=True)
@@ -151,6 +157,9 @@ class KpiFigures(db.Model):
     satisfaction: Mapped[float | None] = mapped_column(sa.Float)
     knowledge: Mapped[float | None] = mapped_column(sa.Float)
     compliance: Mapped[float | None] = mapped_column(sa.Float)
+    # Grows by a random step with every write of the row (app.services.kpi.store): the
+    # count and sum of a month's versions change with every committed write to it.
+    version: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
 
 
 class KpiStoreState(db.Model):
@@ -164,3 +173,6 @@ class KpiStoreState(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     timezone: Mapped[str | None] = mapped_column(sa.String(64))
     ready: Mapped[bool] = mapped_column(default=False)
+    # Grows by a random step whenever who is on a board changes (an engineer added,
+    # renamed, moved, deactivated; a scheme; a month closed) or the rows are rebuilt.
+    version: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from app.extensions import db
 from app.models import Job, KpiFigures, KpiStoreState, Visit
 from app.models.types import utcnow
-from app.services.kpi import store
+from app.services.kpi import cards, store
 from tests.support import ApiClient
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
@@ -182,6 +182,18 @@ def apply_write(o: Org, write: tuple[str, int, int, bool]) -> None:
         db.session.commit()
 
 
+def kept_as_fresh(o: Org) -> None:
+    """The board and cards read now (kept since the last read if nothing changed) are
+    those worked out afresh: no write leaves a kept board behind."""
+    def read() -> list:
+        reads = [o.admin.get("kpi/team").get_json(), o.supervisor.get("kpi/team").get_json()]
+        reads += [o.admin.get(f"kpi/engineers/{e.id}").get_json() for e in o.engineers]
+        return reads
+    kept = read()
+    cards.forget_kept_boards()
+    assert kept == read()
+
+
 @settings(max_examples=15, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(writes=st.lists(WRITES, min_size=5, max_size=25))
@@ -190,6 +202,7 @@ def test_the_store_equals_the_records_after_any_sequence_of_writes(app, org, fac
     for write in writes:
         apply_write(o, write)
         assert exact(app) == [], write
+        kept_as_fresh(o)
 
 
 def test_every_kind_of_write_is_exercised(app, org, factory):
@@ -214,6 +227,7 @@ def test_every_kind_of_write_is_exercised(app, org, factory):
     for write in script:
         apply_write(o, write)
         assert exact(app) == [], write
+        kept_as_fresh(o)
         for figures in db.session.scalars(sa.select(KpiFigures.figures)):
             families |= {name for name, payload in figures.items() if payload["r"]}
     assert families >= {"contact", "dispatch", "arrival", "service", "closed", "feedback",
@@ -250,7 +264,9 @@ def test_an_upgraded_database_reads_the_records_until_it_is_rebuilt(app, org, fa
     cards come from the records, verify says so, and kpi-rebuild makes the store readable."""
     job = factory.job(engineer=org["eng_a1"])
     factory.visit(job, minutes=45)
-    db.session.add(KpiStoreState(id=1, timezone=None, ready=False))
+    state = db.session.get(KpiStoreState, 1) or KpiStoreState(id=1)
+    state.timezone, state.ready = None, False
+    db.session.add(state)
     db.session.commit()
     db.session.execute(sa.delete(KpiFigures))  # as before the store existed
     db.session.commit()

@@ -8,6 +8,7 @@ months and compute the others live, looking back at most LOOKBACK_MONTHS months.
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -33,7 +34,7 @@ from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import KpiCard, KpiPeriod, User
 from app.models.types import utc_text
-from app.scope import get_visible, owned_by_visible, users_visible
+from app.scope import get_visible, owned_by_visible, sees_engineer, users_visible
 from app.services import audit
 from app.services.kpi import figures as source
 from app.services.kpi import periods, store
@@ -68,10 +69,11 @@ class Engineer(NamedTuple):
     level: str | None
     work_type: str | None
     active: bool
+    supervisor_id: int | None
 
 
-_ENGINEERS = sa.select(User.id, User.name, User.level, User.work_type, User.active).where(
-    User.role == "engineer")
+_ENGINEERS = sa.select(User.id, User.name, User.level, User.work_type, User.active,
+                       User.supervisor_id).where(User.role == "engineer")
 
 
 def visible_engineer(viewer: User, engineer_id: int) -> User:
@@ -111,11 +113,11 @@ class LiveMonth:
     rankings: dict[int, Ranking]
     figures: source.Figures | None = None
 
-    def full(self, engineer_id: int) -> CardScores:
+    def full(self, engineer_id: int, known_readable: bool = False) -> CardScores:
         scheme = self.schemes[scheme_key_of(self.engineers[engineer_id])]
         figures = self.figures
         if figures is None:
-            figures = store.figures([self.period], _timezone(), [engineer_id])
+            figures = store.figures([self.period], _timezone(), [engineer_id], known_readable)
         return scored_month(scheme, figures, engineer_id, self.period)
 
     def card(self, engineer_id: int, streak: int, live: bool) -> dict[str, Any]:
@@ -300,11 +302,19 @@ def engineer_card(viewer: User, engineer_id: int, period_text: str | None) -> di
     engineer = visible_engineer(viewer, engineer_id)
     tz = _timezone()
     period = periods.resolve(period_text, tz)
-    if _closed(period):
+    versions, closed = _versions(period)
+    if closed:
         return frozen_card(engineer, period)
+    live = period.key == periods.current(tz).key
+    board = _kept_board(period, versions)
+    if board is not None and engineer.id in board.streaks:
+        month = board.month
+        return card_dict(engineer.id, period.key, month.full(engineer.id, known_readable=True),
+                         month.rankings[engineer.id], board.streaks[engineer.id], live=live,
+                         frozen=False)
     month = _one_engineer_month(engineer, period) or live_month(period)
     streak = streaks(month, {engineer.id})[engineer.id]
-    return month.card(engineer.id, streak, live=period.key == periods.current(tz).key)
+    return month.card(engineer.id, streak, live=live)
 
 
 def _one_engineer_month(engineer: User, period: Period) -> LiveMonth | None:
@@ -315,7 +325,8 @@ def _one_engineer_month(engineer: User, period: Period) -> LiveMonth | None:
     if not store.readable(tz):
         return None
     schemes = schemes_in_force()
-    row = Engineer(engineer.id, engineer.name, engineer.level, engineer.work_type, engineer.active)
+    row = Engineer(engineer.id, engineer.name, engineer.level, engineer.work_type, engineer.active,
+                   engineer.supervisor_id)
     scores = scored_month(schemes[scheme_key_of(row)], figures, engineer.id, period)
     found = figures.get((engineer.id, period.key))
     active = bool(found and found.active)
@@ -496,20 +507,103 @@ def team_board(viewer: User, period_text: str | None,
             items.append(_board_item(*row[:8], row[8] or {}))
         ranked = db.session.scalar(sa.select(sa.func.count()).where(
             KpiCard.period == period.key, KpiCard.rank.is_not(None)))
+        items.sort(key=_order)
     else:
-        month = live_month(period, with_figures=False)
-        shown = {e for e in _visible_engineer_ids(viewer, supervisor_id)
-                 if month.engineers[e].active or month.active[e]}
-        streak = streaks(month, shown)
-        for engineer_id in shown:
-            scores, ranking = month.scores[engineer_id], month.rankings[engineer_id]
-            items.append(_board_item(
-                engineer_id, month.engineers[engineer_id].name, scores.scheme, scores.total,
-                ranking.rank, scores.meets_target, ranking.bonus_eligible,
-                streak[engineer_id], scores.dimensions))
-        ranked = next(iter(month.rankings.values())).ranked if month.rankings else 0
+        board = live_board(period)
+        supervisors = board.supervisors
+        items = [item for item in board.items
+                 if sees_engineer(viewer, item["engineer_id"], supervisors[item["engineer_id"]])
+                 and (supervisor_id is None or supervisors[item["engineer_id"]] == supervisor_id)]
+        ranked = board.ranked
     return {"period": period.key, "live": not frozen and period.key == periods.current(tz).key,
-            "frozen": frozen, "ranked": ranked, "items": sorted(items, key=_order)}
+            "frozen": frozen, "ranked": ranked, "items": items}
+
+
+# --- The live board, kept while nothing it shows has changed -------------------------
+
+
+@dataclass
+class LiveBoard:
+    """A month's board as an admin sees it (everyone with an account or records in the
+    month, best first), and what a card takes from it. Its items are shared by every
+    request that reads the board until a write changes it: never changed in place."""
+
+    month: LiveMonth
+    supervisors: dict[int, int | None]
+    streaks: dict[int, int]
+    items: list[dict[str, Any]]
+    ranked: int
+
+
+# Per database (engine): period key -> (versions, board). A board is kept while the
+# versions of its months and the store's state are those read when it was worked out
+# (store.versions: every committed write that can change it moves them).
+_KEPT: weakref.WeakKeyDictionary[Any, dict[str, tuple[tuple, LiveBoard]]] = \
+    weakref.WeakKeyDictionary()
+_KEPT_MONTHS = 4
+
+
+def forget_kept_boards() -> None:
+    """Work every board out afresh on its next read (tests; a database restored under a
+    running server is one too: restart it, or call this)."""
+    _KEPT.clear()
+
+
+def _versions(period: Period) -> tuple[tuple | None, bool]:
+    """(What the month's board depends on, read in one statement, or None when it cannot be
+    kept: this transaction has written, or the store is not readable; whether the month is
+    closed)."""
+    tz = _timezone()
+    window = [period.key] + [periods.shift(period, -back, tz).key
+                             for back in range(1, LOOKBACK_MONTHS)]
+    unwritten = store.settled_unwritten(tz)
+    count, total, version, stored_tz, ready, closed = store.versions(window, period.key)
+    if not (unwritten and store.readable_state(stored_tz, ready, tz)):
+        return None, bool(closed)
+    return (count, total, version, tz, _bonus_share(),
+            int(settings.current()["PROMOTION_STREAK_MONTHS"])), bool(closed)
+
+
+def _kept_board(period: Period, versions: tuple | None) -> LiveBoard | None:
+    if versions is None:
+        return None
+    found = _KEPT.get(db.engine, {}).get(period.key)
+    return found[1] if found is not None and found[0] == versions else None
+
+
+def live_board(period: Period) -> LiveBoard:
+    """The open month's board: the one kept if nothing has changed since, else worked out
+    from the stored scores (and kept)."""
+    versions, _ = _versions(period)
+    board = _kept_board(period, versions)
+    if board is not None:
+        return board
+    board = _work_out_board(period)
+    if versions is not None:
+        kept = _KEPT.setdefault(db.engine, {})
+        kept.pop(period.key, None)
+        kept[period.key] = (versions, board)
+        while len(kept) > _KEPT_MONTHS:
+            kept.pop(next(iter(kept)))
+    return board
+
+
+def _work_out_board(period: Period) -> LiveBoard:
+    month = live_month(period, with_figures=False)
+    shown = {e for e, engineer in month.engineers.items()
+             if engineer.active or month.active[e]}
+    streak = streaks(month, shown)
+    items = []
+    for engineer_id in shown:
+        scores, ranking = month.scores[engineer_id], month.rankings[engineer_id]
+        items.append(_board_item(
+            engineer_id, month.engineers[engineer_id].name, scores.scheme, scores.total,
+            ranking.rank, scores.meets_target, ranking.bonus_eligible,
+            streak[engineer_id], scores.dimensions))
+    items.sort(key=_order)
+    ranked = next(iter(month.rankings.values())).ranked if month.rankings else 0
+    return LiveBoard(month, {e: month.engineers[e].supervisor_id for e in shown}, streak,
+                     items, ranked)
 
 
 EXPORT_COLUMNS = ("engineer_id", "name", "period", "scheme", "metric", "dimension", "value",

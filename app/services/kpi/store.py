@@ -33,6 +33,7 @@ Flask-free: the caller passes the organisation's time zone.
 from __future__ import annotations
 
 import json
+import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,7 @@ from app.services.kpi.periods import Period
 from app.services.kpi.schemes import scheme_key_of, schemes_in_force
 
 INFO_KEY = "kpi_touched"
+WROTE_KEY = "kpi_wrote"  # the transaction has written rows not yet committed
 JOB_FAMILIES = ("contact", "dispatch", "arrival", "service", "closed", "feedback",
                 "complaints", "rejected")
 Key = tuple[int, str]  # (engineer id, period key)
@@ -92,6 +94,8 @@ ATTENDEE_COLUMNS = frozenset({"training_id", "user_id"})
 CASE_COLUMNS = frozenset({"author_id", "status", "reviewed_at", "quality", "kind"})
 EVENT_COLUMNS = frozenset({"engineer_id", "occurred_at", "kind"})
 USER_COLUMNS = frozenset({"level", "work_type", "role"})
+# What a board shows of a person, or who sees them on it (besides their scores).
+ROSTER_COLUMNS = USER_COLUMNS | {"name", "active", "supervisor_id"}
 
 
 @dataclass
@@ -110,10 +114,12 @@ class Touched:
     pending: list[Any] = field(default_factory=list)
     rescore_engineers: set[int] = field(default_factory=set)
     rescore_schemes: set[str] = field(default_factory=set)
+    roster: bool = False  # who is on a board, or how they are shown, may have changed
 
     def __bool__(self) -> bool:
         return bool(self.times or self.jobs or self.trainings or self.cases or self.events
-                    or self.pending or self.rescore_engineers or self.rescore_schemes)
+                    or self.pending or self.rescore_engineers or self.rescore_schemes
+                    or self.roster)
 
 
 def touched(session: Session) -> Touched:
@@ -125,6 +131,13 @@ def touched(session: Session) -> Touched:
 
 def forget(session: Session) -> None:
     session.info.pop(INFO_KEY, None)
+    session.info.pop(WROTE_KEY, None)
+
+
+def wrote(session: Session) -> bool:
+    """Whether this transaction has written rows or the state that it has not committed
+    (what it reads then is its own view, not what others see)."""
+    return bool(session.info.get(WROTE_KEY))
 
 
 # --- What a write touched ----------------------------------------------------------------
@@ -165,11 +178,18 @@ def note_flush(session: Session) -> None:
             found.pending.append(obj)
         elif isinstance(obj, KpiScheme):
             found.rescore_schemes.add(obj.key)
+        elif isinstance(obj, (User, KpiPeriod)):
+            found.roster = True
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, KpiScheme):
             found.rescore_schemes.add(obj.key)
-        elif isinstance(obj, User) and obj.id is not None and _changed(obj, USER_COLUMNS):
-            found.rescore_engineers.add(obj.id)
+        elif isinstance(obj, User) and obj.id is not None:
+            if _changed(obj, USER_COLUMNS):
+                found.rescore_engineers.add(obj.id)
+            if obj in session.deleted or _changed(obj, ROSTER_COLUMNS):
+                found.roster = True
+        elif isinstance(obj, KpiPeriod):
+            found.roster = True
     for obj, deleted in [(o, False) for o in session.dirty] + [(o, True) for o in session.deleted]:
         if isinstance(obj, Job):
             if deleted or _changed(obj, JOB_COLUMNS):
@@ -313,6 +333,7 @@ def apply(session: Session, timezone: str) -> int:
     found = session.info.pop(INFO_KEY, None)
     if not found:
         return 0
+    session.info[WROTE_KEY] = True
     conn = session.connection()
     for obj in found.pending:
         if isinstance(obj, Job):
@@ -327,6 +348,8 @@ def apply(session: Session, timezone: str) -> int:
             found.cases.add(obj.id)
         elif isinstance(obj, ComplianceEvent):
             found.events.add(obj.id)
+    if found.roster or found.rescore_engineers or found.rescore_schemes:
+        bump_state(conn, timezone)
     if found.rescore_engineers or found.rescore_schemes:
         _rescore(conn, found.rescore_engineers, found.rescore_schemes)
     times = set(found.times)
@@ -484,6 +507,13 @@ def _loaded(value: Any) -> dict[str, Payload]:
 _SCORE_COLUMNS = ("scheme_key", "active", "total_score", "meets_target", *DIMENSIONS)
 
 
+def version_step() -> int:
+    """How much a version grows with a write: at least 1, so that a row's version only
+    grows (the sum of a month's versions moves with every committed write), and random,
+    so that two databases' histories do not add up to the same sums."""
+    return random.randint(1, 2**20)
+
+
 def _write(conn: sa.Connection, rows: list[dict[str, Any]], existing: set[Key]) -> None:
     updates = [r for r in rows if (r["engineer_id"], r["period"]) in existing]
     inserts = [r for r in rows if (r["engineer_id"], r["period"]) not in existing]
@@ -493,11 +523,13 @@ def _write(conn: sa.Connection, rows: list[dict[str, Any]], existing: set[Key]) 
             .where(_TABLE.c.engineer_id == sa.bindparam("b_engineer"),
                    _TABLE.c.period == sa.bindparam("b_period"))
             .values(figures=sa.bindparam("b_figures"),
+                    version=_TABLE.c.version + sa.bindparam("b_step"),
                     **{c: sa.bindparam(f"b_{c}") for c in _SCORE_COLUMNS}),
             [{"b_engineer": r["engineer_id"], "b_period": r["period"], "b_figures": r["figures"],
-              **{f"b_{c}": r[c] for c in _SCORE_COLUMNS}} for r in updates])
+              "b_step": version_step(), **{f"b_{c}": r[c] for c in _SCORE_COLUMNS}}
+             for r in updates])
     if inserts:
-        conn.execute(sa.insert(_TABLE), inserts)
+        conn.execute(sa.insert(_TABLE), [{**r, "version": version_step()} for r in inserts])
 
 
 def _payload(records: int, raw: dict[str, RawFigure]) -> Payload:
@@ -537,12 +569,28 @@ def _settle(timezone: str) -> None:
         apply(db.session, timezone)
 
 
+def settled_unwritten(timezone: str) -> bool:
+    """After settling this transaction's own writes: whether it has written none (what
+    it reads is then what every other transaction can read once committed)."""
+    if db.session.new or db.session.dirty or db.session.deleted:
+        db.session.flush()
+    _settle(timezone)
+    return not wrote(db.session)
+
+
 def readable(timezone: str) -> bool:
     """Whether the rows may be read for figures in `timezone` (see KpiStoreState)."""
     state = db.session.connection().execute(
         sa.select(KpiStoreState.timezone, KpiStoreState.ready).where(KpiStoreState.id == 1)
     ).first()
-    return state is None or (state.ready and state.timezone == timezone)
+    return state is None or readable_state(state.timezone, state.ready, timezone)
+
+
+def readable_state(stored_timezone: str | None, ready: bool | None, timezone: str) -> bool:
+    """`readable` from a state already read (both None: there is no state row)."""
+    if stored_timezone is None and ready is None:
+        return True
+    return bool(ready) and stored_timezone == timezone
 
 
 def engineer_figures(figures: dict[str, Payload]) -> EngineerFigures:
@@ -557,15 +605,16 @@ def engineer_figures(figures: dict[str, Payload]) -> EngineerFigures:
 
 
 def figures(months: Sequence[Period], timezone: str,
-            engineer_ids: Iterable[int] | None = None) -> Figures:
+            engineer_ids: Iterable[int] | None = None, known_readable: bool = False) -> Figures:
     """Raw figures by (engineer id, period key) as raw_figures gives them, read from the
-    store (one statement), or from the records while the store is not readable."""
+    store (one statement), or from the records while the store is not readable
+    (`known_readable`: the caller has just read that it is, in this transaction)."""
     months = list(months)
     ids = None if engineer_ids is None else sorted(set(engineer_ids))
     if not months or ids == []:
         return {}
     _settle(timezone)
-    if not readable(timezone):
+    if not known_readable and not readable(timezone):
         return raw_figures(months, ids)
     query = _FIGURES_OF.where(_TABLE.c.period.in_([p.key for p in months]))
     if ids is not None:
@@ -686,13 +735,13 @@ def rebuild(timezone: str) -> int:
     rows = [{"engineer_id": e, "period": p, "figures": figures}
             for (e, p), figures in sorted(expected(months_with_records(timezone)).items())]
     _score(conn, rows)
+    for row in rows:
+        row["version"] = version_step()
     for i in range(0, len(rows), 1000):
         conn.execute(sa.insert(_TABLE), rows[i:i + 1000])
-    state = db.session.get(KpiStoreState, 1)
-    if state is None:
-        db.session.add(KpiStoreState(id=1, timezone=timezone, ready=True))
-    else:
-        state.timezone, state.ready = timezone, True
+    bump_state(conn, timezone)
+    conn.execute(sa.update(KpiStoreState.__table__).where(KpiStoreState.id == 1)
+                 .values(timezone=timezone, ready=True))
     return len(rows)
 
 
@@ -748,6 +797,38 @@ def verify(timezone: str, months: Sequence[Period] | None = None) -> list[str]:
             problems.append(f"engineer {key[0]}, {key[1]}, scores: stored {scored[key]}, "
                             f"from the records {should}")
     return problems
+
+
+def bump_state(conn: sa.Connection, timezone: str) -> None:
+    """Move the state's version (recording the state as `claim_state` does if there is
+    none yet): who is on a board, or what the rows hold, changed in this transaction."""
+    step = version_step()
+    table = KpiStoreState.__table__
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    conn.execute(insert(table).values(id=1, timezone=timezone, ready=True, version=step)
+                 .on_conflict_do_update(index_elements=[table.c.id],
+                                        set_={"version": table.c.version + step}))
+
+
+def versions(months: Sequence[str], month: str) -> tuple:
+    """What a board of `month` depends on beyond the settings, in one statement: the
+    state (version, time zone, ready), whether `month` is closed, and the count and sum of
+    the versions of the rows of those of `months` not closed. Equal answers mean that no
+    write has been committed in between that could change the board."""
+    state = KpiStoreState.__table__
+    periods_table = KpiPeriod.__table__
+    query = sa.select(
+        sa.func.count(_TABLE.c.version), sa.func.coalesce(sa.func.sum(_TABLE.c.version), 0),
+        sa.select(state.c.version).where(state.c.id == 1).scalar_subquery(),
+        sa.select(state.c.timezone).where(state.c.id == 1).scalar_subquery(),
+        sa.select(state.c.ready).where(state.c.id == 1).scalar_subquery(),
+        sa.exists().where(periods_table.c.period == month),
+    ).where(_TABLE.c.period.in_(list(months)),
+            _TABLE.c.period.not_in(sa.select(periods_table.c.period)))
+    return tuple(db.session.connection().execute(query).one())
 
 
 _CLAIMED: set[tuple[str, str]] = set()  # (database, time zone) this process has recorded
