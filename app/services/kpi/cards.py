@@ -9,7 +9,7 @@ months and compute the others live, looking back at most LOOKBACK_MONTHS months.
 from __future__ import annotations
 
 import weakref
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -308,10 +308,14 @@ def engineer_card(viewer: User, engineer_id: int, period_text: str | None) -> di
     live = period.key == periods.current(tz).key
     board = _kept_board(period, versions)
     if board is not None and engineer.id in board.streaks:
-        month = board.month
-        return card_dict(engineer.id, period.key, month.full(engineer.id, known_readable=True),
-                         month.rankings[engineer.id], board.streaks[engineer.id], live=live,
-                         frozen=False)
+        card = board.cards.get(engineer.id)
+        if card is None:
+            month = board.month
+            card = board.cards[engineer.id] = card_dict(
+                engineer.id, period.key, month.full(engineer.id, known_readable=True),
+                month.rankings[engineer.id], board.streaks[engineer.id], live=live,
+                frozen=False)
+        return {**card, "live": live}
     month = _one_engineer_month(engineer, period) or live_month(period)
     streak = streaks(month, {engineer.id})[engineer.id]
     return month.card(engineer.id, streak, live=live)
@@ -500,7 +504,7 @@ def team_board(viewer: User, period_text: str | None,
     Deactivated accounts are listed only when they have records in the month."""
     tz = _timezone()
     period = periods.resolve(period_text, tz)
-    frozen = _closed(period) is not None
+    versions, frozen = _versions(period)
     items = []
     if frozen:
         for row in _frozen_rows(viewer, period, supervisor_id, KpiCard.card["dimensions"]):
@@ -509,7 +513,7 @@ def team_board(viewer: User, period_text: str | None,
             KpiCard.period == period.key, KpiCard.rank.is_not(None)))
         items.sort(key=_order)
     else:
-        board = live_board(period)
+        board = live_board(period, versions)
         supervisors = board.supervisors
         items = [item for item in board.items
                  if sees_engineer(viewer, item["engineer_id"], supervisors[item["engineer_id"]])
@@ -525,14 +529,16 @@ def team_board(viewer: User, period_text: str | None,
 @dataclass
 class LiveBoard:
     """A month's board as an admin sees it (everyone with an account or records in the
-    month, best first), and what a card takes from it. Its items are shared by every
-    request that reads the board until a write changes it: never changed in place."""
+    month, best first), and what a card takes from it; the cards read from it so far.
+    Its items and cards are shared by every request that reads them until a write
+    changes the board: never changed in place."""
 
     month: LiveMonth
     supervisors: dict[int, int | None]
     streaks: dict[int, int]
     items: list[dict[str, Any]]
     ranked: int
+    cards: dict[int, dict[str, Any]] = field(default_factory=dict)  # read so far
 
 
 # Per database (engine): period key -> (versions, board). A board is kept while the
@@ -557,11 +563,14 @@ def _versions(period: Period) -> tuple[tuple | None, bool]:
     window = [period.key] + [periods.shift(period, -back, tz).key
                              for back in range(1, LOOKBACK_MONTHS)]
     unwritten = store.settled_unwritten(tz)
-    count, total, version, stored_tz, ready, closed = store.versions(window, period.key)
+    found = store.versions(window, period.key)
+    if found is None:
+        return None, _closed(period) is not None
+    count, total, version, stored_tz, ready, closed = found
     if not (unwritten and store.readable_state(stored_tz, ready, tz)):
-        return None, bool(closed)
+        return None, closed
     return (count, total, version, tz, _bonus_share(),
-            int(settings.current()["PROMOTION_STREAK_MONTHS"])), bool(closed)
+            int(settings.current()["PROMOTION_STREAK_MONTHS"])), closed
 
 
 def _kept_board(period: Period, versions: tuple | None) -> LiveBoard | None:
@@ -571,10 +580,9 @@ def _kept_board(period: Period, versions: tuple | None) -> LiveBoard | None:
     return found[1] if found is not None and found[0] == versions else None
 
 
-def live_board(period: Period) -> LiveBoard:
-    """The open month's board: the one kept if nothing has changed since, else worked out
-    from the stored scores (and kept)."""
-    versions, _ = _versions(period)
+def live_board(period: Period, versions: tuple | None) -> LiveBoard:
+    """The open month's board: the one kept if nothing has changed since `versions` (as
+    `_versions` read them), else worked out from the stored scores (and kept)."""
     board = _kept_board(period, versions)
     if board is not None:
         return board

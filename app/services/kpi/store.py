@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import random
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -813,22 +814,48 @@ def bump_state(conn: sa.Connection, timezone: str) -> None:
                                         set_={"version": table.c.version + step}))
 
 
-def versions(months: Sequence[str], month: str) -> tuple:
-    """What a board of `month` depends on beyond the settings, in one statement: the
-    state (version, time zone, ready), whether `month` is closed, and the count and sum of
-    the versions of the rows of those of `months` not closed. Equal answers mean that no
-    write has been committed in between that could change the board."""
-    state = KpiStoreState.__table__
-    periods_table = KpiPeriod.__table__
-    query = sa.select(
-        sa.func.count(_TABLE.c.version), sa.func.coalesce(sa.func.sum(_TABLE.c.version), 0),
-        sa.select(state.c.version).where(state.c.id == 1).scalar_subquery(),
-        sa.select(state.c.timezone).where(state.c.id == 1).scalar_subquery(),
-        sa.select(state.c.ready).where(state.c.id == 1).scalar_subquery(),
-        sa.exists().where(periods_table.c.period == month),
-    ).where(_TABLE.c.period.in_(list(months)),
-            _TABLE.c.period.not_in(sa.select(periods_table.c.period)))
-    return tuple(db.session.connection().execute(query).one())
+_STATE = KpiStoreState.__table__
+_CLOSED_AND_STATE = sa.union_all(
+    sa.select(_STATE.c.version, sa.cast(sa.null(), sa.String(7))).where(_STATE.c.id == 1),
+    sa.select(sa.cast(sa.null(), sa.BigInteger), KpiPeriod.__table__.c.period).where(
+        KpiPeriod.__table__.c.period.in_(sa.bindparam("months", expanding=True))))
+_VERSIONS = sa.select(
+    sa.func.count(_TABLE.c.version), sa.func.coalesce(sa.func.sum(_TABLE.c.version), 0),
+    sa.select(_STATE.c.version).where(_STATE.c.id == 1).scalar_subquery(),
+    sa.select(_STATE.c.timezone).where(_STATE.c.id == 1).scalar_subquery(),
+    sa.select(_STATE.c.ready).where(_STATE.c.id == 1).scalar_subquery(),
+).where(_TABLE.c.period.in_(sa.bindparam("open", expanding=True)))
+# Per database: the months of a window found closed, with the state's version then (a
+# month closed moves it, so while it has not moved they are still the closed ones).
+_CLOSED_SEEN: weakref.WeakKeyDictionary[sa.Engine, dict[tuple[str, ...], tuple[Any, frozenset[str]]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def versions(months: Sequence[str], month: str) -> tuple | None:
+    """What a board of `month` depends on beyond the settings: the count and sum of the
+    versions of the rows of those of `months` not closed, the state (version, time zone,
+    ready), and whether `month` is closed. Equal answers mean that no write that could
+    change the board has been committed in between. One statement while no month has
+    been closed since the last call (two otherwise); None if months kept being closed
+    while reading."""
+    conn = db.session.connection()
+    seen_by_window = _CLOSED_SEEN.setdefault(conn.engine, {})
+    window = tuple(months)
+    seen = seen_by_window.get(window)
+    for _ in range(2):
+        if seen is None:
+            rows = conn.execute(_CLOSED_AND_STATE, {"months": list(window)}).all()
+            version = next((row[0] for row in rows if row[1] is None), None)
+            seen = (version, frozenset(row[1] for row in rows if row[1] is not None))
+        count, total, version, timezone, ready = conn.execute(
+            _VERSIONS, {"open": [m for m in window if m not in seen[1]]}).one()
+        if version == seen[0]:
+            if len(seen_by_window) > 64:
+                seen_by_window.clear()
+            seen_by_window[window] = seen
+            return count, total, version, timezone, ready, month in seen[1]
+        seen = None
+    return None
 
 
 _CLAIMED: set[tuple[str, str]] = set()  # (database, time zone) this process has recorded
