@@ -311,10 +311,11 @@ def engineer_card(viewer: User, engineer_id: int, period_text: str | None) -> di
         card = board.cards.get(engineer.id)
         if card is None:
             month = board.month
-            card = board.cards[engineer.id] = card_dict(
-                engineer.id, period.key, month.full(engineer.id, known_readable=True),
-                month.rankings[engineer.id], board.streaks[engineer.id], live=live,
-                frozen=False)
+            card = card_dict(engineer.id, period.key, month.full(engineer.id, known_readable=True),
+                             month.rankings[engineer.id], board.streaks[engineer.id], live=live,
+                             frozen=False)
+            if len(board.cards) < _KEPT_CARDS:
+                board.cards[engineer.id] = card
         return {**card, "live": live}
     month = _one_engineer_month(engineer, period) or live_month(period)
     streak = streaks(month, {engineer.id})[engineer.id]
@@ -547,11 +548,12 @@ class LiveBoard:
 _KEPT: weakref.WeakKeyDictionary[Any, dict[str, tuple[tuple, LiveBoard]]] = \
     weakref.WeakKeyDictionary()
 _KEPT_MONTHS = 4
+_KEPT_CARDS = 2000  # per board (a card is a few kilobytes)
 
 
 def forget_kept_boards() -> None:
-    """Work every board out afresh on its next read (tests; a database restored under a
-    running server is one too: restart it, or call this)."""
+    """Work every board out afresh on its next read (tests and benchmarks: the versions
+    alone decide otherwise)."""
     _KEPT.clear()
 
 
