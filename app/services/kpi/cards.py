@@ -134,7 +134,7 @@ def scored_month(scheme: Scheme, figures: source.Figures, engineer_id: int,
 
 def _engineers() -> dict[int, Engineer]:
     """Everyone with the engineer role (deactivated accounts too: their months count)."""
-    return {row[0]: Engineer(*row) for row in db.session.connection().execute(_ENGINEERS)}
+    return {row[0]: Engineer(*row) for row in db.session.connection().execute(_ENGINEERS).all()}
 
 
 def _score(engineers: dict[int, Engineer], schemes: dict[str, Scheme], figures: source.Figures,
@@ -238,10 +238,13 @@ def _stored_months(window: list[Period], engineer_ids: list[int]
     closed = set(conn.execute(sa.select(KpiPeriod.period).where(
         KpiPeriod.period.in_([p.key for p in window]))).scalars())
     # Run even with no month closed: a route's statements do not vary with the data.
-    rows = conn.execute(sa.select(KpiCard.engineer_id, KpiCard.period).where(
-        KpiCard.period.in_(sorted(closed)), KpiCard.engineer_id.in_(engineer_ids),
-        KpiCard.meets_target.is_(True)))
-    stored = {(engineer_id, period_key): True for engineer_id, period_key in rows}
+    query = sa.select(KpiCard.engineer_id, KpiCard.period).where(
+        KpiCard.period.in_(sorted(closed)), KpiCard.meets_target.is_(True))
+    if len(engineer_ids) <= store.FEW:
+        query = query.where(KpiCard.engineer_id.in_(engineer_ids))
+    wanted = set(engineer_ids)
+    stored = {(engineer_id, period_key): True
+              for engineer_id, period_key in conn.execute(query).all() if engineer_id in wanted}
     return closed, stored
 
 
@@ -475,12 +478,13 @@ def _order(item: dict[str, Any]) -> tuple:
 
 def _board_item(engineer_id: int, name: str, scheme_key: str, total: float | None,
                 rank: int | None, meets: bool, bonus: bool, streak: int,
-                dimensions: dict[str, Any]) -> dict[str, Any]:
+                dimensions: dict[str, Any], promotion: bool | None = None) -> dict[str, Any]:
     level, _, work_type = scheme_key.partition("-")
     return {
         "engineer_id": engineer_id, "name": name, "level": level, "work_type": work_type,
         "total_score": total, "rank": rank, "meets_target": meets, "bonus_eligible": bonus,
-        "streak_months": streak, "promotion_priority": _promotion(streak),
+        "streak_months": streak,
+        "promotion_priority": _promotion(streak) if promotion is None else promotion,
         "dimensions": {d: dimensions.get(d) for d in DIMENSIONS},
     }
 
@@ -603,13 +607,14 @@ def _work_out_board(period: Period) -> LiveBoard:
     shown = {e for e, engineer in month.engineers.items()
              if engineer.active or month.active[e]}
     streak = streaks(month, shown)
+    promotion = {n: _promotion(n) for n in set(streak.values())}
     items = []
     for engineer_id in shown:
         scores, ranking = month.scores[engineer_id], month.rankings[engineer_id]
         items.append(_board_item(
             engineer_id, month.engineers[engineer_id].name, scores.scheme, scores.total,
             ranking.rank, scores.meets_target, ranking.bonus_eligible,
-            streak[engineer_id], scores.dimensions))
+            streak[engineer_id], scores.dimensions, promotion[streak[engineer_id]]))
     items.sort(key=_order)
     ranked = next(iter(month.rankings.values())).ranked if month.rankings else 0
     return LiveBoard(month, {e: month.engineers[e].supervisor_id for e in shown}, streak,

@@ -628,6 +628,11 @@ def figures(months: Sequence[Period], timezone: str,
     return result
 
 
+# Up to this many engineers are named in a statement; more (a board) read the months'
+# rows whole and pick theirs (a list of thousands of ids costs more to send and bind).
+FEW = 200
+
+
 class StoredScores(NamedTuple):
     """A month's scores as a row keeps them."""
 
@@ -651,7 +656,7 @@ def month_scores(period: Period, timezone: str) -> dict[int, StoredScores] | Non
     if not readable(timezone):
         return None
     result = {}
-    for row in db.session.connection().execute(_SCORES_OF, {"period": period.key}):
+    for row in db.session.connection().execute(_SCORES_OF, {"period": period.key}).all():
         result[row[0]] = StoredScores(row[1], row[2], row[3], row[4],
                                       dict(zip(DIMENSIONS, row[5:])))
     return result
@@ -664,11 +669,13 @@ def meets_targets(months: Sequence[Period], timezone: str,
     _settle(timezone)
     if not readable(timezone):
         return None
-    rows = db.session.connection().execute(
-        sa.select(_TABLE.c.engineer_id, _TABLE.c.period, _TABLE.c.meets_target).where(
-            _TABLE.c.period.in_([p.key for p in months]),
-            _TABLE.c.engineer_id.in_(sorted(set(engineer_ids)))))
-    return {(e, p): bool(meets) for e, p, meets in rows}
+    wanted = set(engineer_ids)
+    query = sa.select(_TABLE.c.engineer_id, _TABLE.c.period, _TABLE.c.meets_target).where(
+        _TABLE.c.period.in_([p.key for p in months]))
+    if len(wanted) <= FEW:
+        query = query.where(_TABLE.c.engineer_id.in_(sorted(wanted)))
+    rows = db.session.connection().execute(query).all()
+    return {(e, p): bool(meets) for e, p, meets in rows if e in wanted}
 
 
 _RANKED = (
