@@ -5,6 +5,7 @@ from flask import jsonify, url_for
 from flask.views import MethodView
 from flask_login import current_user
 
+from app import idempotency
 from app.api.common import envelope, paginate
 from app.api.security import require_roles
 from app.api.visits.presenters import VisitView, present, present_one
@@ -39,6 +40,8 @@ class VisitsViews(MethodView):
 
 @blp.route("/check-in")
 class VisitCheckInViews(MethodView):
+    # Its Idempotency-Key recorded with the visit, in one transaction (app/idempotency.py).
+    @idempotency.with_its_effects
     @require_roles("engineer")
     @blp.arguments(VisitCheckInSchema)
     @blp.response(201, VisitAnswerSchema)
