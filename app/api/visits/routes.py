@@ -20,6 +20,7 @@ from app.api.visits.schemas import (
     checked_in_answer,
 )
 from app.api_base import Blueprint
+from app.extensions import limiter
 from app.services import visits as service
 
 blp = Blueprint("visits", __name__, url_prefix="/api/v1/visits",
@@ -53,6 +54,11 @@ class VisitCheckInViews(MethodView):
         response.status_code = 201
         response.headers["Location"] = url_for("visits.VisitByIdViews", visit_id=new.visit["id"])
         return response
+
+
+# No rate limit applies to a check-in (api.md limits sign-in failures and the public
+# feedback form): the limiter does not look at it at all.
+limiter.exempt(VisitCheckInViews)
 
 
 @blp.route("/<int:visit_id>")
