@@ -231,18 +231,18 @@ def _look_up(user_id: int, key: str, print_: str) -> Response | None:
     """Answer for a key already recorded (a replay, or 422 if reused), or let the route
     act, keeping the key to record with its answer (`store_response`)."""
     now = utcnow()
-    conn = db.session.connection()
     params = {"user_id": user_id, "key": key}
-    if conn.dialect.name == "postgresql":
+    if db.session.get_bind().dialect.name == "postgresql":
         # The lock is this transaction's until it commits or rolls back.
-        record = conn.execute(_LOCK_AND_FIND, {**params, "lock": lock_key(user_id, key)}).one()
+        record = db.session.connection().execute(
+            _LOCK_AND_FIND, {**params, "lock": lock_key(user_id, key)}).one()
         locked = record.locked
         if record.id is None:
             record = None
     else:
         # A read of its own: the write lock is taken by the route's first write.
         with read_before_writing():
-            record = conn.execute(_FIND, params).one_or_none()
+            record = db.session.connection().execute(_FIND, params).one_or_none()
         locked = True
     if record is not None:
         answer = _answer_of(record, print_, now)
@@ -251,7 +251,7 @@ def _look_up(user_id: int, key: str, print_: str) -> Response | None:
         if not locked:
             raise _in_progress()
         # Its time is up (or it is a claim abandoned past its lease): gone.
-        conn.execute(_DROP_ANY, {"record_id": record.id})
+        db.session.connection().execute(_DROP_ANY, {"record_id": record.id})
     elif not locked:
         raise _in_progress()
     g.idempotency_pending = {"user_id": user_id, "key": key, "fingerprint": print_,
