@@ -171,7 +171,9 @@ def _register_hooks(app: Flask) -> None:
         """One commit per request, after the response is known: a 2xx is committed
         (with its idempotency record) or turned into an error; anything else is undone."""
         if response.status_code < 300:
-            idempotency.store_response(response)
+            answered = idempotency.store_response(response)
+            if answered is not None:  # the key recorded by another request meanwhile
+                return _secure(answered)
             try:
                 db.session.commit()
             except sa.exc.IntegrityError:

@@ -7,6 +7,16 @@ either both are committed or neither is. So a claim left without a response (the
 died) means nothing was committed, and after `IDEMPOTENCY_LEASE_S` it may be taken over.
 A request that fails deletes its claim, so the same key can be tried again. Records
 are kept IDEMPOTENCY_TTL_S (72 hours), then no longer answer and are deleted.
+
+A route marked `with_its_effects` (the check-in, the busiest write) records its key in
+its own transaction instead, in one statement with its answer: the key is looked up
+before the route runs (on PostgreSQL taking a transaction-scoped advisory lock on the
+user and key in the same statement: a duplicate that finds the lock taken gets 409 at
+once), and the record is inserted with the response at the end, before the one commit.
+Should the insert meet the key recorded meanwhile (SQLite's writers take turns after the
+lookup; on PostgreSQL a request that committed between the lookup's snapshot and its
+lock), everything is rolled back and the stored record answers: a replay if complete,
+else 409. So only one request acts, and a failure anywhere leaves nothing at all.
 """
 from __future__ import annotations
 
@@ -24,8 +34,8 @@ from flask_login import current_user
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.api.security import check_csrf
-from app.errors import Conflict, Invalid
-from app.extensions import commit_keeping_loaded, db
+from app.errors import Conflict, DomainError, Invalid, problem
+from app.extensions import commit_keeping_loaded, db, read_before_writing
 from app.models import IdempotencyRecord
 from app.models.types import utcnow
 
@@ -84,6 +94,21 @@ _STORE = sa.update(_records).where(_records.c.id == sa.bindparam("record_id")).v
     response_status=sa.bindparam("status"), response_body=sa.bindparam("body"),
     response_headers=sa.bindparam("headers", type_=_records.c.response_headers.type),
 )
+# The records of routes marked `with_its_effects`: the key looked up (on PostgreSQL with
+# the advisory lock taken in the same statement), then recorded complete in one statement.
+_LOCK_AND_FIND = sa.text(
+    "SELECT pg_try_advisory_xact_lock(:lock) AS locked, r.id, r.fingerprint,"
+    " r.response_status, r.response_body, r.response_headers, r.created_at"
+    " FROM (SELECT 1) AS one LEFT JOIN idempotency_records AS r"
+    " ON r.user_id = :user_id AND r.key = :key"
+).columns(sa.column("locked", sa.Boolean), _records.c.id, _records.c.fingerprint,
+          _records.c.response_status, _records.c.response_body, _records.c.response_headers,
+          _records.c.created_at)
+_RECORD = {
+    name: dialect_insert(_records).on_conflict_do_nothing().returning(_records.c.id)
+    for name, dialect_insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
+}
+_DROP_ANY = sa.delete(_records).where(_records.c.id == sa.bindparam("record_id"))
 _RELEASE = sa.delete(_records).where(_records.c.id == sa.bindparam("record_id"),
                                      _records.c.response_status.is_(None))
 
@@ -160,7 +185,123 @@ def before_request() -> Response | None:
         raise Invalid("Idempotency-Key must be 1 to 100 letters, digits or -_.: (a UUID).",
                       {HEADER: ["Not a valid key."]})
     check_csrf()
+    if _with_its_effects():
+        return _look_up(current_user.id, key, fingerprint())
     return _claim(current_user.id, key, fingerprint())
+
+
+# --- Routes that record their key with their effects -----------------------------------
+
+MARK = "_idempotency_with_its_effects"
+_marked: dict[tuple[str | None, str], bool] = {}
+
+
+def with_its_effects(view):
+    """Mark a route (a view, or a MethodView's method) whose Idempotency-Key is recorded
+    in the request's own transaction, with its answer: for a route whose effects are all
+    in the database and that commits once, as the check-in."""
+    setattr(view, MARK, True)
+    return view
+
+
+def _with_its_effects() -> bool:
+    marker = (request.endpoint, request.method)
+    found = _marked.get(marker)
+    if found is None:
+        view = current_app.view_functions.get(request.endpoint or "")
+        view_class = getattr(view, "view_class", None)
+        if view_class is not None:
+            view = getattr(view_class, request.method.lower(), None)
+        found = _marked[marker] = bool(getattr(view, MARK, False))
+    return found
+
+
+def lock_key(user_id: int, key: str) -> int:
+    """The user's key as a signed 64-bit PostgreSQL advisory lock."""
+    digest = hashlib.blake2b(f"{user_id}\0{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _in_progress() -> Conflict:
+    return Conflict("A request with this Idempotency-Key is being processed.",
+                    code="IDEMPOTENCY_IN_PROGRESS")
+
+
+def _look_up(user_id: int, key: str, print_: str) -> Response | None:
+    """Answer for a key already recorded (a replay, or 422 if reused), or let the route
+    act, keeping the key to record with its answer (`store_response`)."""
+    now = utcnow()
+    params = {"user_id": user_id, "key": key}
+    if db.session.get_bind().dialect.name == "postgresql":
+        # The lock is this transaction's until it commits or rolls back.
+        record = db.session.connection().execute(
+            _LOCK_AND_FIND, {**params, "lock": lock_key(user_id, key)}).one()
+        locked = record.locked
+        if record.id is None:
+            record = None
+    else:
+        # A read of its own: the write lock is taken by the route's first write.
+        with read_before_writing():
+            record = db.session.connection().execute(_FIND, params).one_or_none()
+        locked = True
+    if record is not None:
+        answer = _answer_of(record, print_, now)
+        if answer is not None:
+            return answer
+        if not locked:
+            raise _in_progress()
+        # Its time is up (or it is a claim abandoned past its lease): gone.
+        db.session.connection().execute(_DROP_ANY, {"record_id": record.id})
+    elif not locked:
+        raise _in_progress()
+    g.idempotency_pending = {"user_id": user_id, "key": key, "fingerprint": print_,
+                             "created_at": now}
+    return None
+
+
+def _answer_of(record, print_: str, now) -> Response | None:
+    """What a record found answers: its replay, 422 if reused, 409 while in progress;
+    None when it no longer counts (past its time, or a claim past its lease)."""
+    cutoff = now - timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_S"])
+    if record.created_at < cutoff:
+        return None
+    if record.fingerprint != print_:
+        raise Invalid("This Idempotency-Key was used for a different request.",
+                      {HEADER: ["Used before with another method, path or body."]},
+                      code="IDEMPOTENCY_KEY_REUSED")
+    if record.response_status is not None:
+        response = _replayed(record)
+        db.session.rollback()
+        return response
+    # A claim committed on its own (the other routes' way): in flight, or abandoned.
+    lease = timedelta(seconds=current_app.config["IDEMPOTENCY_LEASE_S"])
+    if record.created_at >= now - lease:
+        raise _in_progress()
+    return None
+
+
+def _record_with_answer(pending: dict[str, Any], values: dict[str, Any]) -> Response | None:
+    """Insert the key's record with its answer, in the request's transaction; None when
+    done, or the answer of the record another request stored meanwhile (all undone)."""
+    conn = db.session.connection()
+    record_id = conn.execute(_RECORD[conn.dialect.name], {**pending, **values}).scalar()
+    if record_id is not None:
+        if record_id % PURGE_EVERY == 0:
+            cutoff = pending["created_at"] - timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_S"])
+            conn.execute(_PURGE, {"cutoff": cutoff})
+        return None
+    db.session.rollback()  # nothing of this request stays
+    record = db.session.connection().execute(
+        _FIND, {"user_id": pending["user_id"], "key": pending["key"]}).one_or_none()
+    try:
+        answer = None if record is None else _answer_of(record, pending["fingerprint"], utcnow())
+        if answer is None:
+            raise _in_progress()
+    except DomainError as error:
+        answer = problem(error.status, error.code, error.detail, error.errors)
+    finally:
+        db.session.rollback()
+    return answer
 
 
 def withhold(*fields: str) -> None:
@@ -221,12 +362,15 @@ def _replayed(record) -> Response:
     return response
 
 
-def store_response(response: Response) -> None:
+def store_response(response: Response) -> Response | None:
     """Write a successful (2xx) response into the claim, in the request's transaction;
-    the caller commits it with the request's effects."""
+    the caller commits it with the request's effects. For a route that records its key
+    with its effects, the record is inserted now; should another request have recorded
+    the key meanwhile, all is undone and its answer (a replay, 409 or 422) returned."""
     record_id = g.get("idempotency_record_id")
-    if record_id is None:
-        return
+    pending = g.get("idempotency_pending")
+    if record_id is None and pending is None:
+        return None
     body = response.get_data(as_text=True)
     headers = {h: response.headers[h] for h in KEPT_HEADERS if h in response.headers}
     withheld = g.get("idempotency_withheld")
@@ -242,10 +386,15 @@ def store_response(response: Response) -> None:
         headers = {name: _sealed(value) if name in sealed_headers else value
                    for name, value in headers.items()}
         headers[SEALED_MARK] = ",".join(sealed_fields)
+    values = {"response_status": response.status_code, "response_body": body,
+              "response_headers": headers}
+    if pending is not None:
+        return _record_with_answer(pending, values)
     db.session.connection().execute(_STORE, {
-        "record_id": record_id, "status": response.status_code, "body": body,
+        "record_id": record_id, "status": values["response_status"], "body": body,
         "headers": headers,
     })
+    return None
 
 
 def release_failed_claim() -> None:

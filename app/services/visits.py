@@ -78,9 +78,12 @@ def check_in(engineer: User, data: dict[str, Any]) -> CheckedIn:
     fix = _fix(data)
     engineer_id = engineer.id
     conn = db.session.connection()
-    job = conn.execute(CHECK_IN_JOB, {"job_id": data["job_id"], "engineer_id": engineer_id}).first()
+    # On PostgreSQL the KPI schemes' shared lock is taken in the same statement.
+    job = conn.execute(kpi_store.sharing_schemes(conn, CHECK_IN_JOB),
+                       {"job_id": data["job_id"], "engineer_id": engineer_id}).first()
     if job is None:
         raise NotFound(f"No job {data['job_id']} assigned to you.")
+    kpi_store.schemes_shared(conn)
     if job.status in CLOSED_JOB_STATUSES:
         raise Conflict(f"Job {job.id} is {job.status}.", code="JOB_CLOSED")
     _ensure_not_too_old(fix.client_time, now, t)

@@ -118,18 +118,17 @@ def test_the_written_check_in_answer_is_the_schemas_dump_of_the_stored_visit(set
     if "mock_location" in extra:
         assert answer["status"] == "flagged" and set(answer["flags"]) >= {"MOCK_LOCATION"}
     if not extra:
-        # Beside sign-in (and its last-used time), the check-in's four statements, then
-        # the KPI store's: (PostgreSQL: the lock writers share with a change of scheme,
-        # the engineer's month made if new,) the month locked, its arrival figures
-        # recomputed, the schemes read to score it, the row written. (The time zone the
+        # Beside sign-in (and its last-used time), the check-in's four statements (on
+        # PostgreSQL the job's read takes the lock writers share with a change of scheme),
+        # then the KPI store's: the month locked (PostgreSQL: made if new and returned by
+        # one upsert), its arrival figures recomputed, the schemes read to score it, the
+        # row written. (The time zone the
         # store is kept in is recorded by a process's first write: left out here.)
         work = [" ".join(s.split()[:3]) for s in seen
                 if s.split()[0] in ("SELECT", "INSERT", "UPDATE") and "users" not in s.split()[1]
                 and "api_tokens" not in s and "kpi_store_state" not in s]
         if db.engine.dialect.name == "postgresql":
-            store = ["SELECT pg_advisory_xact_lock_shared(%(k)s)", "INSERT INTO kpi_figures",
-                     "SELECT kpi_figures.engineer_id, kpi_figures.period,",
-                     "SELECT arrival.engineer_id, arrival.bucket,",
+            store = ["INSERT INTO kpi_figures", "SELECT arrival.engineer_id, arrival.bucket,",
                      "SELECT kpi_schemes.key, kpi_schemes.pass_score,", "UPDATE kpi_figures SET"]
         else:
             store = ["SELECT kpi_figures.engineer_id, kpi_figures.period,",

@@ -5,6 +5,7 @@ from flask import jsonify, url_for
 from flask.views import MethodView
 from flask_login import current_user
 
+from app import idempotency
 from app.api.common import envelope, paginate
 from app.api.security import require_roles
 from app.api.visits.presenters import VisitView, present, present_one
@@ -19,6 +20,7 @@ from app.api.visits.schemas import (
     checked_in_answer,
 )
 from app.api_base import Blueprint
+from app.extensions import limiter
 from app.services import visits as service
 
 blp = Blueprint("visits", __name__, url_prefix="/api/v1/visits",
@@ -39,6 +41,8 @@ class VisitsViews(MethodView):
 
 @blp.route("/check-in")
 class VisitCheckInViews(MethodView):
+    # Its Idempotency-Key recorded with the visit, in one transaction (app/idempotency.py).
+    @idempotency.with_its_effects
     @require_roles("engineer")
     @blp.arguments(VisitCheckInSchema)
     @blp.response(201, VisitAnswerSchema)
@@ -50,6 +54,11 @@ class VisitCheckInViews(MethodView):
         response.status_code = 201
         response.headers["Location"] = url_for("visits.VisitByIdViews", visit_id=new.visit["id"])
         return response
+
+
+# No rate limit applies to a check-in (api.md limits sign-in failures and the public
+# feedback form): the limiter does not look at it at all.
+limiter.exempt(VisitCheckInViews)
 
 
 @blp.route("/<int:visit_id>")

@@ -53,16 +53,22 @@ def _built(data: dict[str, Any]) -> Scheme:
     return scheme
 
 
-_STORED = sa.select(KpiScheme.key, KpiScheme.pass_score, KpiScheme.metrics).where(
-    KpiScheme.key.in_(SCHEME_KEYS))
+# Every stored row (at most the six schemes): read on every write that moves a figure,
+# so without an IN list to expand; a key no scheme has is left out below.
+_STORED = sa.select(KpiScheme.key, KpiScheme.pass_score, KpiScheme.metrics)
+_KNOWN = frozenset(SCHEME_KEYS)
+_DEFAULTS: dict[str, Scheme] = {}
 
 
 def schemes_in_force() -> dict[str, Scheme]:
     """Every scheme in force as a Scheme (one query; schemes are immutable, so the same
     JSON gives the same object every time)."""
-    schemes = {key: _built(data) for key, data in DEFAULT_SCHEMES.items()}
+    if not _DEFAULTS:
+        _DEFAULTS.update({key: _built(data) for key, data in DEFAULT_SCHEMES.items()})
+    schemes = dict(_DEFAULTS)
     for key, pass_score, metrics in db.session.connection().execute(_STORED):
-        schemes[key] = _built({"key": key, "pass_score": pass_score, "metrics": metrics})
+        if key in _KNOWN:
+            schemes[key] = _built({"key": key, "pass_score": pass_score, "metrics": metrics})
     return schemes
 
 

@@ -392,9 +392,30 @@ def apply(session: Session, timezone: str) -> int:
 _SCHEMES_LOCK = 0x4B5049  # "KPI"
 
 
+_SHARED_IN = "kpi_schemes_shared_in"  # conn.info: the transaction that took it
+
+
 def _share_schemes(conn: sa.Connection) -> None:
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and conn.info.get(_SHARED_IN) is not conn.get_transaction():
         conn.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": _SCHEMES_LOCK})
+
+
+@lru_cache(maxsize=8)
+def _sharing(query: sa.Select) -> sa.Select:
+    return query.add_columns(sa.func.pg_advisory_xact_lock_shared(_SCHEMES_LOCK).label("kpi_schemes"))
+
+
+def sharing_schemes(conn: sa.Connection, query: sa.Select) -> sa.Select:
+    """`query`, on PostgreSQL taking the schemes' shared lock as well, for a write that
+    will come to `apply` in this transaction: one statement fewer there. Call
+    `schemes_shared` once it has run and returned a row."""
+    return _sharing(query) if conn.dialect.name == "postgresql" else query
+
+
+def schemes_shared(conn: sa.Connection) -> None:
+    """This transaction holds the schemes' shared lock (taken by a `sharing_schemes` query)."""
+    if conn.dialect.name == "postgresql":
+        conn.info[_SHARED_IN] = conn.get_transaction()
 
 
 def _hold_schemes(conn: sa.Connection) -> None:
@@ -485,18 +506,33 @@ def _key_in(keys: Sequence[Key]) -> sa.ColumnElement[bool]:
 
 def _lock(conn: sa.Connection, keys: list[Key]) -> dict[Key, dict[str, Payload]]:
     """The rows of these keys as stored, locked for this transaction on PostgreSQL (a row
-    not there yet is made first, so that a concurrent writer waits for it too)."""
+    not there yet is made first, so that a concurrent writer waits for it too): there one
+    INSERT … ON CONFLICT DO UPDATE that leaves a row as it is and returns it, locked, in
+    the order of _rescore's lock (month, then engineer), so that two writers never
+    deadlock."""
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-
-        conn.execute(insert(_TABLE).on_conflict_do_nothing(),
-                     [{"engineer_id": e, "period": p, "figures": {}, "active": False,
-                       "meets_target": False} for e, p in keys])
-        query = _FIGURES_OF.where(_key_in(keys)).order_by(
-            _TABLE.c.period, _TABLE.c.engineer_id).with_for_update()
+        rows = conn.execute(_LOCK_ROWS, [
+            {"engineer_id": e, "period": p, "figures": {}, "active": False, "meets_target": False}
+            for e, p in sorted(keys, key=lambda key: (key[1], key[0]))])
+    elif len(keys) == 1:  # a check-in's or a check-out's month: no IN list to expand
+        rows = conn.execute(_FIGURES_OF_ONE, {"engineer_id": keys[0][0], "period": keys[0][1]})
     else:
-        query = _FIGURES_OF.where(_key_in(keys))
-    return {(row[0], row[1]): _loaded(row[2]) for row in conn.execute(query)}
+        rows = conn.execute(_FIGURES_OF.where(_key_in(keys)))
+    return {(row[0], row[1]): _loaded(row[2]) for row in rows}
+
+
+def _lock_rows() -> sa.Insert:
+    from sqlalchemy.dialects.postgresql import insert
+
+    return (insert(_TABLE)
+            .on_conflict_do_update(index_elements=[_TABLE.c.period, _TABLE.c.engineer_id],
+                                   set_={"figures": _TABLE.c.figures})
+            .returning(_TABLE.c.engineer_id, _TABLE.c.period, _TABLE.c.figures))
+
+
+_LOCK_ROWS = _lock_rows()
+_FIGURES_OF_ONE = _FIGURES_OF.where(_TABLE.c.engineer_id == sa.bindparam("engineer_id"),
+                                    _TABLE.c.period == sa.bindparam("period"))
 
 
 def _loaded(value: Any) -> dict[str, Payload]:
@@ -519,18 +555,22 @@ def _write(conn: sa.Connection, rows: list[dict[str, Any]], existing: set[Key]) 
     updates = [r for r in rows if (r["engineer_id"], r["period"]) in existing]
     inserts = [r for r in rows if (r["engineer_id"], r["period"]) not in existing]
     if updates:
-        conn.execute(
-            sa.update(_TABLE)
-            .where(_TABLE.c.engineer_id == sa.bindparam("b_engineer"),
-                   _TABLE.c.period == sa.bindparam("b_period"))
-            .values(figures=sa.bindparam("b_figures"),
-                    version=_TABLE.c.version + sa.bindparam("b_step"),
-                    **{c: sa.bindparam(f"b_{c}") for c in _SCORE_COLUMNS}),
-            [{"b_engineer": r["engineer_id"], "b_period": r["period"], "b_figures": r["figures"],
-              "b_step": version_step(), **{f"b_{c}": r[c] for c in _SCORE_COLUMNS}}
-             for r in updates])
+        conn.execute(_UPDATE_ROW, [
+            {"b_engineer": r["engineer_id"], "b_period": r["period"], "b_figures": r["figures"],
+             "b_step": version_step(), **{f"b_{c}": r[c] for c in _SCORE_COLUMNS}}
+            for r in updates])
     if inserts:
-        conn.execute(sa.insert(_TABLE), [{**r, "version": version_step()} for r in inserts])
+        conn.execute(_INSERT_ROW, [{**r, "version": version_step()} for r in inserts])
+
+
+# Built once: a check-in writes its month through them.
+_UPDATE_ROW = (sa.update(_TABLE)
+               .where(_TABLE.c.engineer_id == sa.bindparam("b_engineer"),
+                      _TABLE.c.period == sa.bindparam("b_period"))
+               .values(figures=sa.bindparam("b_figures"),
+                       version=_TABLE.c.version + sa.bindparam("b_step"),
+                       **{c: sa.bindparam(f"b_{c}") for c in _SCORE_COLUMNS}))
+_INSERT_ROW = sa.insert(_TABLE)
 
 
 def _payload(records: int, raw: dict[str, RawFigure]) -> Payload:
