@@ -8,7 +8,7 @@ the flags (app.domain.verification), then one write transaction (the record look
 again, the visit inserted, the job started, the answer stored under the key). Left out
 is everything a real request also needs: Flask-Smorest's parsing and documentation,
 Flask-Login, the ORM session, the rate limiter, the security headers, the 401, 403,
-404, 409 and 422 answers, the claim committed before acting (api.md's 409 for a
+404, 409 and 422 answers, the advisory lock on the key (PostgreSQL: api.md's 409 for a
 duplicate in flight), NO_CHECKOUT on an open visit elsewhere, the flag-pattern alert.
 Every other route is the app's (`wsgi:app`), so the load script seeds and checks as
 usual. The ratio it prints against the floor bounds what the app could reach by
