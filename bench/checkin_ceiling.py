@@ -73,7 +73,8 @@ def check_in():
                 status="flagged" if flags else "verified", flags=flags,
                 in_lat=fix.lat, in_lon=fix.lon, in_accuracy_m=fix.accuracy_m,
                 in_client_time=fix.client_time, in_server_time=now, in_distance_m=distance,
-                in_mock=fix.mock_location, in_flags=flags, decision_final=False, created_at=now)
+                in_mock=fix.mock_location, in_flags=flags, check_in_note=data.get("note"),
+                decision_final=False, created_at=now)
             visit["id"] = conn.execute(sql.INSERT_VISIT, visit).scalar_one()
             conn.execute(sql.JOB_STARTED, {"job_id": job.id})
             site = {"id": job.site_id, "name": job.site_name, "lat": job.lat, "lon": job.lon,
