@@ -154,12 +154,9 @@ def _claim(user_id: int, key: str, print_: str) -> Response | None:
         return None
     if record is None:  # released by a request that failed meanwhile: the client may retry
         session.commit()
-        raise Conflict("A request with this Idempotency-Key is being processed.",
-                       code="IDEMPOTENCY_IN_PROGRESS")
+        raise _in_progress()
     if record.fingerprint != print_:
-        raise Invalid("This Idempotency-Key was used for a different request.",
-                      {HEADER: ["Used before with another method, path or body."]},
-                      code="IDEMPOTENCY_KEY_REUSED")
+        raise _reused()
     if record.response_status is not None:
         response = _replayed(record)
         session.commit()
@@ -169,8 +166,7 @@ def _claim(user_id: int, key: str, print_: str) -> Response | None:
         "record_id": record.id, "lease_cutoff": now - lease, "now": now}).rowcount
     commit_keeping_loaded()  # the claim on its own; the user stays loaded
     if not taken:
-        raise Conflict("A request with this Idempotency-Key is being processed.",
-                       code="IDEMPOTENCY_IN_PROGRESS")
+        raise _in_progress()
     g.idempotency_record_id = record.id
     return None
 
@@ -227,6 +223,12 @@ def _in_progress() -> Conflict:
                     code="IDEMPOTENCY_IN_PROGRESS")
 
 
+def _reused() -> Invalid:
+    return Invalid("This Idempotency-Key was used for a different request.",
+                   {HEADER: ["Used before with another method, path or body."]},
+                   code="IDEMPOTENCY_KEY_REUSED")
+
+
 def _look_up(user_id: int, key: str, print_: str) -> Response | None:
     """Answer for a key already recorded (a replay, or 422 if reused), or let the route
     act, keeping the key to record with its answer (`store_response`)."""
@@ -266,9 +268,7 @@ def _answer_of(record, print_: str, now) -> Response | None:
     if record.created_at < cutoff:
         return None
     if record.fingerprint != print_:
-        raise Invalid("This Idempotency-Key was used for a different request.",
-                      {HEADER: ["Used before with another method, path or body."]},
-                      code="IDEMPOTENCY_KEY_REUSED")
+        raise _reused()
     if record.response_status is not None:
         response = _replayed(record)
         db.session.rollback()
