@@ -123,6 +123,10 @@ def _bucket(column, bounds: Bounds) -> sa.ColumnElement[Any]:
 
 
 ENGINEER_IDS = sa.bindparam("engineer_ids", expanding=True)
+# The same parameter when it names at most FEW_ENGINEERS: a source may read their records
+# another way (the arrivals: job by job).
+FEW_ENGINEERS = 20
+FEW_ENGINEER_IDS = sa.bindparam("engineer_ids", expanding=True)
 
 
 def _of(column, engineer_ids: Sequence[int] | sa.BindParameter | None) -> sa.ColumnElement[bool]:
@@ -190,6 +194,9 @@ def _dispatch_source(periods, ids):
 def _arrival_source(periods, ids):
     # The first counted visit of each field job (by check-in time, then id), whoever
     # made it; the job belongs to its engineer.
+    if ids is FEW_ENGINEER_IDS:
+        return _their_arrivals(periods, ids)
+    t = Visit.in_client_time
     earlier = aliased(Visit)
     is_first = ~sa.exists().where(
         earlier.job_id == Visit.job_id,
@@ -199,27 +206,48 @@ def _arrival_source(periods, ids):
             sa.and_(earlier.in_client_time == Visit.in_client_time, earlier.id < Visit.id),
         ),
     )
-    t = Visit.in_client_time
-    # For some engineers (a card's or the store's recompute), their jobs lead: otherwise
-    # the month's visits of the whole organisation would be read to find theirs.
-    # (The status is then compared through lower() so that no index on it is preferred.)
+    # For more engineers (a team's), their jobs lead too, and the status is compared
+    # through lower() so that no index on it is preferred.
     counted = Visit.status.in_(COUNTED_VISIT)
     theirs = []
     if ids is not None:
         counted = sa.func.lower(Visit.status).in_(COUNTED_VISIT)
         theirs = [Visit.job_id.in_(sa.select(Job.id).where(_of(Job.engineer_id, ids)))]
     return (
-        sa.select(
-            *_frame(Job.engineer_id, t, periods, Job.id, Job.id),
-            Visit.id.label("visit_id"),
-            Job.reported_at.label("reported_at"),
-            minutes_between(Job.reported_at, t).label("minutes"),
-        )
+        sa.select(*_arrival_columns(periods))
         .join(Job, Job.id == Visit.job_id)
         .where(
             counted, _within(t, periods), Job.mode == "field",
             Job.status != CANCELLED, _of(Job.engineer_id, ids), is_first, *theirs,
         )
+    )
+
+
+def _arrival_columns(periods) -> list[Any]:
+    t = Visit.in_client_time
+    return [*_frame(Job.engineer_id, t, periods, Job.id, Job.id),
+            Visit.id.label("visit_id"),
+            Job.reported_at.label("reported_at"),
+            minutes_between(Job.reported_at, t).label("minutes")]
+
+
+def _their_arrivals(periods, ids):
+    """The arrivals of a few engineers' jobs (a card's, or the store's recompute after a
+    check-in): their jobs lead, each one's first counted visit found by its own index
+    lookup. Written so that no plan can start from the month's visits of the whole
+    organisation instead, whatever the statistics say (to statistics gathered before it,
+    a month just begun looks empty, and such a plan costs more with every visit)."""
+    # (The status compared through lower(): only the job's index can serve the lookup.)
+    first = (sa.select(Visit.id)
+             .where(Visit.job_id == Job.id, sa.func.lower(Visit.status).in_(COUNTED_VISIT))
+             .order_by(Visit.in_client_time, Visit.id).limit(1)
+             .correlate(Job).scalar_subquery())
+    return (
+        sa.select(*_arrival_columns(periods))
+        .select_from(Job)
+        .join(Visit, Visit.id == first)
+        .where(_of(Job.engineer_id, ids), Job.mode == "field", Job.status != CANCELLED,
+               _within(Visit.in_client_time, periods))
     )
 
 
@@ -427,20 +455,22 @@ def _aggregate(family: Family, bounds: Bounds, engineer_ids) -> sa.Select:
     return sa.select(*columns).group_by(sub.c.engineer_id, sub.c.bucket)
 
 
-_STATEMENTS: dict[tuple[str, int, tuple[tuple[int, int], ...], bool], sa.Select] = {}
+_STATEMENTS: dict[tuple[str, int, tuple[tuple[int, int], ...], int | None], sa.Select] = {}
 
 
 def _statement(family: Family, count: int, merged: tuple[tuple[int, int], ...],
-               everyone: bool) -> sa.Select:
-    """The family's aggregate for `count` months merged as `merged`, for everyone or for
-    the ENGINEER_IDS parameter: built once per shape, then only its parameters change."""
-    key = (family.name, count, merged, everyone)
+               engineers: int | None) -> sa.Select:
+    """The family's aggregate for `count` months merged as `merged`, for everyone (None)
+    or for the engineers of the ENGINEER_IDS parameter: built once per shape, then only
+    its parameters change."""
+    few = engineers is not None and engineers <= FEW_ENGINEERS
+    key = (family.name, count, merged, None if engineers is None else few)
     statement = _STATEMENTS.get(key)
     if statement is None:
         if len(_STATEMENTS) >= 1024:  # shapes are few; this only bounds the memory
             _STATEMENTS.clear()
-        statement = _STATEMENTS[key] = _aggregate(
-            family, _parameters(count, merged), None if everyone else ENGINEER_IDS)
+        ids = None if engineers is None else FEW_ENGINEER_IDS if few else ENGINEER_IDS
+        statement = _STATEMENTS[key] = _aggregate(family, _parameters(count, merged), ids)
     return statement
 
 
@@ -465,7 +495,7 @@ def family_figures(periods: Sequence[Period], engineer_ids: Iterable[int] | None
     keys = [p.key for p in periods]
     conn = db.session.connection()
     for family in families:
-        statement = _statement(family, len(periods), merged, ids is None)
+        statement = _statement(family, len(periods), merged, None if ids is None else len(ids))
         metrics = tuple(family.metrics)
         # By position (_aggregate's columns): engineer_id, bucket, records, then each
         # metric's value and n. A board reads a thousand engineers' rows per family.
