@@ -89,11 +89,20 @@ class Organisation:
     site_of_engineer: dict[int, int] = field(default_factory=dict)
 
 
+HISTORY_JOBS = 5  # each engineer's jobs done before the load, over the past three weeks
+
+
 def seed(url: str, instance: Path, engineers: int, jobs_per_engineer: int, sites: int,
          reported_at: datetime) -> Organisation:
     """Migrate the scratch database and bulk-insert a supervisor, `engineers` engineers
     with an API token each, `sites` sites and `jobs_per_engineer` assigned jobs each
-    (every engineer's jobs at one site, reported at `reported_at`)."""
+    (every engineer's jobs at one site, reported at `reported_at`).
+
+    The organisation has a past, as a database in service has: HISTORY_JOBS closed jobs
+    per engineer, each with a verified visit checked in and out at the site, the KPI
+    store built from them, and on PostgreSQL the planner's statistics gathered (ANALYZE,
+    as autovacuum keeps them): an empty visits table would have the server plan for
+    one, and keep those plans for the whole run."""
     import sqlalchemy as sa
     from flask_migrate import upgrade
 
@@ -102,6 +111,7 @@ def seed(url: str, instance: Path, engineers: int, jobs_per_engineer: int, sites
     from app.extensions import db
     from app.models import ApiToken, Job, Site, User
     from app.services.auth import TOKEN_PREFIX, digest
+    from app.services.kpi import store
 
     app = create_app(TestConfig(instance, SQLALCHEMY_DATABASE_URI=url))
     org = Organisation()
@@ -154,9 +164,67 @@ def seed(url: str, instance: Path, engineers: int, jobs_per_engineer: int, sites
         for engineer, job in db.session.execute(
                 sa.select(Job.engineer_id, Job.id).order_by(Job.id)):
             org.jobs.setdefault(engineer, []).append(job)
+        _history(org, lead, now, rng)
+        db.session.commit()
+        store.rebuild(app.config["TIMEZONE"])  # bulk rows bypass the store's upkeep
+        db.session.commit()
+        if db.engine.dialect.name == "postgresql":  # SQLite keeps no statistics unasked
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("ANALYZE")
         db.session.remove()
         db.engine.dispose()
     return org
+
+
+def _history(org: Organisation, lead: int, now: datetime, rng: random.Random) -> None:
+    """HISTORY_JOBS closed jobs per engineer at their site, each visited (verified, checked
+    in and out) on one of the past 21 days; the Idempotency-Keys of the last 72 hours'."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.models import IdempotencyRecord, Job, Visit
+
+    jobs, planned = [], []
+    for engineer in org.engineers:
+        site = org.site_of_engineer[engineer]
+        for k in range(HISTORY_JOBS):
+            reported = now - timedelta(days=rng.uniform(2, 21))
+            arrived = reported + timedelta(minutes=rng.uniform(30, 240))
+            left = arrived + timedelta(minutes=rng.uniform(20, 90))
+            jobs.append({
+                "site_id": site, "title": f"Earlier job {k} of engineer {engineer}",
+                "description": "Routine service.", "category": "hvac", "priority": "normal",
+                "mode": "field", "status": "closed", "reported_at": reported,
+                "engineer_id": engineer, "created_by_id": lead,
+                "assigned_at": reported + timedelta(minutes=5), "closed_at": left,
+                "resolution": "Serviced.", "fixed": True, "created_at": reported,
+                "updated_at": left})
+            planned.append((engineer, site, arrived, left))
+    for start in range(0, len(jobs), 5000):
+        db.session.execute(sa.insert(Job), jobs[start:start + 5000])
+    ids = list(db.session.scalars(sa.select(Job.id).where(Job.status == "closed").order_by(Job.id)))
+    visits = []
+    for job_id, (engineer, site, arrived, left) in zip(ids, planned, strict=True):
+        lat, lon = org.sites[site]
+        fix = {"lat": lat + rng.uniform(-0.0004, 0.0004), "lon": lon + rng.uniform(-0.0004, 0.0004)}
+        visits.append({
+            "job_id": job_id, "site_id": site, "engineer_id": engineer, "status": "verified",
+            "flags": [], "in_lat": fix["lat"], "in_lon": fix["lon"], "in_accuracy_m": 12.0,
+            "in_client_time": arrived, "in_server_time": arrived, "in_distance_m": 30.0,
+            "in_mock": False, "in_flags": [], "out_lat": fix["lat"], "out_lon": fix["lon"],
+            "out_accuracy_m": 12.0, "out_client_time": left, "out_server_time": left,
+            "out_distance_m": 30.0, "out_mock": False, "out_flags": [], "decision_final": False,
+            "created_at": arrived})
+    for start in range(0, len(visits), 5000):
+        db.session.execute(sa.insert(Visit), visits[start:start + 5000])
+    # The check-ins of the last three days still answer for their Idempotency-Keys.
+    kept = now - timedelta(hours=72)
+    records = [{
+        "user_id": v["engineer_id"], "key": f"history-{v['job_id']}", "fingerprint": "0" * 64,
+        "response_status": 201, "response_body": "{}", "response_headers": {},
+        "created_at": v["created_at"]} for v in visits if v["created_at"] > kept]
+    if records:
+        db.session.execute(sa.insert(IdempotencyRecord), records)
 
 
 def count_rows(url: str, table: str) -> int:
