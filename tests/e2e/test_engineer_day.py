@@ -354,6 +354,17 @@ def test_the_maps_link_fits_the_phone_and_the_address_can_be_copied(pages, small
     assert page.evaluate("navigator.clipboard.readText()") == "1000 Lujiazui Ring Rd"
 
 
+def test_the_site_contact_is_called_on_the_digits_of_their_number(pages, small_org):
+    org = small_org
+    org["site"].contact_name, org["site"].contact_phone = "Chen Jing", "+86 (21) 6123-4567"
+    db.session.commit()
+    page = pages.open(org["engineer"])
+    open_job(page, "Air conditioner leaking")
+    call = page.get_by_role("link", name="Call Chen Jing")
+    call.wait_for()
+    assert call.get_attribute("href") == "tel:+862161234567"  # as the supervisor's page dials
+
+
 # --- KPIs and knowledge -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("lang", ["en", "zh-CN"])

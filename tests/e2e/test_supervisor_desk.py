@@ -186,13 +186,13 @@ def test_an_engineers_page_calls_them_on_their_phone(pages, small_org, lang):
     page.set_viewport_size(LAPTOP)
     screenshot(page, f"supervisor-engineer-call-laptop-{lang}")
     page.set_viewport_size(PHONE)
-    # A local number is dialled without its spaces; no number, no link.
+    # A local number is dialled as its digits (the job screen's rule too); no number, no link.
     db.session.commit()  # out of the snapshot read since (SQLite: a writer must start afresh)
     li.phone = "021-6123 4567"
     db.session.commit()
     page.reload()
     page.get_by_role("link", name=w["call"].format(name="Li Qiang", phone="021-6123 4567")).wait_for()
-    assert page.locator("a[href^='tel:']").get_attribute("href") == "tel:021-61234567"
+    assert page.locator("a[href^='tel:']").get_attribute("href") == "tel:02161234567"
     page.goto(f"/#/engineer/{zhang.id}")
     page.get_by_role("heading", name=re.compile("^(近 6 个月|Last 6 months)")).wait_for()
     assert page.locator("a[href^='tel:']").count() == 0

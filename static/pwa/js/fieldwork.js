@@ -91,3 +91,10 @@ export function todayIso() {
   const d = new Date();
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
 }
+
+// A phone number as a tel: link: its digits and a leading +, whatever was typed between
+// them (spaces, dashes, brackets), so that every screen dials the same number the same way.
+export function telHref(phone) {
+  const text = String(phone).trim();
+  return `tel:${text.startsWith('+') ? '+' : ''}${text.replace(/\D/g, '')}`;
+}

@@ -6,7 +6,7 @@ import * as queue from '../outbox-client.js';
 import { h, clear, button, chip, field, staleNote, toast, showFieldErrors, errorState, loading } from '../ui.js';
 import { flagText, isDecided, fixOfFlag } from '../flags.js';
 import { prepare } from '../photo.js';
-import { priorityTone, visitTone, word, metresBetween, fixOf, openVisits } from '../fieldwork.js';
+import { priorityTone, visitTone, word, metresBetween, fixOf, openVisits, telHref } from '../fieldwork.js';
 
 register({
   en: {
@@ -290,7 +290,7 @@ export default async function render(ctx) {
       h('div', { class: 'btn-row' },
         mapLinks(site).map((m) => h('a', { class: 'btn', href: m.href, 'data-map': m.href.split(':')[0] }, t(m.label))),
         button(t('job.copy_address'), async () => { if (await copyText(site.address)) toast(t('job.address_copied'), 'ok'); }),
-        site.contact_phone ? h('a', { class: 'btn', href: `tel:${String(site.contact_phone).replace(/[^\d+]/g, '')}` },
+        site.contact_phone ? h('a', { class: 'btn', href: telHref(site.contact_phone) },
           t('job.call', { name: site.contact_name || site.contact_phone })) : null),
       contact));
   }

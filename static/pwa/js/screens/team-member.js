@@ -8,7 +8,7 @@ import * as api from '../api.js';
 import { h, chip, link, staleNote, withStates, useStyles, mount } from '../ui.js';
 import { metricBar, schemeName } from './kpis.js';
 import { flagIcons } from '../flags.js';
-import { word, priorityTone, visitTone } from '../fieldwork.js';
+import { word, priorityTone, visitTone, telHref } from '../fieldwork.js';
 import { month, monthName } from './supervisor/shared.js';
 import { dimensionName, metricDefinitions } from '../metrics.js';
 import { trendCard } from '../trend.js';
@@ -111,9 +111,9 @@ export default async function render(ctx) {
   });
 }
 
-// Tap to call: the number as stored, dialled without the spaces that group its digits.
+// Tap to call: the number as stored, dialled as its digits (telHref, as the job screen).
 function callLink(person) {
-  return link(t('eng.call', { phone: person.phone }), `tel:${person.phone.replace(/\s+/g, '')}`, {
+  return link(t('eng.call', { phone: person.phone }), telHref(person.phone), {
     kind: 'ok primary', 'aria-label': t('eng.call_label', { name: person.name, phone: person.phone }),
   });
 }
