@@ -455,7 +455,7 @@ def _aggregate(family: Family, bounds: Bounds, engineer_ids) -> sa.Select:
     return sa.select(*columns).group_by(sub.c.engineer_id, sub.c.bucket)
 
 
-_STATEMENTS: dict[tuple[str, int, tuple[tuple[int, int], ...], int | None], sa.Select] = {}
+_STATEMENTS: dict[tuple[str, int, tuple[tuple[int, int], ...], bool | None], sa.Select] = {}
 
 
 def _statement(family: Family, count: int, merged: tuple[tuple[int, int], ...],
