@@ -64,9 +64,10 @@ def read_before_writing() -> Iterator[None]:
     began the transaction, that read-only transaction is ended on leaving (keeping what
     was loaded), and the request's writes then begin with BEGIN IMMEDIATE afresh, so the
     write lock is not held while the body is fingerprinted and parsed. Nothing changes
-    on PostgreSQL, or when a transaction was already open.
+    on PostgreSQL, or when a transaction was already open. Inside another
+    `read_before_writing`, it is that one's read.
     """
-    if not in_write_request():
+    if not in_write_request() or "sqlite_read_first" in g:
         yield
         return
     g.sqlite_read_first = "armed"

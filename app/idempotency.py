@@ -173,17 +173,29 @@ def _claim(user_id: int, key: str, print_: str) -> Response | None:
 
 def before_request() -> Response | None:
     key = request.headers.get(HEADER)
-    if request.method not in METHODS or key is None:
-        return None
+    if request.method not in METHODS or key is None or _with_its_effects():
+        return None  # none, or the route looks its key up itself (`look_up_for`)
     if not current_user.is_authenticated:
         return None  # the route answers 401, or is public and single-use by itself
     if not KEY_FORMAT.match(key):
         raise Invalid("Idempotency-Key must be 1 to 100 letters, digits or -_.: (a UUID).",
                       {HEADER: ["Not a valid key."]})
     check_csrf()
-    if _with_its_effects():
-        return _look_up(current_user.id, key, fingerprint())
     return _claim(current_user.id, key, fingerprint())
+
+
+def look_up_for(user_id: int) -> Response | None:
+    """For a route that records its key with its effects, called by the route once it
+    knows its caller (before_request leaves it): the key checked as before_request checks
+    it, then looked up (`_look_up`)."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    if not KEY_FORMAT.match(key):
+        raise Invalid("Idempotency-Key must be 1 to 100 letters, digits or -_.: (a UUID).",
+                      {HEADER: ["Not a valid key."]})
+    check_csrf()
+    return _look_up(user_id, key, fingerprint())
 
 
 # --- Routes that record their key with their effects -----------------------------------
@@ -195,7 +207,8 @@ _marked: dict[tuple[str | None, str], bool] = {}
 def with_its_effects(view):
     """Mark a route (a view, or a MethodView's method) whose Idempotency-Key is recorded
     in the request's own transaction, with its answer: for a route whose effects are all
-    in the database and that commits once, as the check-in."""
+    in the database and that commits once, as the check-in. Such a route looks its key
+    up itself, once it knows its caller (`look_up_for`)."""
     setattr(view, MARK, True)
     return view
 

@@ -166,14 +166,19 @@ def seed(url: str, instance: Path, engineers: int, jobs_per_engineer: int, sites
             org.jobs.setdefault(engineer, []).append(job)
         _history(org, lead, now, rng)
         db.session.commit()
+        _analyze(db.engine)  # before the rebuild too, which would plan for empty tables
         store.rebuild(app.config["TIMEZONE"])  # bulk rows bypass the store's upkeep
         db.session.commit()
-        if db.engine.dialect.name == "postgresql":  # SQLite keeps no statistics unasked
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("ANALYZE")
+        _analyze(db.engine)
         db.session.remove()
         db.engine.dispose()
     return org
+
+
+def _analyze(engine) -> None:
+    if engine.dialect.name == "postgresql":  # SQLite keeps no statistics unasked
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
 
 
 def _history(org: Organisation, lead: int, now: datetime, rng: random.Random) -> None:

@@ -73,6 +73,30 @@ def load_token_user(req) -> User | None:
     return user
 
 
+def caller() -> service.Caller | None:
+    """Who is calling, found as Flask-Login's loaders find them (the session cookie's user
+    first, then a bearer token) but in one statement of Core: for a lean route (the
+    check-in), which then reads nothing through `current_user`. The caller brings their
+    sign-in's last-used time up to date afterwards (`service.record_use`)."""
+    if current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies:
+        user = current_user  # never set by this app: Flask-Login decides, its own way
+        return service.Caller(user.id, user.name, user.role) if user.is_authenticated else None
+    found = None
+    user_id, sid = session.get("_user_id"), session.get("sid")
+    if user_id is not None and sid:
+        lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"]
+        found = service.session_caller(sid, user_id, lifetime)
+        if found is not None:
+            g.auth_method = "session"
+            return found
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        found = service.token_caller(token.strip())
+        if found is not None:
+            g.auth_method = "token"
+    return found
+
+
 @login_manager.unauthorized_handler
 def _unauthorized():
     raise Unauthorized("Sign in to use this route.")

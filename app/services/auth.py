@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from limits import RateLimitItem, parse
@@ -234,6 +235,69 @@ def token_user(token: str) -> User | None:
         # Written with the request's own changes (and undone with them), as before.
         _record_use(_TOKEN_USED, {"token_id": token_id, "now": now})
     return user
+
+
+# --- the caller in one statement, without the ORM (the check-in) -------------------
+
+class Caller(NamedTuple):
+    """A signed-in user as a lean route needs them: read in one statement of Core, with
+    the sign-in's last-used time to bring up to date (`record_use`) when it is due."""
+
+    id: int
+    name: str
+    role: str
+    due: tuple[sa.Update, dict] | None = None
+
+
+_users, _tokens, _sessions = User.__table__, ApiToken.__table__, UserSession.__table__
+_CALLER_BY_TOKEN = (
+    sa.select(_users.c.id, _users.c.name, _users.c.role, _users.c.active,
+              _tokens.c.id.label("use_id"), _tokens.c.last_used_at.label("used_at"))
+    .join(_tokens, _tokens.c.user_id == _users.c.id)
+    .where(_tokens.c.digest == sa.bindparam("digest"), _tokens.c.revoked_at.is_(None))
+)
+_CALLER_BY_SESSION = (
+    sa.select(_users.c.id, _users.c.name, _users.c.role, _users.c.active,
+              _sessions.c.id.label("use_id"), _sessions.c.last_seen_at.label("used_at"),
+              _sessions.c.ended_at)
+    .join(_sessions, _sessions.c.user_id == _users.c.id)
+    .where(_sessions.c.digest == sa.bindparam("digest"))
+)
+
+
+def _due(statement: sa.Update, params: dict, used_at: datetime | None,
+         now: datetime) -> tuple[sa.Update, dict] | None:
+    if used_at is None or now - used_at > SESSION_TOUCH_INTERVAL:
+        return statement, {**params, "now": now}
+    return None
+
+
+def token_caller(token: str) -> Caller | None:
+    """`token_user`'s answer as a Caller, in the transaction open (the caller reads it
+    within `read_before_writing` and calls `record_use` after)."""
+    row = db.session.connection().execute(_CALLER_BY_TOKEN, {"digest": digest(token)}).first()
+    if row is None or not row.active:
+        return None
+    due = _due(_TOKEN_USED, {"token_id": row.use_id}, row.used_at, utcnow())
+    return Caller(row.id, row.name, row.role, due)
+
+
+def session_caller(sid: str, user_id: str, lifetime: timedelta) -> Caller | None:
+    """`session_user`'s answer as a Caller, as `token_caller`."""
+    row = db.session.connection().execute(_CALLER_BY_SESSION, {"digest": digest(sid)}).first()
+    now = utcnow()
+    if row is None or row.ended_at is not None or str(row.id) != user_id:
+        return None
+    if now - row.used_at > lifetime or not row.active:
+        return None
+    due = _due(_SESSION_SEEN, {"session_id": row.use_id}, row.used_at, now)
+    return Caller(row.id, row.name, row.role, due)
+
+
+def record_use(caller: Caller) -> None:
+    """Bring the caller's sign-in's last-used time up to date, if it was due."""
+    if caller.due is not None:
+        _record_use(*caller.due)
 
 
 # --- personal API tokens -----------------------------------------------------------

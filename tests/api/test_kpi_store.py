@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.extensions import db
-from app.models import Job, KpiFigures, KpiStoreState, Visit
+from app.models import Job, KpiFigures, KpiStoreState, User, Visit
 from app.models.types import utcnow
 from app.services.kpi import cards, store
 from tests.support import ApiClient
@@ -235,6 +235,40 @@ def test_every_kind_of_write_is_exercised(app, org, factory):
     # The scheme and level changes took effect (their rescoring was checked above).
     assert o.admin.get("kpi/schemes/mid-field").get_json()["pass_score"] == 40.0
     assert o.admin.get(f"users/{o.engineers[0].id}").get_json()["level"] == "junior"
+
+
+def test_a_check_in_scores_its_month_with_a_level_changed_after_its_sign_in(app, org, factory,
+                                                                           monkeypatch):
+    """The engineer's scheme is read in the check-in's write, after the schemes' lock, not
+    taken from sign-in: a level committed in between is the one the month is scored with."""
+    from app.api import security
+
+    o = Org(app, org, factory)
+    engineer = o.engineers[0]
+    job = factory.job(site=o.site, engineer=engineer)
+    db.session.commit()
+    engineer_id, job_id = engineer.id, job.id
+    signed_in = security.caller
+
+    def then_promoted():
+        found = signed_in()
+        db.session.get(User, engineer_id)  # loaded, as Flask-Login's sign-in loads the user
+        with db.engine.begin() as other:  # another request's change, committed meanwhile
+            other.execute(sa.update(User).where(User.id == engineer_id).values(level="senior"))
+        return found
+
+    monkeypatch.setattr(security, "caller", then_promoted)
+    answer = o.as_engineer[0].post("visits/check-in", json={
+        "job_id": job_id, "lat": o.site.lat, "lon": o.site.lon, "accuracy_m": 10,
+        "client_time": _at(1)})
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["flags"] == []
+    db.session.expire_all()
+    row = db.session.scalars(
+        sa.select(KpiFigures).where(KpiFigures.engineer_id == engineer_id)).one()
+    assert row.scheme_key == "senior-field"
+    assert row.figures["arrival"]["r"] == 1
+    assert exact(app) == []
 
 
 def test_a_stored_figure_that_drifts_is_named_by_verify_and_the_cli_fails(app, org, factory,

@@ -60,16 +60,34 @@ _KNOWN = frozenset(SCHEME_KEYS)
 _DEFAULTS: dict[str, Scheme] = {}
 
 
+def _defaults() -> dict[str, Scheme]:
+    if not _DEFAULTS:
+        _DEFAULTS.update({key: _built(data) for key, data in DEFAULT_SCHEMES.items()})
+    return _DEFAULTS
+
+
 def schemes_in_force() -> dict[str, Scheme]:
     """Every scheme in force as a Scheme (one query; schemes are immutable, so the same
     JSON gives the same object every time)."""
-    if not _DEFAULTS:
-        _DEFAULTS.update({key: _built(data) for key, data in DEFAULT_SCHEMES.items()})
-    schemes = dict(_DEFAULTS)
+    schemes = dict(_defaults())
     for key, pass_score, metrics in db.session.connection().execute(_STORED):
         if key in _KNOWN:
             schemes[key] = _built({"key": key, "pass_score": pass_score, "metrics": metrics})
     return schemes
+
+
+def scheme_key_sql(users: sa.FromClause) -> sa.ColumnElement[str]:
+    """`scheme_key_of` in SQL, to read an engineer's stored scheme in the same statement."""
+    return (sa.func.coalesce(users.c.level, "mid") + "-"
+            + sa.func.coalesce(users.c.work_type, "field"))
+
+
+def scheme_from_row(key: str, pass_score: Any, metrics: Any) -> Scheme:
+    """The scheme `key` in force, from its stored row's columns (both None when it has
+    none: its default)."""
+    if pass_score is None and metrics is None:
+        return _defaults()[key]
+    return _built({"key": key, "pass_score": pass_score, "metrics": metrics})
 
 
 def metric_definitions() -> dict[str, Any]:

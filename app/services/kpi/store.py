@@ -73,7 +73,12 @@ from app.services.kpi.figures import (
     raw_figures,
 )
 from app.services.kpi.periods import Period
-from app.services.kpi.schemes import scheme_key_of, schemes_in_force
+from app.services.kpi.schemes import (
+    scheme_from_row,
+    scheme_key_of,
+    scheme_key_sql,
+    schemes_in_force,
+)
 
 INFO_KEY = "kpi_touched"
 WROTE_KEY = "kpi_wrote"  # the transaction has written rows not yet committed
@@ -370,7 +375,7 @@ def apply(session: Session, timezone: str) -> int:
         return 0
     keys = sorted(wanted)
     _share_schemes(conn)
-    stored = _lock(conn, keys)
+    stored, schemes = _lock(conn, keys)
     fresh = _recompute(wanted, timezone)
     rows = []
     for key in keys:
@@ -378,7 +383,7 @@ def apply(session: Session, timezone: str) -> int:
                    if name not in wanted[key]}
         figures.update(fresh.get(key, {}))
         rows.append({"period": key[1], "engineer_id": key[0], "figures": figures})
-    _score(conn, rows, session)
+    _score(conn, rows, schemes)
     _write(conn, rows, set(stored))
     claim_state(conn, timezone)
     return len(rows)
@@ -432,30 +437,29 @@ def score_columns(scheme: Scheme, figures: dict[str, Payload]) -> dict[str, Any]
             **{d: scores.dimensions.get(d) for d in DIMENSIONS}}
 
 
-def _schemes_of(conn: sa.Connection, engineer_ids: Iterable[int],
-                session: Session | None = None) -> dict[int, Scheme]:
-    """Each engineer's scheme now; an engineer the session has loaded (the one checking
-    in) is not read again."""
+def _schemes_of(conn: sa.Connection, engineer_ids: Iterable[int]) -> dict[int, Scheme]:
+    """Each engineer's scheme now: their level and work type read in this transaction,
+    after the schemes' shared lock (`_share_schemes`), never as sign-in loaded them
+    before it, so that a change of level committed meanwhile, whose rescoring this
+    write's row must not undo, is the one scored with."""
     schemes = schemes_in_force()
-    result: dict[int, Scheme] = {}
-    missing = []
-    for engineer_id in sorted(set(engineer_ids)):
-        loaded = session.identity_map.get(sa.inspect(User).identity_key_from_primary_key(
-            (engineer_id,))) if session is not None else None
-        if loaded is not None and not sa.inspect(loaded).expired:
-            result[engineer_id] = schemes[scheme_key_of(loaded)]
-        else:
-            missing.append(engineer_id)
-    if missing:
-        rows = conn.execute(sa.select(User.id, User.level, User.work_type)
-                            .where(User.id.in_(missing)))
-        result.update({row.id: schemes[scheme_key_of(row)] for row in rows})
-    return result
+    rows = conn.execute(_SCHEME_KEYS_OF, {"ids": sorted(set(engineer_ids))})
+    return {row.id: schemes[scheme_key_of(row)] for row in rows}
+
+
+_TABLE = KpiFigures.__table__
+_USERS = User.__table__
+_SCHEME_KEYS_OF = sa.select(_USERS.c.id, _USERS.c.level, _USERS.c.work_type).where(
+    _USERS.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def _score(conn: sa.Connection, rows: list[dict[str, Any]],
-           session: Session | None = None) -> None:
-    schemes = _schemes_of(conn, (r["engineer_id"] for r in rows), session)
+           known: dict[int, Scheme] | None = None) -> None:
+    """Score the rows with each engineer's scheme (`known`: read already, by `_lock`)."""
+    schemes = dict(known or {})
+    missing = {r["engineer_id"] for r in rows} - set(schemes)
+    if missing:
+        schemes.update(_schemes_of(conn, missing))
     for row in rows:
         row.update(score_columns(schemes[row["engineer_id"]], row["figures"]))
 
@@ -496,7 +500,6 @@ def _engineers_of(scheme_keys: set[str]) -> sa.Select:
     return query.where(sa.or_(*conditions))
 
 
-_TABLE = KpiFigures.__table__
 _FIGURES_OF = sa.select(_TABLE.c.engineer_id, _TABLE.c.period, _TABLE.c.figures)
 
 
@@ -504,21 +507,44 @@ def _key_in(keys: Sequence[Key]) -> sa.ColumnElement[bool]:
     return sa.tuple_(_TABLE.c.engineer_id, _TABLE.c.period).in_(list(keys))
 
 
-def _lock(conn: sa.Connection, keys: list[Key]) -> dict[Key, dict[str, Payload]]:
+def _lock(conn: sa.Connection,
+          keys: list[Key]) -> tuple[dict[Key, dict[str, Payload]], dict[int, Scheme]]:
     """The rows of these keys as stored, locked for this transaction on PostgreSQL (a row
     not there yet is made first, so that a concurrent writer waits for it too): there one
     INSERT … ON CONFLICT DO UPDATE that leaves a row as it is and returns it, locked, in
     the order of _rescore's lock (month, then engineer), so that two writers never
-    deadlock."""
+    deadlock. With them, in the same statement, the scheme of each engineer they return
+    (see `_schemes_of`); on SQLite a single month is read from its engineer, so that the
+    scheme comes back even when the row is not there yet."""
     if conn.dialect.name == "postgresql":
         rows = conn.execute(_LOCK_ROWS, [
             {"engineer_id": e, "period": p, "figures": {}, "active": False, "meets_target": False}
             for e, p in sorted(keys, key=lambda key: (key[1], key[0]))])
     elif len(keys) == 1:  # a check-in's or a check-out's month: no IN list to expand
-        rows = conn.execute(_FIGURES_OF_ONE, {"engineer_id": keys[0][0], "period": keys[0][1]})
+        rows = conn.execute(_MONTH_OF_ONE, {"engineer_id": keys[0][0], "period": keys[0][1]})
     else:
-        rows = conn.execute(_FIGURES_OF.where(_key_in(keys)))
-    return {(row[0], row[1]): _loaded(row[2]) for row in rows}
+        rows = conn.execute(_FIGURES_WITH_SCHEMES.where(_key_in(keys)))
+    stored, schemes = {}, {}
+    for row in rows:
+        if row.period is not None:
+            stored[(row.engineer_id, row.period)] = _loaded(row.figures)
+        if row.scheme is not None:
+            schemes[row.engineer_id] = scheme_from_row(row.scheme, row.pass_score, row.metrics)
+    return stored, schemes
+
+
+_SCHEMES = KpiScheme.__table__
+
+
+def _scheme_columns(engineer_id: sa.ColumnElement[int]) -> list[sa.Label]:
+    """The engineer's scheme key and their scheme's stored columns (None without a stored
+    row), as subqueries of a statement that names the engineer."""
+    user = _USERS.alias("scheme_user")
+    key = (sa.select(scheme_key_sql(user)).where(user.c.id == engineer_id)
+           .correlate_except(user).scalar_subquery())
+    return [key.label("scheme"),
+            *(sa.select(column).where(_SCHEMES.c.key == key).scalar_subquery().label(column.name)
+              for column in (_SCHEMES.c.pass_score, _SCHEMES.c.metrics))]
 
 
 def _lock_rows() -> sa.Insert:
@@ -527,12 +553,22 @@ def _lock_rows() -> sa.Insert:
     return (insert(_TABLE)
             .on_conflict_do_update(index_elements=[_TABLE.c.period, _TABLE.c.engineer_id],
                                    set_={"figures": _TABLE.c.figures})
-            .returning(_TABLE.c.engineer_id, _TABLE.c.period, _TABLE.c.figures))
+            .returning(_TABLE.c.engineer_id, _TABLE.c.period, _TABLE.c.figures,
+                       # The row named as the statement's target: SQLAlchemy correlates
+                       # subqueries with a SELECT's FROM, not with an INSERT's table.
+                       *_scheme_columns(sa.literal_column(f"{_TABLE.name}.engineer_id"))))
 
 
 _LOCK_ROWS = _lock_rows()
-_FIGURES_OF_ONE = _FIGURES_OF.where(_TABLE.c.engineer_id == sa.bindparam("engineer_id"),
-                                    _TABLE.c.period == sa.bindparam("period"))
+_FIGURES_WITH_SCHEMES = sa.select(_TABLE.c.engineer_id, _TABLE.c.period, _TABLE.c.figures,
+                                  *_scheme_columns(_TABLE.c.engineer_id))
+_MONTH_OF_ONE = (
+    sa.select(_USERS.c.id.label("engineer_id"), _TABLE.c.period, _TABLE.c.figures,
+              *_scheme_columns(_USERS.c.id))
+    .select_from(_USERS.outerjoin(_TABLE, sa.and_(_TABLE.c.engineer_id == _USERS.c.id,
+                                                  _TABLE.c.period == sa.bindparam("period"))))
+    .where(_USERS.c.id == sa.bindparam("engineer_id"))
+)
 
 
 def _loaded(value: Any) -> dict[str, Payload]:

@@ -1,0 +1,139 @@
+"""The check-in finds its caller itself, in one statement without the ORM
+(app/api/security.py `caller`): it must answer exactly as every other route's sign-in
+(Flask-Login's loaders) does, for every kind of credential, and keep the sign-in's
+last-used time as they do."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import ApiToken, IdempotencyRecord, User, UserSession, Visit
+from app.models.types import utcnow
+from tests.api.test_app import assert_problem
+from tests.api.test_visits import as_user, check_in_body, job, site  # noqa: F401  (fixtures)
+from tests.support import ApiClient
+
+
+def visits() -> int:
+    return db.session.scalar(sa.select(sa.func.count(Visit.id)))
+
+
+def records() -> int:
+    return db.session.scalar(sa.select(sa.func.count(IdempotencyRecord.id)))
+
+
+def both(client: ApiClient, job, site, **kwargs) -> tuple[int, int]:
+    """The check-in's status, and that of another route reading the same credentials."""
+    checked_in = client.post("visits/check-in", json=check_in_body(job, site), **kwargs)
+    return checked_in.status_code, client.get("auth/me").status_code
+
+
+def test_a_revoked_token_or_a_disabled_engineer_is_refused_as_everywhere(app, org, job, site):
+    engineer = as_user(app, org["eng_a1"])
+    db.session.execute(sa.update(ApiToken).values(revoked_at=utcnow()))
+    db.session.commit()
+    assert both(engineer, job, site) == (401, 401)
+    engineer = as_user(app, org["eng_a1"])
+    db.session.execute(sa.update(User).where(User.id == org["eng_a1"].id).values(active=False))
+    db.session.commit()
+    assert both(engineer, job, site) == (401, 401)
+    assert visits() == 0
+
+
+def test_an_ended_or_expired_session_is_refused_as_everywhere(app, client, org, job, site):
+    assert client.login(org["eng_a1"]).status_code == 200
+    db.session.execute(sa.update(UserSession).values(
+        last_seen_at=utcnow() - app.config["PERMANENT_SESSION_LIFETIME"] - timedelta(minutes=1)))
+    db.session.commit()
+    assert both(client, job, site) == (401, 401)
+    assert client.login(org["eng_a1"]).status_code == 200
+    db.session.execute(sa.update(UserSession).values(ended_at=utcnow()))
+    db.session.commit()
+    assert both(client, job, site) == (401, 401)
+    assert client.login(org["eng_a1"]).status_code == 200
+    db.session.execute(sa.update(User).where(User.id == org["eng_a1"].id).values(active=False))
+    db.session.commit()
+    assert both(client, job, site) == (401, 401)
+    assert visits() == 0
+
+
+def test_a_token_is_read_when_the_session_no_longer_signs_in(app, client, org, job, site):
+    """Flask-Login's order: the session's user first, then the bearer token."""
+    assert client.login(org["eng_a1"]).status_code == 200
+    db.session.execute(sa.update(UserSession).values(ended_at=utcnow()))
+    db.session.commit()
+    client.use_token(org["eng_a1"])
+    assert both(client, job, site, csrf=False) == (201, 200)
+
+
+def test_a_session_signs_in_before_a_token_of_someone_else(app, client, org, job, site):
+    assert client.login(org["eng_a1"]).status_code == 200
+    client.use_token(org["sup_a"])  # a supervisor's token beside the engineer's session
+    assert both(client, job, site) == (201, 200)
+    assert db.session.scalar(sa.select(Visit.engineer_id)) == org["eng_a1"].id
+
+
+def test_a_remember_cookie_is_left_to_flask_login(app, org, job, site):
+    """This app never sets one; with one sent (a forged one here), sign-in is Flask-Login's
+    own, on the check-in as on every route."""
+    engineer = as_user(app, org["eng_a1"])
+    engineer.client.set_cookie("remember_token", "1|forged")
+    assert both(engineer, job, site) == (401, 401)
+
+
+def test_a_wrong_role_is_403_and_a_bad_key_422_first_as_before_request_does(app, org, job, site):
+    supervisor = as_user(app, org["sup_a"])
+    response = supervisor.post("visits/check-in", json=check_in_body(job, site))
+    assert_problem(response, 403, "FORBIDDEN")
+    response = supervisor.post("visits/check-in", json=check_in_body(job, site),
+                               headers={"Idempotency-Key": "not a key!"})
+    assert_problem(response, 422, "VALIDATION_ERROR")
+    assert response.get_json()["errors"] == {"Idempotency-Key": ["Not a valid key."]}
+    response = supervisor.post("visits/check-in", json=check_in_body(job, site),
+                               headers={"Idempotency-Key": "a-good-key"})
+    assert_problem(response, 403, "FORBIDDEN")
+    anonymous = ApiClient(app.test_client())
+    response = anonymous.post("visits/check-in", json=check_in_body(job, site),
+                              headers={"Idempotency-Key": "not a key!"})
+    assert_problem(response, 401, "UNAUTHORIZED")
+    assert visits() == 0 and records() == 0
+
+
+def test_a_cookie_check_in_without_its_csrf_header_is_403_even_with_a_key(client, org, job, site):
+    assert client.login(org["eng_a1"]).status_code == 200
+    response = client.post("visits/check-in", json=check_in_body(job, site), csrf=False,
+                           headers={"Idempotency-Key": "a-cookie-key"})
+    assert_problem(response, 403, "CSRF_FAILED")
+    assert visits() == 0 and records() == 0
+
+
+@pytest.mark.parametrize("by", ["token", "session"])
+def test_the_last_used_time_is_kept_as_by_every_route(app, client, org, factory, site, by):
+    first, second = (factory.job(site=site, engineer=org["eng_a1"]) for _ in range(2))
+    db.session.commit()
+    if by == "token":
+        engineer, model, column = as_user(app, org["eng_a1"]), ApiToken, ApiToken.last_used_at
+    else:
+        assert client.login(org["eng_a1"]).status_code == 200
+        engineer, model, column = client, UserSession, UserSession.last_seen_at
+    long_ago = utcnow() - timedelta(hours=1)
+    db.session.execute(sa.update(model).values({column: long_ago}))
+    db.session.commit()
+    assert engineer.post("visits/check-in", json=check_in_body(first, site)).status_code == 201
+    db.session.expire_all()
+    noted = db.session.scalar(sa.select(column))
+    assert utcnow() - noted < timedelta(minutes=1)
+    # Within SESSION_TOUCH_INTERVAL (5 minutes) it is left as it is.
+    assert engineer.post("visits/check-in", json=check_in_body(second, site)).status_code == 201
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(column)) == noted
+    # A check-in refused undoes it, as every refused request does.
+    db.session.execute(sa.update(model).values({column: long_ago}))
+    db.session.commit()
+    response = engineer.post("visits/check-in", json=check_in_body(second, site))
+    assert_problem(response, 409, "VISIT_ALREADY_OPEN")
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(column)) == long_ago
