@@ -9,10 +9,11 @@ A request that fails deletes its claim, so the same key can be tried again. Reco
 are kept IDEMPOTENCY_TTL_S (72 hours), then no longer answer and are deleted.
 
 A route marked `with_its_effects` (the check-in, the busiest write) records its key in
-its own transaction instead, in one statement with its answer: the key is looked up
-before the route runs (on PostgreSQL taking a transaction-scoped advisory lock on the
-user and key in the same statement: a duplicate that finds the lock taken gets 409 at
-once), and the record is inserted with the response at the end, before the one commit.
+its own transaction instead, in one statement with its answer: the key is looked up in
+the statement that reads the caller (`look_up_for`; on PostgreSQL taking a
+transaction-scoped advisory lock on the user and key in the same statement: a duplicate
+that finds the lock taken gets 409 at once), and the record is inserted with the
+response at the end, before the one commit.
 Should the insert meet the key recorded meanwhile (SQLite's writers take turns after the
 lookup; on PostgreSQL a request that committed between the lookup's snapshot and its
 lock), everything is rolled back and the stored record answers: a replay if complete,
@@ -25,8 +26,8 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, g, request
@@ -35,8 +36,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.api.security import check_csrf
 from app.errors import Conflict, DomainError, Invalid, problem
-from app.extensions import commit_keeping_loaded, db, read_before_writing
+from app.extensions import commit_keeping_loaded, db
 from app.models import IdempotencyRecord
+from app.models.sql import KEY_RECORD_COLUMNS
 from app.models.types import utcnow
 
 HEADER = "Idempotency-Key"
@@ -94,16 +96,9 @@ _STORE = sa.update(_records).where(_records.c.id == sa.bindparam("record_id")).v
     response_status=sa.bindparam("status"), response_body=sa.bindparam("body"),
     response_headers=sa.bindparam("headers", type_=_records.c.response_headers.type),
 )
-# The records of routes marked `with_its_effects`: the key looked up (on PostgreSQL with
-# the advisory lock taken in the same statement), then recorded complete in one statement.
-_LOCK_AND_FIND = sa.text(
-    "SELECT pg_try_advisory_xact_lock(:lock) AS locked, r.id, r.fingerprint,"
-    " r.response_status, r.response_body, r.response_headers, r.created_at"
-    " FROM (SELECT 1) AS one LEFT JOIN idempotency_records AS r"
-    " ON r.user_id = :user_id AND r.key = :key"
-).columns(sa.column("locked", sa.Boolean), _records.c.id, _records.c.fingerprint,
-          _records.c.response_status, _records.c.response_body, _records.c.response_headers,
-          _records.c.created_at)
+# The records of routes marked `with_its_effects`: the key looked up with the caller (on
+# PostgreSQL with its advisory lock, app.models.sql.with_key_record), then recorded
+# complete in one statement.
 _RECORD = {
     name: dialect_insert(_records).on_conflict_do_nothing().returning(_records.c.id)
     for name, dialect_insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
@@ -184,10 +179,19 @@ def before_request() -> Response | None:
     return _claim(current_user.id, key, fingerprint())
 
 
-def look_up_for(user_id: int) -> Response | None:
+def request_key() -> str | None:
+    """The request's Idempotency-Key when it has a well-formed one (a malformed one is
+    refused by `look_up_for`, once the caller is known)."""
+    key = request.headers.get(HEADER)
+    return key if key is not None and KEY_FORMAT.match(key) else None
+
+
+def look_up_for(user_id: int, keyed_row: Any) -> Response | None:
     """For a route that records its key with its effects, called by the route once it
     knows its caller (before_request leaves it): the key checked as before_request checks
-    it, then looked up (`_look_up`)."""
+    it, then answered for from `keyed_row`, the caller's row read with the record of
+    `request_key()` (app.models.sql.with_key_record): a replay, 409 or 422, or None to
+    let the route act, keeping the key to record with its answer (`store_response`)."""
     key = request.headers.get(HEADER)
     if key is None:
         return None
@@ -195,7 +199,7 @@ def look_up_for(user_id: int) -> Response | None:
         raise Invalid("Idempotency-Key must be 1 to 100 letters, digits or -_.: (a UUID).",
                       {HEADER: ["Not a valid key."]})
     check_csrf()
-    return _look_up(user_id, key, fingerprint())
+    return _looked_up(user_id, key, fingerprint(), keyed_row)
 
 
 # --- Routes that record their key with their effects -----------------------------------
@@ -225,12 +229,6 @@ def _with_its_effects() -> bool:
     return found
 
 
-def lock_key(user_id: int, key: str) -> int:
-    """The user's key as a signed 64-bit PostgreSQL advisory lock."""
-    digest = hashlib.blake2b(f"{user_id}\0{key}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
 def _in_progress() -> Conflict:
     return Conflict("A request with this Idempotency-Key is being processed.",
                     code="IDEMPOTENCY_IN_PROGRESS")
@@ -242,23 +240,21 @@ def _reused() -> Invalid:
                    code="IDEMPOTENCY_KEY_REUSED")
 
 
-def _look_up(user_id: int, key: str, print_: str) -> Response | None:
-    """Answer for a key already recorded (a replay, or 422 if reused), or let the route
-    act, keeping the key to record with its answer (`store_response`)."""
+class _Record(NamedTuple):
+    id: int
+    fingerprint: str
+    response_status: int | None
+    response_body: str | None
+    response_headers: dict | None
+    created_at: datetime
+
+
+def _looked_up(user_id: int, key: str, print_: str, row: Any) -> Response | None:
+    """`look_up_for`'s answer from a row of `with_key_record`."""
     now = utcnow()
-    params = {"user_id": user_id, "key": key}
-    if db.session.get_bind().dialect.name == "postgresql":
-        # The lock is this transaction's until it commits or rolls back.
-        record = db.session.connection().execute(
-            _LOCK_AND_FIND, {**params, "lock": lock_key(user_id, key)}).one()
-        locked = record.locked
-        if record.id is None:
-            record = None
-    else:
-        # A read of its own: the write lock is taken by the route's first write.
-        with read_before_writing():
-            record = db.session.connection().execute(_FIND, params).one_or_none()
-        locked = True
+    record = None if row.key_id is None else _Record(
+        *(getattr(row, f"key_{name}") for name in KEY_RECORD_COLUMNS))
+    locked = row.key_locked
     if record is not None:
         answer = _answer_of(record, print_, now)
         if answer is not None:

@@ -73,25 +73,28 @@ def load_token_user(req) -> User | None:
     return user
 
 
-def caller() -> service.Caller | None:
+def caller(key: str | None = None) -> service.Caller | None:
     """Who is calling, found as Flask-Login's loaders find them (the session cookie's user
     first, then a bearer token) but in one statement of Core: for a lean route (the
     check-in), which then reads nothing through `current_user`. The caller brings their
-    sign-in's last-used time up to date afterwards (`service.record_use`)."""
-    if current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies:
-        user = current_user  # never set by this app: Flask-Login decides, its own way
-        return service.Caller(user.id, user.name, user.role) if user.is_authenticated else None
+    sign-in's last-used time up to date afterwards (`service.record_use`). With `key`, the
+    record of that Idempotency-Key is read in the same statement."""
     found = None
     user_id, sid = session.get("_user_id"), session.get("sid")
     if user_id is not None and sid:
         lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"]
-        found = service.session_caller(sid, user_id, lifetime)
+        found = service.session_caller(sid, user_id, lifetime, key)
         if found is not None:
             g.auth_method = "session"
             return found
+    remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+    if remember in request.cookies and session.get("_remember") != "clear":
+        # Flask-Login then reads that cookie instead of the token. This app never sets
+        # one, and its user would be signed in by the session above or not at all.
+        return None
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        found = service.token_caller(token.strip())
+        found = service.token_caller(token.strip(), key)
         if found is not None:
             g.auth_method = "token"
     return found

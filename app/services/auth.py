@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from limits import RateLimitItem, parse
@@ -18,6 +19,7 @@ from app import settings
 from app.errors import DomainError, Forbidden, Unauthorized
 from app.extensions import db, in_write_request, limiter, read_before_writing
 from app.models import ApiToken, SignInFailure, User, UserSession
+from app.models.sql import with_key_record
 from app.models.types import utcnow
 
 SESSION_TOUCH_INTERVAL = timedelta(minutes=5)
@@ -247,6 +249,7 @@ class Caller(NamedTuple):
     name: str
     role: str
     due: tuple[sa.Update, dict] | None = None
+    keyed_row: Any = None  # read with the record of an Idempotency-Key (sql.with_key_record)
 
 
 _users, _tokens, _sessions = User.__table__, ApiToken.__table__, UserSession.__table__
@@ -272,26 +275,40 @@ def _due(statement: sa.Update, params: dict, used_at: datetime | None,
     return None
 
 
-def token_caller(token: str) -> Caller | None:
+@lru_cache(maxsize=8)
+def _keyed(query: sa.Select, dialect: str) -> sa.Select:
+    return with_key_record(query, _users.c.id, dialect)
+
+
+def _caller_row(query: sa.Select, digest_: str, key: str | None) -> sa.Row | None:
+    conn = db.session.connection()
+    if key is None:
+        return conn.execute(query, {"digest": digest_}).first()
+    return conn.execute(_keyed(query, conn.dialect.name), {"digest": digest_, "key": key}).first()
+
+
+def token_caller(token: str, key: str | None = None) -> Caller | None:
     """`token_user`'s answer as a Caller, in the transaction open (the caller reads it
-    within `read_before_writing` and calls `record_use` after)."""
-    row = db.session.connection().execute(_CALLER_BY_TOKEN, {"digest": digest(token)}).first()
+    within `read_before_writing` and calls `record_use` after); with `key`, the record of
+    that Idempotency-Key read in the same statement (`Caller.keyed_row`)."""
+    row = _caller_row(_CALLER_BY_TOKEN, digest(token), key)
     if row is None or not row.active:
         return None
     due = _due(_TOKEN_USED, {"token_id": row.use_id}, row.used_at, utcnow())
-    return Caller(row.id, row.name, row.role, due)
+    return Caller(row.id, row.name, row.role, due, row if key is not None else None)
 
 
-def session_caller(sid: str, user_id: str, lifetime: timedelta) -> Caller | None:
+def session_caller(sid: str, user_id: str, lifetime: timedelta,
+                   key: str | None = None) -> Caller | None:
     """`session_user`'s answer as a Caller, as `token_caller`."""
-    row = db.session.connection().execute(_CALLER_BY_SESSION, {"digest": digest(sid)}).first()
+    row = _caller_row(_CALLER_BY_SESSION, digest(sid), key)
     now = utcnow()
     if row is None or row.ended_at is not None or str(row.id) != user_id:
         return None
     if now - row.used_at > lifetime or not row.active:
         return None
     due = _due(_SESSION_SEEN, {"session_id": row.use_id}, row.used_at, now)
-    return Caller(row.id, row.name, row.role, due)
+    return Caller(row.id, row.name, row.role, due, row if key is not None else None)
 
 
 def record_use(caller: Caller) -> None:

@@ -20,9 +20,11 @@ from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.models import Site, User, Visit
 from app.models.sql import (
+    CHECK_IN_COLUMNS,
     CHECK_IN_HISTORY,
     CHECK_IN_JOB,
     INSERT_VISIT,
+    INSERT_VISIT_STARTING_JOB,
     JOB_STARTED,
     POSITION_HISTORY,
     VISIT_JOB,
@@ -71,8 +73,9 @@ def check_in(engineer: User, data: dict[str, Any]) -> CheckedIn:
     """Record a check-in on one of the engineer's open jobs; flags never block it.
 
     The busiest write of the day, so it goes through the connection in four statements
-    (the job, the engineer's history and open visits, the visit, the job started) and
-    leaves the ORM out: on SQLite the write lock is held all along.
+    (the job, the engineer's history and open visits, the visit, the job started; the
+    last two are one on PostgreSQL) and leaves the ORM out: on SQLite the write lock is
+    held all along.
     """
     now, t = utcnow(), thresholds()
     fix = _fix(data)
@@ -107,7 +110,13 @@ def check_in(engineer: User, data: dict[str, Any]) -> CheckedIn:
         in_mock=fix.mock_location, in_flags=list(flags), check_in_note=data.get("note"),
         decision_final=False, created_at=now,
     )
-    visit["id"] = conn.execute(INSERT_VISIT, visit).scalar_one()
+    job_status = job.status
+    if job_status == "assigned" and conn.dialect.name == "postgresql":
+        visit["id"] = conn.execute(INSERT_VISIT_STARTING_JOB, {
+            f"visit_{name}": visit[name] for name in CHECK_IN_COLUMNS}).scalar_one()
+        job_status = "in_progress"
+    else:
+        visit["id"] = conn.execute(INSERT_VISIT, visit).scalar_one()
     if not flags and job.mode == "field":
         # A counted check-in can be the job's arrival: the only figure it can move.
         kpi_store.touch(db.session, engineer_id, fix.client_time, ("arrival",))
@@ -116,7 +125,6 @@ def check_in(engineer: User, data: dict[str, Any]) -> CheckedIn:
             # Checking in elsewhere while a visit is open means it was never checked out.
             raise_visit_flags(other, [NO_CHECKOUT])
         db.session.flush()
-    job_status = job.status
     if job_status == "assigned":
         conn.execute(JOB_STARTED, {"job_id": job.id})
         job_status = "in_progress"

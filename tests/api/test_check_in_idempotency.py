@@ -14,6 +14,7 @@ from flask import g
 from app import idempotency
 from app.extensions import db
 from app.models import IdempotencyRecord, Job, Visit
+from app.models.sql import key_lock
 from app.models.types import utcnow
 from app.services import visits as visit_service
 from app.services.kpi import store as kpi_store
@@ -21,12 +22,12 @@ from tests.api.test_app import assert_problem
 from tests.api.test_visits import as_user, check_in_body, eng, job, site  # noqa: F401  (fixtures)
 
 # One keyed check-in by bearer token (not flagged, its arrival kept in the KPI store):
-# the caller; the key looked up (PostgreSQL: with its advisory lock); the job (PostgreSQL:
-# with the KPI schemes' shared lock); the position history; the visit; the job started;
-# the key recorded with the answer; the month's KPI row with the engineer's scheme
+# the caller with the record of the key (PostgreSQL: and its advisory lock); the job (PostgreSQL:
+# with the KPI schemes' shared lock); the position history; the visit; the job started
+# (PostgreSQL: in the visit's statement); the key recorded with the answer; the month's KPI row with the engineer's scheme
 # (PostgreSQL: locked by an upsert), its arrival aggregate, the row written. SQLite also
-# counts the BEGIN of the caller's and the key's read.
-STATEMENTS = {"sqlite": 11, "postgresql": 10}
+# counts the BEGIN of the caller's read.
+STATEMENTS = {"sqlite": 10, "postgresql": 8}
 
 
 def records() -> int:
@@ -109,10 +110,10 @@ def _recorded_meanwhile(monkeypatch, status: int | None, body: str = '{"id": 0}'
     # The token's use noted already: sign-in and the look-up hold no write lock.
     db.session.execute(sa.text("UPDATE api_tokens SET last_used_at = :now"), {"now": utcnow()})
     db.session.commit()
-    look_up = idempotency._look_up
+    looked_up = idempotency._looked_up
 
-    def interfering(user_id, key, print_):
-        answer = look_up(user_id, key, print_)
+    def interfering(user_id, key, print_, row):
+        answer = looked_up(user_id, key, print_, row)
         assert answer is None and g.idempotency_pending is not None
         with db.engine.begin() as other:
             other.execute(sa.insert(IdempotencyRecord.__table__).values(
@@ -121,7 +122,7 @@ def _recorded_meanwhile(monkeypatch, status: int | None, body: str = '{"id": 0}'
                 response_headers={"Location": "/api/v1/visits/0"} if status else None))
         return None
 
-    monkeypatch.setattr(idempotency, "_look_up", interfering)
+    monkeypatch.setattr(idempotency, "_looked_up", interfering)
 
 
 def test_a_key_recorded_meanwhile_undoes_the_check_in_and_replays(eng, job, site, monkeypatch):
@@ -148,8 +149,7 @@ def test_a_duplicate_in_flight_gets_409_at_once_on_postgresql(app, org, eng, job
         pytest.skip("SQLite's writers take turns: a duplicate finds the key recorded (above)")
     key = str(uuid.uuid4())
     with db.engine.connect() as other:  # the first request, still in its transaction
-        other.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"),
-                      {"k": idempotency.lock_key(org["eng_a1"].id, key)})
+        other.execute(sa.select(sa.func.pg_advisory_xact_lock(key_lock(org["eng_a1"].id, key))))
         assert_problem(post(eng, job, site, key), 409, "IDEMPOTENCY_IN_PROGRESS")
         other.rollback()
     assert visits() == 0 and records() == 0

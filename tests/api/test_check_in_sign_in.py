@@ -76,12 +76,15 @@ def test_a_session_signs_in_before_a_token_of_someone_else(app, client, org, job
     assert db.session.scalar(sa.select(Visit.engineer_id)) == org["eng_a1"].id
 
 
-def test_a_remember_cookie_is_left_to_flask_login(app, org, job, site):
-    """This app never sets one; with one sent (a forged one here), sign-in is Flask-Login's
-    own, on the check-in as on every route."""
+def test_a_remember_cookie_is_read_as_flask_login_reads_it(app, client, org, job, site):
+    """This app never sets one. Sent (forged here), Flask-Login reads it instead of the
+    bearer token, and it signs nobody in; a live session still signs in before it."""
     engineer = as_user(app, org["eng_a1"])
     engineer.client.set_cookie("remember_token", "1|forged")
     assert both(engineer, job, site) == (401, 401)
+    assert client.login(org["eng_a1"]).status_code == 200
+    client.client.set_cookie("remember_token", "1|forged")
+    assert both(client, job, site) == (201, 200)
 
 
 def test_a_wrong_role_is_403_and_a_bad_key_422_first_as_before_request_does(app, org, job, site):

@@ -250,8 +250,8 @@ def test_a_check_in_scores_its_month_with_a_level_changed_after_its_sign_in(app,
     engineer_id, job_id = engineer.id, job.id
     signed_in = security.caller
 
-    def then_promoted():
-        found = signed_in()
+    def then_promoted(*args):
+        found = signed_in(*args)
         db.session.get(User, engineer_id)  # loaded, as Flask-Login's sign-in loads the user
         with db.engine.begin() as other:  # another request's change, committed meanwhile
             other.execute(sa.update(User).where(User.id == engineer_id).values(level="senior"))

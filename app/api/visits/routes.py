@@ -45,8 +45,8 @@ class VisitsViews(MethodView):
 @blp.route("/check-in")
 class VisitCheckInViews(MethodView):
     # The busiest write of the day, kept lean: its caller read in one statement of Core
-    # (not Flask-Login's ORM user), read with its Idempotency-Key (one read transaction on
-    # SQLite), the body loaded by the same parser as every route's, and the key recorded
+    # (not Flask-Login's ORM user) with the record of its Idempotency-Key (and on
+    # PostgreSQL the key's advisory lock), the body loaded by the same parser as every route's, and the key recorded
     # with the answer in the request's one transaction (app/idempotency.py). Its checks
     # and their order are require_roles' and before_request's: 401, the key's 422, CSRF,
     # a replay, 403, then the body's 400 or 422.
@@ -55,10 +55,10 @@ class VisitCheckInViews(MethodView):
     def post(self):
         """Check in at the site of one of your jobs (engineer)."""
         with read_before_writing():
-            engineer = security.caller()
+            engineer = security.caller(idempotency.request_key())
             if engineer is None:
                 raise Unauthorized("Sign in to use this route.")
-            replayed = idempotency.look_up_for(engineer.id)
+            replayed = idempotency.look_up_for(engineer.id, engineer.keyed_row)
             if replayed is not None:
                 return replayed
             security.check_csrf()
