@@ -140,3 +140,16 @@ def test_the_last_used_time_is_kept_as_by_every_route(app, client, org, factory,
     assert_problem(response, 409, "VISIT_ALREADY_OPEN")
     db.session.expire_all()
     assert db.session.scalar(sa.select(column)) == long_ago
+
+
+def test_the_check_in_is_documented_as_before(client):
+    """Its flask-smorest decorators document it (app/api_base.py `documented_as`)."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    operation = spec["paths"]["/api/v1/visits/check-in"]["post"]
+    body = operation["requestBody"]
+    assert body["required"] is True
+    assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/VisitCheckIn"}
+    created = operation["responses"]["201"]["content"]["application/json"]["schema"]
+    assert created == {"$ref": "#/components/schemas/VisitAnswer"}
+    assert "422" in operation["responses"]
+    assert operation["summary"] == "Check in at the site of one of your jobs (engineer)."

@@ -46,10 +46,11 @@ class VisitsViews(MethodView):
 class VisitCheckInViews(MethodView):
     # The busiest write of the day, kept lean: its caller read in one statement of Core
     # (not Flask-Login's ORM user) with the record of its Idempotency-Key (and on
-    # PostgreSQL the key's advisory lock), the body loaded by the same parser as every route's, and the key recorded
-    # with the answer in the request's one transaction (app/idempotency.py). Its checks
-    # and their order are require_roles' and before_request's: 401, the key's 422, CSRF,
-    # a replay, 403, then the body's 400 or 422.
+    # PostgreSQL the key's advisory lock), the body loaded by the same parser as every
+    # route's, and the key recorded with the answer in the request's one transaction
+    # (app/idempotency.py). Its checks and their order are require_roles' and
+    # before_request's: 401, the key's 422, CSRF, a replay, 403, then the body's 400 or
+    # 422. The checks are tested as every route's (tests/api/test_check_in_sign_in.py).
     @idempotency.with_its_effects
     @documented_as(blp.arguments(VisitCheckInSchema), blp.response(201, VisitAnswerSchema))
     def post(self):
