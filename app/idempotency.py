@@ -172,11 +172,15 @@ def before_request() -> Response | None:
         return None  # none, or the route looks its key up itself (`look_up_for`)
     if not current_user.is_authenticated:
         return None  # the route answers 401, or is public and single-use by itself
+    _check_format(key)
+    check_csrf()
+    return _claim(current_user.id, key, fingerprint())
+
+
+def _check_format(key: str) -> None:
     if not KEY_FORMAT.match(key):
         raise Invalid("Idempotency-Key must be 1 to 100 letters, digits or -_.: (a UUID).",
                       {HEADER: ["Not a valid key."]})
-    check_csrf()
-    return _claim(current_user.id, key, fingerprint())
 
 
 def request_key() -> str | None:
@@ -195,9 +199,7 @@ def look_up_for(user_id: int, keyed_row: Any) -> Response | None:
     key = request.headers.get(HEADER)
     if key is None:
         return None
-    if not KEY_FORMAT.match(key):
-        raise Invalid("Idempotency-Key must be 1 to 100 letters, digits or -_.: (a UUID).",
-                      {HEADER: ["Not a valid key."]})
+    _check_format(key)
     check_csrf()
     return _looked_up(user_id, key, fingerprint(), keyed_row)
 

@@ -1,9 +1,10 @@
 """SQL helpers: the statements of the busiest reads and writes, built once (a statement
 made anew each time costs more to build than to run), and the dialect's JSON array SQL.
 
-Used by app/services/visits.py (check-in and check-out), app/services/open_visits.py
-(NO_CHECKOUT), app/api/visits/presenters.py (the engineer's flag history) and
-app/services/photos.py (the candidates of a duplicate photo).
+Used by app/services/visits.py (check-in and check-out), app/services/auth.py and
+app/idempotency.py (the check-in's caller read with the record of its Idempotency-Key),
+app/services/open_visits.py (NO_CHECKOUT), app/api/visits/presenters.py (the engineer's
+flag history) and app/services/photos.py (the candidates of a duplicate photo).
 """
 from __future__ import annotations
 

@@ -33,6 +33,7 @@ from app.models.sql import (
 from app.models.types import utcnow
 from app.scope import owned_by_visible
 from app.services import alerts, audit
+from app.services.auth import Caller
 from app.services.kpi import store as kpi_store
 from app.services.open_visits import flag_stale_open_visits
 from app.services.visit_flags import raise_visit_flags
@@ -69,7 +70,7 @@ class CheckedIn(NamedTuple):
     engineer: dict[str, Any]
 
 
-def check_in(engineer: User, data: dict[str, Any]) -> CheckedIn:
+def check_in(engineer: User | Caller, data: dict[str, Any]) -> CheckedIn:
     """Record a check-in on one of the engineer's open jobs; flags never block it.
 
     The busiest write of the day, so it goes through the connection in four statements
