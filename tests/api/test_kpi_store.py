@@ -241,6 +241,8 @@ def test_a_check_in_scores_its_month_with_a_level_changed_after_its_sign_in(app,
                                                                            monkeypatch):
     """The engineer's scheme is read in the check-in's write, after the schemes' lock, not
     taken from sign-in: a level committed in between is the one the month is scored with."""
+    from flask import g
+
     from app.api import security
 
     o = Org(app, org, factory)
@@ -252,7 +254,8 @@ def test_a_check_in_scores_its_month_with_a_level_changed_after_its_sign_in(app,
 
     def then_promoted(*args):
         found = signed_in(*args)
-        db.session.get(User, engineer_id)  # loaded, as Flask-Login's sign-in loads the user
+        # Loaded and kept for the request, as Flask-Login's sign-in keeps its user.
+        g._login_user = db.session.get(User, engineer_id)
         with db.engine.begin() as other:  # another request's change, committed meanwhile
             other.execute(sa.update(User).where(User.id == engineer_id).values(level="senior"))
         return found
