@@ -173,15 +173,19 @@ def session_user(sid: str, user_id: str, lifetime: timedelta) -> User | None:
         row = db.session.scalar(sa.select(UserSession).where(UserSession.digest == digest(sid)))
         user = None if row is None else db.session.get(User, row.user_id)
     now = utcnow()
-    if row is None or row.ended_at is not None or str(row.user_id) != user_id:
+    if row is None or user is None or not _session_signs_in(
+            row.ended_at, row.user_id, row.last_seen_at, user.active, user_id, lifetime, now):
         return None
-    if now - row.last_seen_at > lifetime:
-        return None
-    if user is None or not user.active:
-        return None
-    if now - row.last_seen_at > SESSION_TOUCH_INTERVAL:
-        _record_use(_SESSION_SEEN, {"session_id": row.id, "now": now})
+    _record_use_when_due(_due(_SESSION_SEEN, {"session_id": row.id}, row.last_seen_at, now))
     return user
+
+
+def _session_signs_in(ended_at: datetime | None, session_user_id: int, last_seen_at: datetime,
+                      active: bool, user_id: str, lifetime: timedelta, now: datetime) -> bool:
+    """A browser session signs its user in while it has not ended, names the user its
+    cookie names, was seen within `lifetime` and its user is active."""
+    return (ended_at is None and str(session_user_id) == user_id
+            and now - last_seen_at <= lifetime and active)
 
 
 # One statement per request for the token and its user, built once.
@@ -232,10 +236,8 @@ def token_user(token: str) -> User | None:
     user, token_id, last_used_at = row
     if not user.active:
         return None
-    now = utcnow()
-    if last_used_at is None or now - last_used_at > SESSION_TOUCH_INTERVAL:
-        # Written with the request's own changes (and undone with them), as before.
-        _record_use(_TOKEN_USED, {"token_id": token_id, "now": now})
+    # Written with the request's own changes (and undone with them), as before.
+    _record_use_when_due(_due(_TOKEN_USED, {"token_id": token_id}, last_used_at, utcnow()))
     return user
 
 
@@ -270,9 +272,16 @@ _CALLER_BY_SESSION = (
 
 def _due(statement: sa.Update, params: dict, used_at: datetime | None,
          now: datetime) -> tuple[sa.Update, dict] | None:
+    """The update of a sign-in's last-used time, when it is due (every
+    SESSION_TOUCH_INTERVAL at most), for `_record_use_when_due`."""
     if used_at is None or now - used_at > SESSION_TOUCH_INTERVAL:
         return statement, {**params, "now": now}
     return None
+
+
+def _record_use_when_due(due: tuple[sa.Update, dict] | None) -> None:
+    if due is not None:
+        _record_use(*due)
 
 
 @lru_cache(maxsize=8)
@@ -303,9 +312,8 @@ def session_caller(sid: str, user_id: str, lifetime: timedelta,
     """`session_user`'s answer as a Caller, as `token_caller`."""
     row = _caller_row(_CALLER_BY_SESSION, digest(sid), key)
     now = utcnow()
-    if row is None or row.ended_at is not None or str(row.id) != user_id:
-        return None
-    if now - row.used_at > lifetime or not row.active:
+    if row is None or not _session_signs_in(row.ended_at, row.id, row.used_at, row.active,
+                                            user_id, lifetime, now):
         return None
     due = _due(_SESSION_SEEN, {"session_id": row.use_id}, row.used_at, now)
     return Caller(row.id, row.name, row.role, due, row if key is not None else None)
@@ -313,8 +321,7 @@ def session_caller(sid: str, user_id: str, lifetime: timedelta,
 
 def record_use(caller: Caller) -> None:
     """Bring the caller's sign-in's last-used time up to date, if it was due."""
-    if caller.due is not None:
-        _record_use(*caller.due)
+    _record_use_when_due(caller.due)
 
 
 # --- personal API tokens -----------------------------------------------------------

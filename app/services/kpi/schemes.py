@@ -72,7 +72,7 @@ def schemes_in_force() -> dict[str, Scheme]:
     schemes = dict(_defaults())
     for key, pass_score, metrics in db.session.connection().execute(_STORED):
         if key in _KNOWN:
-            schemes[key] = _built({"key": key, "pass_score": pass_score, "metrics": metrics})
+            schemes[key] = scheme_from_row(key, pass_score, metrics)
     return schemes
 
 
