@@ -106,3 +106,38 @@ def test_a_transaction_s_own_writes_are_read_but_never_kept(app, org, league):  
     assert by_name(kept)["Ada"]["total_score"] == 100.0 and statements <= 4
     cards.forget_kept_boards()
     assert by_name(board(admin))["Ada"]["total_score"] == 100.0
+
+
+def test_a_kept_board_shows_each_viewer_their_own_scope(app, org, league):  # noqa: F811
+    admin = ApiClient(app.test_client()).use_token(org["admin"])
+    sup_a = ApiClient(app.test_client()).use_token(org["sup_a"])
+    sup_b = ApiClient(app.test_client()).use_token(org["sup_b"])
+    team = {side: [n for n, (t, *_) in LEAGUE.items() if t == side] for side in ("sup_a", "sup_b")}
+    team_b_only = f"{BOARD}&supervisor_id={org['sup_b'].id}"
+    cards.forget_kept_boards()
+    everyone = names(board(admin))
+    assert set(LEAGUE) <= set(everyone) and "Gone" not in everyone
+    # Each viewer, in turn and again, is given their own part of the one board kept:
+    # in the board's order, no one else's, whoever read it before them (the second time
+    # round, once their sign-in's last use is recorded, from the versions alone).
+    for again in (False, True):
+        for client, side in ((sup_a, "sup_a"), (sup_b, "sup_b")):
+            statements, answer = statements_of(client, BOARD)
+            assert statements <= 3 or not again
+            shown = names(answer)
+            assert set(team[side]) <= set(shown) and not set(shown) & set(team[{"sup_a": "sup_b", "sup_b": "sup_a"}[side]])
+            assert shown == [name for name in everyone if name in shown]
+        assert names(board(admin)) == everyone
+        statements, answer = statements_of(admin, team_b_only)
+        assert (statements <= 3 or not again) and set(names(answer)) & set(LEAGUE) == set(team["sup_b"])
+        assert names(answer) == names(board(sup_b))
+    # A supervisor asking for another team sees nothing of it, kept or not.
+    assert client_items(sup_a, f"{BOARD}&supervisor_id={org['sup_b'].id}") == []
+    cards.forget_kept_boards()
+    assert client_items(sup_a, f"{BOARD}&supervisor_id={org['sup_b'].id}") == []
+
+
+def client_items(client, path: str) -> list:
+    response = client.get(path)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()["items"]
