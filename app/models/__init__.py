@@ -13,6 +13,7 @@ from app.models.performance import (
     Alert,
     KpiCard,
     KpiFigures,
+    KpiMonthVersions,
     KpiPeriod,
     KpiScheme,
     KpiStoreState,
@@ -29,6 +30,6 @@ __all__ = [
     "Alert", "ApiToken", "AuditEntry", "CasePhoto", "Category", "Complaint", "ComplianceEvent",
     "Feedback", "FeedbackLink", "IdempotencyRecord", "IntakeDelivery", "IntakeSource", "Job",
     "KnowledgeItem", "KnowledgeTag",
-    "KpiCard", "KpiFigures", "KpiPeriod", "KpiScheme", "KpiStoreState", "Photo", "Review", "ReviewActionItem", "Setting",
+    "KpiCard", "KpiFigures", "KpiMonthVersions", "KpiPeriod", "KpiScheme", "KpiStoreState", "Photo", "Review", "ReviewActionItem", "Setting",
     "SignInFailure", "Site", "Training", "TrainingAttendee", "User", "UserSession", "Visit",
 ]

@@ -162,6 +162,29 @@ class KpiFigures(db.Model):
     version: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
 
 
+# kpi_month_versions: the rows of a month are counted and their versions summed in this
+# many shards (by engineer_id), so that writers of different shards never wait for one
+# another on PostgreSQL.
+VERSION_SHARDS = 64
+
+
+class KpiMonthVersions(db.Model):
+    """A month's kpi_figures rows counted, and their versions summed, by shard (the
+    engineer's id modulo VERSION_SHARDS; a row counts once it has a version, as every row
+    the store writes has): kept by the database itself, by triggers on
+    kpi_figures (migration 0015), in the transaction of every insert, update and delete
+    of a row, however it is written. A board reads whether anything it shows has changed
+    from a month's VERSION_SHARDS rows here rather than from every engineer's row; `flask
+    kpi-verify` checks them against the rows."""
+
+    __tablename__ = "kpi_month_versions"
+
+    period: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    shard: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    rows: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    version: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+
+
 class KpiStoreState(db.Model):
     """Whether the stored figures may be read: absent (a database that had the store from
     its first record), or built for `timezone` by `flask kpi-rebuild`. A database upgraded

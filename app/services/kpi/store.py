@@ -55,6 +55,7 @@ from app.models import (
     Job,
     KnowledgeItem,
     KpiFigures,
+    KpiMonthVersions,
     KpiPeriod,
     KpiScheme,
     KpiStoreState,
@@ -72,6 +73,7 @@ from app.services.kpi.figures import (
     family_figures,
     raw_figures,
 )
+from app.models.performance import VERSION_SHARDS
 from app.services.kpi.periods import Period
 from app.services.kpi.schemes import (
     scheme_from_row,
@@ -588,6 +590,11 @@ def version_step() -> int:
 
 
 def _write(conn: sa.Connection, rows: list[dict[str, Any]], existing: set[Key]) -> None:
+    # In the order of the shards of kpi_month_versions that the database's trigger moves
+    # with each row (on PostgreSQL each stays locked until the commit): two writers then
+    # never wait for each other's shards in opposite orders.
+    rows = sorted(rows, key=lambda r: (r["period"], r["engineer_id"] % VERSION_SHARDS,
+                                       r["engineer_id"]))
     updates = [r for r in rows if (r["engineer_id"], r["period"]) in existing]
     inserts = [r for r in rows if (r["engineer_id"], r["period"]) not in existing]
     if updates:
@@ -823,6 +830,10 @@ def rebuild(timezone: str) -> int:
         row["version"] = version_step()
     for i in range(0, len(rows), 1000):
         conn.execute(sa.insert(_TABLE), rows[i:i + 1000])
+    # The versions' shards counted afresh from the rows: a rebuild puts them right too.
+    conn.execute(sa.delete(_MONTHS))
+    conn.execute(sa.insert(_MONTHS).from_select(["period", "shard", "rows", "version"],
+                                                _COUNTED_VERSIONS))
     bump_state(conn, timezone)
     conn.execute(sa.update(KpiStoreState.__table__).where(KpiStoreState.id == 1)
                  .values(timezone=timezone, ready=True))
@@ -851,13 +862,14 @@ def verify(timezone: str, months: Sequence[Period] | None = None) -> list[str]:
     problems = []
     if not readable(timezone):
         problems.append(f"The store is not built for {timezone}: run flask kpi-rebuild.")
+    conn = db.session.connection()
+    problems += _version_problems(conn, None if months is None else [p.key for p in months])
     months = months_with_records(timezone) if months is None else list(months)
     if not months:
         return problems
     want = expected(months)
     have: dict[Key, dict[str, Payload]] = {}
     scored: dict[Key, dict[str, Any]] = {}
-    conn = db.session.connection()
     query = sa.select(_TABLE).where(_TABLE.c.period.in_([p.key for p in months]))
     for row in conn.execute(query).mappings():
         key = (row["engineer_id"], row["period"])
@@ -883,6 +895,22 @@ def verify(timezone: str, months: Sequence[Period] | None = None) -> list[str]:
     return problems
 
 
+def _version_problems(conn: sa.Connection, period_keys: list[str] | None) -> list[str]:
+    """kpi_month_versions against the rows whose versions it counts and sums (kept by
+    migration 0015's triggers), for these months or every month."""
+    counted = _COUNTED_VERSIONS
+    kept = sa.select(_MONTHS.c.period, _MONTHS.c.shard, _MONTHS.c.rows, _MONTHS.c.version)
+    if period_keys is not None:
+        counted = counted.where(_TABLE.c.period.in_(period_keys))
+        kept = kept.where(_MONTHS.c.period.in_(period_keys))
+    want = {(p, int(k)): (int(n), int(v)) for p, k, n, v in conn.execute(counted)}
+    have = {(p, int(k)): (int(n), int(v)) for p, k, n, v in conn.execute(kept) if n or v}
+    return [f"{period}, versions of shard {k}: kept {have.get((period, k), (0, 0))} "
+            f"(rows, sum), the rows' {want.get((period, k), (0, 0))}"
+            for period, k in sorted(set(want) | set(have))
+            if want.get((period, k), (0, 0)) != have.get((period, k), (0, 0))]
+
+
 def bump_state(conn: sa.Connection, timezone: str) -> None:
     """Move the state's version (recording the state as `claim_state` does if there is
     none yet): who is on a board, or what the rows hold, changed in this transaction."""
@@ -902,12 +930,21 @@ _CLOSED_AND_STATE = sa.union_all(
     sa.select(_STATE.c.version, sa.cast(sa.null(), sa.String(7))).where(_STATE.c.id == 1),
     sa.select(sa.cast(sa.null(), sa.BigInteger), KpiPeriod.__table__.c.period).where(
         KpiPeriod.__table__.c.period.in_(sa.bindparam("months", expanding=True))))
+_MONTHS = KpiMonthVersions.__table__
+_SHARD = _TABLE.c.engineer_id % VERSION_SHARDS
+# kpi_month_versions counted from the rows, as migration 0015's triggers count them: a
+# row with a version (every row the store writes; one made with version 0 by its lock
+# counts once written).
+_COUNTED_VERSIONS = (sa.select(_TABLE.c.period, _SHARD, sa.func.count(), sa.func.sum(_TABLE.c.version))
+                     .where(_TABLE.c.version > 0).group_by(_TABLE.c.period, _SHARD))
+# The count and sum of the open months' versions, as kept by shard (the same numbers as
+# count(version) and sum(version) over their rows, read from 64 rows a month).
 _VERSIONS = sa.select(
-    sa.func.count(_TABLE.c.version), sa.func.coalesce(sa.func.sum(_TABLE.c.version), 0),
+    sa.func.coalesce(sa.func.sum(_MONTHS.c.rows), 0), sa.func.coalesce(sa.func.sum(_MONTHS.c.version), 0),
     sa.select(_STATE.c.version).where(_STATE.c.id == 1).scalar_subquery(),
     sa.select(_STATE.c.timezone).where(_STATE.c.id == 1).scalar_subquery(),
     sa.select(_STATE.c.ready).where(_STATE.c.id == 1).scalar_subquery(),
-).where(_TABLE.c.period.in_(sa.bindparam("open", expanding=True)))
+).where(_MONTHS.c.period.in_(sa.bindparam("open", expanding=True)))
 # Per database: the months of a window found closed, with the state's version then (a
 # month closed moves it, so while it has not moved they are still the closed ones).
 _CLOSED_SEEN: weakref.WeakKeyDictionary[sa.Engine, dict[tuple[str, ...], tuple[Any, frozenset[str]]]] = \

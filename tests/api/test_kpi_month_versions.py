@@ -1,0 +1,122 @@
+"""kpi_month_versions: a month's kpi_figures rows counted and their versions summed by
+shard, kept by the database's triggers (migration 0015) through every insert, update and
+delete of a row, however it is written; read by the board in place of every row; checked
+by `flask kpi-verify` and put right by `flask kpi-rebuild`. Both databases."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import downgrade, upgrade
+
+from app.extensions import db
+from app.models import KpiFigures, KpiMonthVersions, User
+from app.models.performance import VERSION_SHARDS
+from app.models.types import utcnow
+from app.services.kpi import store
+
+MONTHS = KpiMonthVersions.__table__
+ROWS = KpiFigures.__table__
+
+
+def kept() -> dict[str, tuple[int, int]]:
+    """(rows, sum of versions) by month, as the shards keep them (emptied months left out)."""
+    found = db.session.execute(
+        sa.select(MONTHS.c.period, sa.func.sum(MONTHS.c.rows), sa.func.sum(MONTHS.c.version))
+        .group_by(MONTHS.c.period)).all()
+    return {period: (int(n), int(v)) for period, n, v in found if n or v}
+
+
+def row(engineer_id: int, period: str, version: int) -> dict:
+    return {"engineer_id": engineer_id, "period": period, "figures": {}, "version": version}
+
+
+def test_the_shards_follow_every_write_of_a_row(app, org):
+    a, b = org["eng_a1"].id, org["eng_b1"].id
+    assert a % VERSION_SHARDS != b % VERSION_SHARDS or a != b
+    before = kept()
+    db.session.execute(sa.insert(ROWS), [row(a, "2031-01", 5), row(b, "2031-01", 7)])
+    assert kept() == {**before, "2031-01": (2, 5 + 7)}
+    # An update of the version moves the sum by its step; one that leaves it (the store's
+    # lock on PostgreSQL, a figure rewritten in place) moves nothing.
+    db.session.execute(sa.update(ROWS).where(ROWS.c.engineer_id == a).values(version=ROWS.c.version + 3))
+    db.session.execute(sa.update(ROWS).where(ROWS.c.engineer_id == b).values(figures={"x": 1}))
+    assert kept()["2031-01"] == (2, 8 + 7)
+    # A row moved to another month, or another engineer of another shard, leaves one
+    # and joins the other.
+    db.session.execute(sa.update(ROWS).where(ROWS.c.engineer_id == a, ROWS.c.period == "2031-01")
+                       .values(period="2031-02"))
+    assert (kept()["2031-01"], kept()["2031-02"]) == ((1, 7), (1, 8))
+    db.session.execute(sa.update(ROWS).where(ROWS.c.engineer_id == b, ROWS.c.period == "2031-01")
+                       .values(engineer_id=org["eng_a2"].id))
+    assert kept()["2031-01"] == (1, 7)
+    # A row made with version 0 (the store's lock on PostgreSQL makes a missing row so)
+    # counts from its first version on.
+    db.session.execute(sa.insert(ROWS), [row(b, "2031-01", 0)])
+    assert kept()["2031-01"] == (1, 7)
+    db.session.execute(sa.update(ROWS).where(ROWS.c.engineer_id == b, ROWS.c.period == "2031-01")
+                       .values(version=ROWS.c.version + 4))
+    assert kept()["2031-01"] == (2, 7 + 4)
+    assert store._version_problems(db.session.connection(), None) == []
+    # Deleted, the months are as before.
+    db.session.execute(sa.delete(ROWS).where(ROWS.c.period.in_(["2031-01", "2031-02"])))
+    assert kept() == before
+    db.session.commit()
+    assert kept() == before and store._version_problems(db.session.connection(), None) == []
+
+
+def test_the_shards_are_the_sums_the_board_read_from_the_rows(app, org):
+    engineers = [org[name].id for name in ("eng_a1", "eng_a2", "eng_b1")]
+    db.session.execute(sa.insert(ROWS), [row(e, p, 11 * e + len(p) + k)
+                                         for k, p in enumerate(["2031-03", "2031-04"])
+                                         for e in engineers])
+    db.session.commit()
+    count, total, *_ = db.session.connection().execute(
+        store._VERSIONS, {"open": ["2031-03", "2031-04", "2031-05"]}).one()
+    rows = db.session.execute(
+        sa.select(sa.func.count(), sa.func.sum(ROWS.c.version))
+        .where(ROWS.c.period.in_(["2031-03", "2031-04", "2031-05"]))).one()
+    assert (int(count), int(total)) == (int(rows[0]), int(rows[1])) == (
+        6, sum(11 * e + 7 + k for k in (0, 1) for e in engineers))
+    db.session.execute(sa.delete(ROWS).where(ROWS.c.period.in_(["2031-03", "2031-04"])))
+    db.session.commit()
+
+
+def test_verify_names_a_shard_that_disagrees_and_a_rebuild_puts_it_right(app, org, factory, runner):
+    job = factory.job(engineer=org["eng_a1"])
+    factory.visit(job)
+    db.session.commit()
+    assert runner.invoke(args=["kpi-verify"]).exit_code == 0
+    period, shard = db.session.execute(sa.select(MONTHS.c.period, MONTHS.c.shard)).first()
+    db.session.execute(sa.update(MONTHS).where(MONTHS.c.period == period, MONTHS.c.shard == shard)
+                       .values(version=MONTHS.c.version + 1))
+    db.session.commit()
+    problems = store.verify(app.config["TIMEZONE"])
+    db.session.rollback()
+    assert len(problems) == 1 and f"{period}, versions of shard {shard}" in problems[0]
+    result = runner.invoke(args=["kpi-verify"])
+    assert result.exit_code == 1 and "1 difference(s)" in result.output
+    assert runner.invoke(args=["kpi-rebuild"]).exit_code == 0
+    assert runner.invoke(args=["kpi-verify"]).exit_code == 0
+
+
+@pytest.mark.config()  # a database of its own: it goes down a migration and up again
+def test_the_migration_counts_the_rows_already_there(app):
+    now = utcnow()
+    db.session.execute(sa.insert(User), [{
+        "email": f"m{i}@example.com", "name": f"M{i}", "password_hash": "x", "role": "engineer",
+        "created_at": now, "updated_at": now} for i in range(3)])
+    ids = list(db.session.scalars(sa.select(User.id).order_by(User.id)))
+    db.session.execute(sa.insert(ROWS), [row(e, "2031-06", 100 + e) for e in ids])
+    db.session.commit()
+    db.session.remove()
+    downgrade(revision="0014")
+    db.engine.dispose()
+    assert "kpi_month_versions" not in sa.inspect(db.engine).get_table_names()
+    with db.engine.begin() as conn:  # written while no trigger keeps the sums
+        conn.execute(sa.update(ROWS).where(ROWS.c.engineer_id == ids[0]).values(version=1000))
+    upgrade()
+    db.engine.dispose()
+    assert kept() == {"2031-06": (3, 1000 + 100 + ids[1] + 100 + ids[2])}
+    db.session.execute(sa.update(ROWS).where(ROWS.c.engineer_id == ids[1]).values(version=ROWS.c.version + 1))
+    assert kept() == {"2031-06": (3, 1000 + 100 + ids[1] + 1 + 100 + ids[2])}
+    db.session.rollback()
