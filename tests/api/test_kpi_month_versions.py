@@ -120,3 +120,26 @@ def test_the_migration_counts_the_rows_already_there(app):
     db.session.execute(sa.update(ROWS).where(ROWS.c.engineer_id == ids[1]).values(version=ROWS.c.version + 1))
     assert kept() == {"2031-06": (3, 1000 + 100 + ids[1] + 1 + 100 + ids[2])}
     db.session.rollback()
+
+
+def test_a_transaction_s_rows_are_written_in_the_order_of_their_shards():
+    """On PostgreSQL each shard a write moves stays locked until the commit: taken in one
+    order by every writer, two writers never wait for each other's in opposite orders."""
+    class Recorder:
+        def __init__(self):
+            self.calls = []
+
+        def execute(self, statement, parameters):
+            self.calls.append([(p["b_period"], p["b_engineer"]) for p in parameters])
+
+    shards = VERSION_SHARDS
+    # Engineer order and shard order disagree: 1 + shards is in shard 1, 2 in shard 2.
+    keys = [(2, "2031-08"), (1 + shards, "2031-08"), (1, "2031-07"), (shards + 2, "2031-07")]
+    rows = [{"engineer_id": e, "period": p, "figures": {}, "scheme_key": None, "active": False,
+             "total_score": None, "meets_target": False,
+             **{d: None for d in ("response", "efficiency", "satisfaction", "knowledge", "compliance")}}
+            for e, p in keys]
+    conn = Recorder()
+    store._write(conn, rows, set(keys))
+    assert conn.calls == [[("2031-07", 1), ("2031-07", shards + 2), ("2031-08", 1 + shards),
+                           ("2031-08", 2)]]
