@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from flask import Flask, Response, current_app, g, request
+from flask import Response, current_app, g, request
 from flask_login import current_user
 from sqlalchemy.dialects import postgresql, sqlite
 

@@ -25,7 +25,6 @@ from app import settings
 from app.domain.alerts import OPEN_JOB_STATUSES, dedupe_key, is_negative_score, match_terms
 from app.extensions import db
 from app.models import Alert, Feedback, Job
-from app.models.types import utcnow
 from app.services.alerts import (
     JOB_TEXT_FIELDS,
     raise_feedback_alerts,

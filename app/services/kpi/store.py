@@ -66,7 +66,6 @@ from app.models import (
 )
 from app.services.kpi import periods
 from app.services.kpi.figures import (
-    FAMILIES,
     FAMILY_BY_NAME,
     EngineerFigures,
     Figures,
