@@ -172,6 +172,11 @@ def kpi_verify(period_text: str | None) -> None:
     except DomainError as exc:
         click.echo(f"--period: {exc.detail}", err=True)
         raise SystemExit(2) from exc
+    if db.engine.dialect.name == "postgresql":
+        # One snapshot for every statement, so that writes committed while it reads (a
+        # server in service) are either all counted or none: never a difference of its own.
+        db.session.rollback()  # a transaction of its own, begun with that isolation
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     problems = store.verify(tz, months)
     checked = "every month" if months is None else months[0].key
     if not problems:

@@ -143,3 +143,32 @@ def test_a_transaction_s_rows_are_written_in_the_order_of_their_shards():
     store._write(conn, rows, set(keys))
     assert conn.calls == [[("2031-07", 1), ("2031-07", shards + 2), ("2031-08", 1 + shards),
                            ("2031-08", 2)]]
+
+
+def test_kpi_verify_reads_one_snapshot_while_others_write(app, org, factory, runner):
+    """A server in service writes while kpi-verify reads: a write committed between two of
+    its statements is seen by neither (PostgreSQL: one REPEATABLE READ snapshot; SQLite:
+    its one read transaction), never as a difference of its own."""
+    job = factory.job(engineer=org["eng_a1"])
+    factory.visit(job)
+    db.session.commit()
+    engineer, period = db.session.execute(sa.select(ROWS.c.engineer_id, ROWS.c.period)).first()
+    db.session.remove()
+    written = []
+
+    def write_meanwhile(conn, cursor, statement, parameters, context, executemany):
+        if written or "FROM kpi_figures WHERE kpi_figures.version >" not in " ".join(statement.split()):
+            return
+        written.append(True)  # after the rows are counted, before the shards are read
+        with db.engine.connect() as other:
+            other.execute(sa.update(ROWS).where(ROWS.c.engineer_id == engineer, ROWS.c.period == period)
+                          .values(version=ROWS.c.version + 5))
+            other.commit()
+
+    sa.event.listen(db.engine, "after_cursor_execute", write_meanwhile)
+    try:
+        result = runner.invoke(args=["kpi-verify"])
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", write_meanwhile)
+    assert written and result.exit_code == 0, result.output
+    assert runner.invoke(args=["kpi-verify"]).exit_code == 0
