@@ -172,3 +172,45 @@ def test_kpi_verify_reads_one_snapshot_while_others_write(app, org, factory, run
         sa.event.remove(db.engine, "after_cursor_execute", write_meanwhile)
     assert written and result.exit_code == 0, result.output
     assert runner.invoke(args=["kpi-verify"]).exit_code == 0
+
+
+def test_writers_at_once_all_commit_and_the_sums_stay_exact(app, factory):
+    """PostgreSQL: transactions that each write the months of a few engineers of crossing
+    shards, six at once, all commit, and every shard's sums are exactly the rows' (the
+    triggers add to a shard in place, never from a value read before). The order in which
+    a transaction locks its shards is shown above."""
+    import random
+    import threading
+
+    from app.models import ComplianceEvent
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): there is no lock order to keep")
+    engineers = [factory.user("engineer").id for _ in range(VERSION_SHARDS + 8)]
+    db.session.commit()
+    db.session.remove()
+    errors, start = [], threading.Barrier(6)
+
+    def write(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            with app.app_context():
+                start.wait(10)
+                for _ in range(25):
+                    for engineer in rng.sample(engineers, 3):
+                        db.session.add(ComplianceEvent(
+                            engineer_id=engineer, kind="process_violation", severity="low",
+                            occurred_at=utcnow(), note="Seen on site"))
+                    db.session.commit()
+                db.session.remove()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(seed,)) for seed in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ComplianceEvent)) == 6 * 25 * 3
+    assert store._version_problems(db.session.connection(), None) == []
