@@ -38,7 +38,8 @@ def test_the_shards_follow_every_write_of_a_row(app, org):
     assert kept() == {**before, "2031-01": (2, 5 + 7)}
     # An update of the version moves the sum by its step; one that leaves it (the store's
     # lock on PostgreSQL, a figure rewritten in place) moves nothing.
-    db.session.execute(sa.update(ROWS).where(ROWS.c.engineer_id == a).values(version=ROWS.c.version + 3))
+    db.session.execute(sa.update(ROWS).where(ROWS.c.engineer_id == a)
+                       .values(version=ROWS.c.version + 3))
     db.session.execute(sa.update(ROWS).where(ROWS.c.engineer_id == b).values(figures={"x": 1}))
     assert kept()["2031-01"] == (2, 8 + 7)
     # A row moved to another month, or another engineer of another shard, leaves one
@@ -117,7 +118,8 @@ def test_the_migration_counts_the_rows_already_there(app):
     upgrade()
     db.engine.dispose()
     assert kept() == {"2031-06": (3, 1000 + 100 + ids[1] + 100 + ids[2])}
-    db.session.execute(sa.update(ROWS).where(ROWS.c.engineer_id == ids[1]).values(version=ROWS.c.version + 1))
+    db.session.execute(sa.update(ROWS).where(ROWS.c.engineer_id == ids[1])
+                       .values(version=ROWS.c.version + 1))
     assert kept() == {"2031-06": (3, 1000 + 100 + ids[1] + 1 + 100 + ids[2])}
     db.session.rollback()
 
@@ -137,7 +139,7 @@ def test_a_transaction_s_rows_are_written_in_the_order_of_their_shards():
     keys = [(2, "2031-08"), (1 + shards, "2031-08"), (1, "2031-07"), (shards + 2, "2031-07")]
     rows = [{"engineer_id": e, "period": p, "figures": {}, "scheme_key": None, "active": False,
              "total_score": None, "meets_target": False,
-             **{d: None for d in ("response", "efficiency", "satisfaction", "knowledge", "compliance")}}
+             **dict.fromkeys(("response", "efficiency", "satisfaction", "knowledge", "compliance"))}
             for e, p in keys]
     conn = Recorder()
     store._write(conn, rows, set(keys))
@@ -157,11 +159,13 @@ def test_kpi_verify_reads_one_snapshot_while_others_write(app, org, factory, run
     written = []
 
     def write_meanwhile(conn, cursor, statement, parameters, context, executemany):
-        if written or "FROM kpi_figures WHERE kpi_figures.version >" not in " ".join(statement.split()):
+        counting = "FROM kpi_figures WHERE kpi_figures.version >" in " ".join(statement.split())
+        if written or not counting:
             return
         written.append(True)  # after the rows are counted, before the shards are read
         with db.engine.connect() as other:
-            other.execute(sa.update(ROWS).where(ROWS.c.engineer_id == engineer, ROWS.c.period == period)
+            other.execute(sa.update(ROWS)
+                          .where(ROWS.c.engineer_id == engineer, ROWS.c.period == period)
                           .values(version=ROWS.c.version + 5))
             other.commit()
 

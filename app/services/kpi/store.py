@@ -64,6 +64,7 @@ from app.models import (
     User,
     Visit,
 )
+from app.models.performance import VERSION_SHARDS
 from app.services.kpi import periods
 from app.services.kpi.figures import (
     FAMILY_BY_NAME,
@@ -72,7 +73,6 @@ from app.services.kpi.figures import (
     family_figures,
     raw_figures,
 )
-from app.models.performance import VERSION_SHARDS
 from app.services.kpi.periods import Period
 from app.services.kpi.schemes import (
     scheme_from_row,
@@ -934,12 +934,14 @@ _SHARD = _TABLE.c.engineer_id % VERSION_SHARDS
 # kpi_month_versions counted from the rows, as migration 0015's triggers count them: a
 # row with a version (every row the store writes; one made with version 0 by its lock
 # counts once written).
-_COUNTED_VERSIONS = (sa.select(_TABLE.c.period, _SHARD, sa.func.count(), sa.func.sum(_TABLE.c.version))
-                     .where(_TABLE.c.version > 0).group_by(_TABLE.c.period, _SHARD))
-# The count and sum of the open months' versions, as kept by shard (the same numbers as
-# count(version) and sum(version) over their rows, read from 64 rows a month).
+_COUNTED_VERSIONS = (
+    sa.select(_TABLE.c.period, _SHARD, sa.func.count(), sa.func.sum(_TABLE.c.version))
+    .where(_TABLE.c.version > 0).group_by(_TABLE.c.period, _SHARD))
+# The count and sum of the open months' versions, as kept by shard: the numbers
+# _COUNTED_VERSIONS adds up from their rows, read from 64 rows a month.
 _VERSIONS = sa.select(
-    sa.func.coalesce(sa.func.sum(_MONTHS.c.rows), 0), sa.func.coalesce(sa.func.sum(_MONTHS.c.version), 0),
+    sa.func.coalesce(sa.func.sum(_MONTHS.c.rows), 0),
+    sa.func.coalesce(sa.func.sum(_MONTHS.c.version), 0),
     sa.select(_STATE.c.version).where(_STATE.c.id == 1).scalar_subquery(),
     sa.select(_STATE.c.timezone).where(_STATE.c.id == 1).scalar_subquery(),
     sa.select(_STATE.c.ready).where(_STATE.c.id == 1).scalar_subquery(),
