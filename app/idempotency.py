@@ -38,6 +38,7 @@ from app.api.security import check_csrf
 from app.errors import Conflict, DomainError, Invalid, problem
 from app.extensions import commit_keeping_loaded, db
 from app.models import IdempotencyRecord
+from app.models.prepared import prepared
 from app.models.sql import KEY_RECORD_COLUMNS
 from app.models.types import utcnow
 
@@ -295,7 +296,7 @@ def _record_with_answer(pending: dict[str, Any], values: dict[str, Any]) -> Resp
     """Insert the key's record with its answer, in the request's transaction; None when
     done, or the answer of the record another request stored meanwhile (all undone)."""
     conn = db.session.connection()
-    record_id = conn.execute(_RECORD[conn.dialect.name], {**pending, **values}).scalar()
+    record_id = prepared(_RECORD[conn.dialect.name]).scalar(conn, {**pending, **values})
     if record_id is not None:
         if record_id % PURGE_EVERY == 0:
             cutoff = pending["created_at"] - timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_S"])

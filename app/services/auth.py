@@ -19,6 +19,7 @@ from app import settings
 from app.errors import DomainError, Forbidden, Unauthorized
 from app.extensions import db, in_write_request, limiter, read_before_writing
 from app.models import ApiToken, SignInFailure, User, UserSession
+from app.models.prepared import prepared
 from app.models.sql import with_key_record
 from app.models.types import utcnow
 
@@ -292,8 +293,8 @@ def _keyed(query: sa.Select, dialect: str) -> sa.Select:
 def _caller_row(query: sa.Select, digest_: str, key: str | None) -> sa.Row | None:
     conn = db.session.connection()
     if key is None:
-        return conn.execute(query, {"digest": digest_}).first()
-    return conn.execute(_keyed(query, conn.dialect.name), {"digest": digest_, "key": key}).first()
+        return prepared(query).first(conn, {"digest": digest_})
+    return prepared(_keyed(query, conn.dialect.name)).first(conn, {"digest": digest_, "key": key})
 
 
 def token_caller(token: str, key: str | None = None) -> Caller | None:

@@ -19,6 +19,7 @@ from app.domain.verification import NO_CHECKOUT, Fix, OfflineActionTooOld, Posit
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.models import Site, User, Visit
+from app.models.prepared import prepared
 from app.models.sql import (
     CHECK_IN_COLUMNS,
     CHECK_IN_HISTORY,
@@ -83,8 +84,8 @@ def check_in(engineer: User | Caller, data: dict[str, Any]) -> CheckedIn:
     engineer_id = engineer.id
     conn = db.session.connection()
     # On PostgreSQL the KPI schemes' shared lock is taken in the same statement.
-    job = conn.execute(kpi_store.sharing_schemes(conn, CHECK_IN_JOB),
-                       {"job_id": data["job_id"], "engineer_id": engineer_id}).first()
+    job = prepared(kpi_store.sharing_schemes(conn, CHECK_IN_JOB)).first(
+        conn, {"job_id": data["job_id"], "engineer_id": engineer_id})
     if job is None:
         raise NotFound(f"No job {data['job_id']} assigned to you.")
     kpi_store.schemes_shared(conn)
@@ -117,7 +118,7 @@ def check_in(engineer: User | Caller, data: dict[str, Any]) -> CheckedIn:
             f"visit_{name}": visit[name] for name in CHECK_IN_COLUMNS}).scalar_one()
         job_status = "in_progress"
     else:
-        visit["id"] = conn.execute(INSERT_VISIT, visit).scalar_one()
+        visit["id"] = prepared(INSERT_VISIT).scalar(conn, visit)
     if not flags and job.mode == "field":
         # A counted check-in can be the job's arrival: the only figure it can move.
         kpi_store.touch(db.session, engineer_id, fix.client_time, ("arrival",))
@@ -127,7 +128,7 @@ def check_in(engineer: User | Caller, data: dict[str, Any]) -> CheckedIn:
             raise_visit_flags(other, [NO_CHECKOUT])
         db.session.flush()
     if job_status == "assigned":
-        conn.execute(JOB_STARTED, {"job_id": job.id})
+        prepared(JOB_STARTED).run(conn, {"job_id": job.id})
         job_status = "in_progress"
     if flags:
         alerts.raise_flag_pattern_alert(engineer_id, now)
@@ -199,11 +200,11 @@ def _position_history(conn: sa.Connection, engineer_id: int, fix: Fix,
     CHECK_IN_HISTORY also their open visits (visit_id, job_id, site_id)."""
     lat_key = round(fix.lat, rules.COORDINATE_DECIMALS)
     lon_key = round(fix.lon, rules.COORDINATE_DECIMALS)
-    rows = conn.execute(statement, {
+    rows = prepared(statement).rows(conn, {
         "engineer_id": engineer_id, "at": fix.client_time,
         "lat_low": lat_key - COORDINATE_WINDOW, "lat_high": lat_key + COORDINATE_WINDOW,
         "lon_low": lon_key - COORDINATE_WINDOW, "lon_high": lon_key + COORDINATE_WINDOW,
-    }).all()
+    })
     previous = rules.previous_event(
         (PositionEvent(r.lat, r.lon, r.client_time) for r in rows if r.kind == "previous"),
         fix.client_time)

@@ -22,11 +22,11 @@ from tests.api.test_app import assert_problem
 from tests.api.test_visits import as_user, check_in_body, eng, job, site  # noqa: F401  (fixtures)
 
 # One keyed check-in by bearer token (not flagged, its arrival kept in the KPI store):
-# the caller with the record of the key (PostgreSQL: and its advisory lock); the job (PostgreSQL:
-# with the KPI schemes' shared lock); the position history; the visit; the job started
-# (PostgreSQL: in the visit's statement); the key recorded with the answer; the month's KPI row with the engineer's scheme
-# (PostgreSQL: locked by an upsert), its arrival aggregate, the row written. SQLite also
-# counts the BEGIN of the caller's read.
+# the caller with the record of the key (PostgreSQL: and its advisory lock); the job
+# (PostgreSQL: with the KPI schemes' shared lock); the position history; the visit; the
+# job started (PostgreSQL: in the visit's statement); the key recorded with the answer;
+# the month's KPI row with the engineer's scheme (PostgreSQL: locked by an upsert), its
+# arrival aggregate, the row written. SQLite also counts the BEGIN of the caller's read.
 STATEMENTS = {"sqlite": 10, "postgresql": 8}
 
 

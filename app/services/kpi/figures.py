@@ -36,6 +36,7 @@ from app.models import (
     TrainingAttendee,
     Visit,
 )
+from app.models.prepared import prepared
 from app.models.types import utc_text
 from app.services.kpi.periods import Period
 
@@ -494,12 +495,15 @@ def family_figures(periods: Sequence[Period], engineer_ids: Iterable[int] | None
         params["engineer_ids"] = ids
     keys = [p.key for p in periods]
     conn = db.session.connection()
+    # A few engineers' figures (a check-in's, in the write lock): prepared (app/models/prepared.py).
+    few = ids is not None and len(ids) <= FEW_ENGINEERS
     for family in families:
         statement = _statement(family, len(periods), merged, None if ids is None else len(ids))
         metrics = tuple(family.metrics)
         # By position (_aggregate's columns): engineer_id, bucket, records, then each
         # metric's value and n. A board reads a thousand engineers' rows per family.
-        for row in conn.execute(statement, params).all():
+        for row in (prepared(statement).rows(conn, params) if few
+                    else conn.execute(statement, params).all()):
             raw = {}
             for i, metric in enumerate(metrics, 1):
                 value, n = row[2 * i + 1], int(row[2 * i + 2])

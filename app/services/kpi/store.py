@@ -65,6 +65,7 @@ from app.models import (
     Visit,
 )
 from app.models.performance import VERSION_SHARDS
+from app.models.prepared import prepared
 from app.services.kpi import periods
 from app.services.kpi.figures import (
     FAMILY_BY_NAME,
@@ -522,7 +523,7 @@ def _lock(conn: sa.Connection,
             {"engineer_id": e, "period": p, "figures": {}, "active": False, "meets_target": False}
             for e, p in sorted(keys, key=lambda key: (key[1], key[0]))])
     elif len(keys) == 1:  # a check-in's or a check-out's month: no IN list to expand
-        rows = conn.execute(_MONTH_OF_ONE, {"engineer_id": keys[0][0], "period": keys[0][1]})
+        rows = prepared(_MONTH_OF_ONE).rows(conn, {"engineer_id": keys[0][0], "period": keys[0][1]})
     else:
         rows = conn.execute(_FIGURES_WITH_SCHEMES.where(_key_in(keys)))
     stored, schemes = {}, {}
@@ -597,12 +598,12 @@ def _write(conn: sa.Connection, rows: list[dict[str, Any]], existing: set[Key]) 
     updates = [r for r in rows if (r["engineer_id"], r["period"]) in existing]
     inserts = [r for r in rows if (r["engineer_id"], r["period"]) not in existing]
     if updates:
-        conn.execute(_UPDATE_ROW, [
+        prepared(_UPDATE_ROW).run(conn, [
             {"b_engineer": r["engineer_id"], "b_period": r["period"], "b_figures": r["figures"],
              "b_step": version_step(), **{f"b_{c}": r[c] for c in _SCORE_COLUMNS}}
             for r in updates])
     if inserts:
-        conn.execute(_INSERT_ROW, [{**r, "version": version_step()} for r in inserts])
+        prepared(_INSERT_ROW).run(conn, [{**r, "version": version_step()} for r in inserts])
 
 
 # Built once: a check-in writes its month through them.

@@ -1,0 +1,223 @@
+"""Statements of the busiest write run on SQLite's driver directly (`Prepared`).
+
+SQLAlchemy's work around each statement (its cache key, an execution context, the
+parameters and rows processed through generic machinery) costs several times what
+SQLite itself spends on the check-in's small indexed statements, and on SQLite those
+statements run while the database's one write lock is held: every writer of every
+process waits for it. A `Prepared` statement is compiled by SQLAlchemy once per
+dialect and set of parameter names, with what it does per execution worked out then:
+the placeholders' order, each value's conversion (the column types' bind processors,
+so a time or a JSON value is stored exactly as SQLAlchemy stores it), the values the
+statement carries itself, the columns' Python-side defaults, and each result column's
+conversion. An execution then only converts, runs the driver's cursor and converts
+the rows back.
+
+The same statement runs through SQLAlchemy as usual on any other database, outside a
+transaction, and whenever a listener watches the engine's cursor executions (tests
+that count statements see every one). A statement that SQLAlchemy would expand at
+execution (an IN list of any length) is refused when prepared.
+"""
+from __future__ import annotations
+
+import weakref
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+
+
+MAX_PLANS = 64  # of one statement, for one database
+
+
+class _Plan(NamedTuple):
+    sql: str
+    names: tuple[str, ...]  # the parameter of each placeholder, in order
+    convert: tuple[Callable[[Any], Any] | None, ...]
+    fixed: dict[str, Any]  # values of the statement's own (literals, LIMIT)
+    defaults: tuple[tuple[str, Callable[[], Any]], ...]  # Python-side column defaults
+    row: type | None  # the rows' named tuple, for a statement that returns rows
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column, conversion)
+    expanding: tuple[str, ...] = ()  # IN lists: see the plans of their lengths (_expanded)
+    compiled: Any = None
+    expansion: tuple[tuple[str, tuple[str, ...]], ...] = ()  # each list's items' names
+
+
+class Prepared:
+    """A statement built once, run on SQLite's cursor without SQLAlchemy's per-execution
+    work (see the module's description); `rows`, `first`, `scalar` and `run` answer as
+    SQLAlchemy's result would."""
+
+    def __init__(self, statement: sa.Executable) -> None:
+        self.statement = statement
+        self._plans: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], _Plan]] = (
+            weakref.WeakKeyDictionary())
+
+    # --- answers ---
+
+    def rows(self, conn: sa.Connection, params: Mapping[str, Any]) -> Sequence[Any]:
+        return self._execute(conn, params, rows=True)
+
+    def first(self, conn: sa.Connection, params: Mapping[str, Any]) -> Any | None:
+        found = self.rows(conn, params)
+        return found[0] if found else None
+
+    def scalar(self, conn: sa.Connection, params: Mapping[str, Any]) -> Any | None:
+        found = self.first(conn, params)
+        return None if found is None else found[0]
+
+    def run(self, conn: sa.Connection,
+            params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> int:
+        """Execute a statement that returns no rows, once or (a list of parameters, all
+        with the same names) once for each; the rows it matched."""
+        if isinstance(params, Mapping):
+            return self._execute(conn, params, rows=False)
+        if not params:
+            return 0
+        names = params[0].keys()
+        if any(p.keys() != names for p in params):  # each its own statement, then
+            return sum(self._execute(conn, p, rows=False) for p in params)
+        if not self._direct(conn):
+            return conn.execute(self.statement, [dict(p) for p in params]).rowcount
+        plan = self._plan(conn.dialect, params[0])
+        bound = [_bound(plan, p) for p in params]
+        return _on_driver(conn, plan, bound, many=True).rowcount
+
+    # --- execution ---
+
+    def _execute(self, conn: sa.Connection, params: Mapping[str, Any], rows: bool) -> Any:
+        if not self._direct(conn):
+            result = conn.execute(self.statement, dict(params))
+            return result.all() if rows else result.rowcount
+        plan = self._plan(conn.dialect, params)
+        cursor = _on_driver(conn, plan, _bound(plan, params), many=False)
+        if not rows:
+            return cursor.rowcount
+        fetched = cursor.fetchall()
+        if plan.row is None:
+            return fetched
+        if plan.results:
+            fetched = [list(row) for row in fetched]
+            for row in fetched:
+                for index, convert in plan.results:
+                    if row[index] is not None:
+                        row[index] = convert(row[index])
+        return [plan.row._make(row) for row in fetched]
+
+    @staticmethod
+    def _direct(conn: sa.Connection) -> bool:
+        """Whether to run on the driver: SQLite, in a transaction, nobody listening."""
+        return (conn.dialect.name == "sqlite" and conn.in_transaction()
+                and not conn.dispatch.before_cursor_execute
+                and not conn.dispatch.after_cursor_execute)
+
+    def _plan(self, dialect: Any, params: Mapping[str, Any]) -> _Plan:
+        keys = tuple(sorted(params))
+        plans = self._plans.get(dialect)
+        if plans is None:
+            plans = self._plans[dialect] = {}
+        plan = plans.get(keys)
+        if plan is None:
+            if len(plans) >= MAX_PLANS:  # shapes are few; this only bounds the memory
+                plans.clear()
+            plan = plans[keys] = _compile(self.statement, dialect, keys)
+        if plan.expanding:  # one plan more for each length of its lists
+            lengths = (keys, *(len(params[name] if name in params else plan.fixed[name])
+                               for name in plan.expanding))
+            expanded = plans.get(lengths)
+            if expanded is None:
+                expanded = plans[lengths] = _expanded(plan, params)
+            return expanded
+        return plan
+
+
+def _bound(plan: _Plan, params: Mapping[str, Any]) -> list[Any]:
+    """The values of the placeholders, converted as SQLAlchemy converts them."""
+    values = dict(plan.fixed)
+    for name, default in plan.defaults:
+        values[name] = default()
+    values.update(params)
+    for name, items in plan.expansion:
+        values.update(zip(items, values[name]))
+    try:
+        ordered = [values[name] for name in plan.names]
+    except KeyError as missing:
+        raise sa.exc.ArgumentError(f"No value for the parameter {missing}.") from None
+    return [value if convert is None or value is None else convert(value)
+            for value, convert in zip(ordered, plan.convert)]
+
+
+def _on_driver(conn: sa.Connection, plan: _Plan, bound: list[Any], many: bool) -> Any:
+    """The statement run on the connection's driver cursor; a driver's error raised as
+    SQLAlchemy raises it (sqlalchemy.exc.OperationalError, IntegrityError …)."""
+    driver = conn.connection.driver_connection
+    try:
+        if many:
+            return driver.executemany(plan.sql, bound)
+        return driver.execute(plan.sql, bound)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(
+            plan.sql, bound, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect,
+        ) from exc
+
+
+def _compile(statement: sa.Executable, dialect: Any, keys: tuple[str, ...]) -> _Plan:
+    # Compiled as SQLAlchemy compiles it for an execution with these parameters (an
+    # INSERT's columns and an UPDATE's SET follow the parameters' names).
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    if compiled.positiontup is None:
+        raise TypeError("Prepared statements need a dialect with positional parameters.")
+    if compiled.literal_execute_params or any(
+            not bind.expanding for bind in compiled.post_compile_params):
+        raise TypeError("A statement with values rendered at execution cannot be prepared.")
+    expanding = tuple(sorted(compiled.bind_names[bind] for bind in compiled.post_compile_params))
+    fixed = {name: bind.effective_value for name, bind in compiled.binds.items()
+             if name not in keys and not bind.required}
+    defaults = []
+    for column in (*compiled.insert_prefetch, *compiled.update_prefetch):
+        default = column.default if column in compiled.insert_prefetch else column.onupdate
+        if default.is_callable:
+            defaults.append((column.key, _called(default.arg)))
+        elif default.is_scalar:
+            defaults.append((column.key, _constant(default.arg)))
+        else:
+            raise TypeError(f"The default of {column} cannot be prepared.")
+    row, results = None, ()
+    if compiled._result_columns:
+        columns = compiled._result_columns
+        row = namedtuple("Row", [column.keyname for column in columns])
+        results = tuple(
+            (index, processor) for index, column in enumerate(columns)
+            if (processor := column.type._cached_result_processor(dialect, None)) is not None)
+    names = tuple(compiled.positiontup)
+    processors = compiled._bind_processors
+    return _Plan(compiled.string, names, tuple(processors.get(n) for n in names), fixed,
+                 tuple(defaults), row, results, expanding, compiled)
+
+
+def _expanded(plan: _Plan, params: Mapping[str, Any]) -> _Plan:
+    """The plan of a statement with IN lists for lists of these lengths: its SQL as
+    SQLAlchemy expands it, each list's items given as parameters of their own."""
+    state = plan.compiled.construct_expanded_state({**plan.fixed, **params})
+    names = tuple(state.positiontup)
+    return plan._replace(
+        sql=state.statement, names=names,
+        convert=tuple(state.processors.get(n) for n in names),
+        expansion=tuple((name, tuple(state.parameter_expansion[name]))
+                        for name in plan.expanding),
+        expanding=())
+
+
+def _called(arg: Callable[[Any], Any]) -> Callable[[], Any]:
+    return lambda: arg(None)  # SQLAlchemy wraps a default that takes no context
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
+@lru_cache(maxsize=128)
+def prepared(statement: sa.Executable) -> Prepared:
+    """The Prepared of a statement built once (the same statement, the same Prepared)."""
+    return Prepared(statement)
