@@ -14,8 +14,8 @@ the rows back.
 
 The same statement runs through SQLAlchemy as usual on any other database, outside a
 transaction, and whenever a listener watches the engine's cursor executions (tests
-that count statements see every one). A statement that SQLAlchemy would expand at
-execution (an IN list of any length) is refused when prepared.
+that count statements see every one). An IN list gets a plan for each length it comes
+in; a statement with values rendered into its SQL at execution is refused.
 """
 from __future__ import annotations
 
@@ -172,8 +172,10 @@ def _compile(statement: sa.Executable, dialect: Any, keys: tuple[str, ...]) -> _
             not bind.expanding for bind in compiled.post_compile_params):
         raise TypeError("A statement with values rendered at execution cannot be prepared.")
     expanding = tuple(sorted(compiled.bind_names[bind] for bind in compiled.post_compile_params))
-    fixed = {name: bind.effective_value for name, bind in compiled.binds.items()
-             if name not in keys and not bind.required}
+    names = tuple(compiled.positiontup)
+    # Only the names the SQL uses (compiled.binds also holds each anonymous one's alias).
+    fixed = {name: compiled.binds[name].effective_value for name in {*names, *expanding}
+             if name not in keys and not compiled.binds[name].required}
     defaults = []
     for column in (*compiled.insert_prefetch, *compiled.update_prefetch):
         default = column.default if column in compiled.insert_prefetch else column.onupdate
@@ -190,7 +192,6 @@ def _compile(statement: sa.Executable, dialect: Any, keys: tuple[str, ...]) -> _
         results = tuple(
             (index, processor) for index, column in enumerate(columns)
             if (processor := column.type._cached_result_processor(dialect, None)) is not None)
-    names = tuple(compiled.positiontup)
     processors = compiled._bind_processors
     return _Plan(compiled.string, names, tuple(processors.get(n) for n in names), fixed,
                  tuple(defaults), row, results, expanding, compiled)

@@ -495,7 +495,8 @@ def family_figures(periods: Sequence[Period], engineer_ids: Iterable[int] | None
         params["engineer_ids"] = ids
     keys = [p.key for p in periods]
     conn = db.session.connection()
-    # A few engineers' figures (a check-in's, in the write lock): prepared (app/models/prepared.py).
+    # A few engineers' figures (a check-in's, in the write lock): prepared
+    # (app/models/prepared.py).
     few = ids is not None and len(ids) <= FEW_ENGINEERS
     for family in families:
         statement = _statement(family, len(periods), merged, None if ids is None else len(ids))

@@ -523,7 +523,8 @@ def _lock(conn: sa.Connection,
             {"engineer_id": e, "period": p, "figures": {}, "active": False, "meets_target": False}
             for e, p in sorted(keys, key=lambda key: (key[1], key[0]))])
     elif len(keys) == 1:  # a check-in's or a check-out's month: no IN list to expand
-        rows = prepared(_MONTH_OF_ONE).rows(conn, {"engineer_id": keys[0][0], "period": keys[0][1]})
+        rows = prepared(_MONTH_OF_ONE).rows(
+            conn, {"engineer_id": keys[0][0], "period": keys[0][1]})
     else:
         rows = conn.execute(_FIGURES_WITH_SCHEMES.where(_key_in(keys)))
     stored, schemes = {}, {}
