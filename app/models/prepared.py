@@ -200,11 +200,14 @@ def _compile(statement: sa.Executable, dialect: Any, keys: tuple[str, ...]) -> _
 def _expanded(plan: _Plan, params: Mapping[str, Any]) -> _Plan:
     """The plan of a statement with IN lists for lists of these lengths: its SQL as
     SQLAlchemy expands it, each list's items given as parameters of their own."""
-    state = plan.compiled.construct_expanded_state({**plan.fixed, **params})
+    compiled = plan.compiled
+    state = compiled.construct_expanded_state({**plan.fixed, **params})
     names = tuple(state.positiontup)
+    # The state's processors are its lists' items' only; the others' are the statement's.
+    processors = {**compiled._bind_processors, **state.processors}
     return plan._replace(
         sql=state.statement, names=names,
-        convert=tuple(state.processors.get(n) for n in names),
+        convert=tuple(processors.get(n) for n in names),
         expansion=tuple((name, tuple(state.parameter_expansion[name]))
                         for name in plan.expanding),
         expanding=())

@@ -48,6 +48,7 @@ from app.domain.alerts import (
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.models import Alert, Feedback, Job, Review, ReviewActionItem, Setting, User, Visit
+from app.models.prepared import prepared
 from app.models.types import utcnow
 from app.scope import get_visible, jobs_visible, owned_by_visible
 from app.services import audit
@@ -232,9 +233,12 @@ def scan_sla_alerts(now: datetime, viewer: User | None = None,
 def _flag_events(now: datetime) -> sa.ColumnElement[bool]:
     """Visits flagged (by check-in time) or rejected (by the decision) in the window."""
     window = flag_window(now, int(settings.current()["FLAG_PATTERN_DAYS"]))
+    return _flag_events_between(window.start, window.end)
 
+
+def _flag_events_between(start: Any, end: Any) -> sa.ColumnElement[bool]:
     def within(column):
-        return column.between(window.start, window.end)
+        return column.between(start, end)
 
     return sa.or_(
         sa.and_(Visit.status == "flagged", within(Visit.in_client_time)),
@@ -282,9 +286,21 @@ def _raise_flag_patterns(now: datetime, engineer_id: int | None = None) -> list[
     return _insert_alerts(rows)
 
 
+# One engineer's flag events in a window, counted by one prepared statement: a flagged
+# check-in asks it first (inside SQLite's write lock), and most find too few.
+_START, _END = sa.bindparam("start"), sa.bindparam("end")
+_FLAG_EVENTS_OF_ONE = sa.select(sa.func.count(Visit.id)).where(
+    Visit.engineer_id == sa.bindparam("engineer_id"), _flag_events_between(_START, _END))
+
+
 def raise_flag_pattern_alert(engineer_id: int, now: datetime) -> Alert | None:
     """FLAG_PATTERN for this engineer if the pattern holds at `now` and none was raised in
     the last FLAG_PATTERN_DAYS; the new alert, or None."""
+    window = flag_window(now, int(settings.current()["FLAG_PATTERN_DAYS"]))
+    events = prepared(_FLAG_EVENTS_OF_ONE).scalar(db.session.connection(), {
+        "engineer_id": engineer_id, "start": window.start, "end": window.end})
+    if events < int(settings.current()["FLAG_PATTERN_COUNT"]):
+        return None
     alerts = _alerts(_raise_flag_patterns(now, engineer_id))
     return alerts[0] if alerts else None
 

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask_limiter import ApplicationLimit
 
-from app.extensions import db
+from app.extensions import db, limiter
 from app.models import ApiToken, IdempotencyRecord, User, UserSession, Visit
 from app.models.types import utcnow
 from tests.api.test_app import assert_problem
@@ -153,3 +154,20 @@ def test_the_check_in_is_documented_as_before(client):
     assert created == {"$ref": "#/components/schemas/VisitAnswer"}
     assert "422" in operation["responses"]
     assert operation["summary"] == "Check in at the site of one of your jobs (engineer)."
+
+
+def test_no_rate_limit_reaches_the_check_in_not_even_one_for_the_whole_app(
+        app, org, factory, site, monkeypatch):
+    manager = limiter.limit_manager  # the one limiter of every app: restored afterwards
+    monkeypatch.setattr(manager, "_application_limits", manager._application_limits)
+    manager.set_application_limits([ApplicationLimit("2 per minute").bind(limiter)])
+    engineer = as_user(app, org["eng_a1"])
+    jobs = [factory.job(site=site, engineer=org["eng_a1"], reported_at=utcnow() - timedelta(days=1))
+            for _ in range(4)]
+    db.session.commit()
+    assert [engineer.get("auth/me").status_code for _ in range(3)] == [200, 200, 429]
+    answers = [engineer.post("visits/check-in", json=check_in_body(made, site)) for made in jobs]
+    assert [answer.status_code for answer in answers] == [201] * 4
+    assert not any("X-RateLimit-Limit" in answer.headers for answer in answers)
+    assert visits() == 4
+    assert_problem(engineer.get("auth/me"), 429, "RATE_LIMITED")

@@ -88,6 +88,26 @@ def test_in_lists_of_any_length_and_a_literal_one(app, org, factory):
         assert expected == sorted(chosen)
 
 
+def test_beside_an_in_list_every_other_value_is_converted_as_sqlalchemy_converts_it(
+        app, org, factory):
+    """An IN list's plan converts the other parameters too: a time compared with stored
+    times is given as they are stored (the driver's own rendering would miss the edge)."""
+    at = datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    jobs = [factory.job(engineer=org["eng_a1"], reported_at=at + timedelta(hours=h))
+            for h in range(3)]
+    start = sa.bindparam("start")
+    statement = (sa.select(JOBS.c.id)
+                 .where(JOBS.c.reported_at >= start,
+                        JOBS.c.status.in_(sa.bindparam("statuses", expanding=True)))
+                 .order_by(JOBS.c.id))
+    conn = db.session.connection()
+    for statuses in (["assigned"], ["new", "assigned", "closed"]):
+        params = {"start": at, "statuses": statuses}
+        expected = conn.execute(statement, params).scalars().all()
+        assert prepared(statement).rows(conn, params) == [(j.id,) for j in jobs] == [
+            (job_id,) for job_id in expected]
+
+
 def test_several_rows_of_parameters_at_once(app, org, factory):
     job = factory.job(engineer=org["eng_a1"])
     at = datetime(2031, 6, 1, 9, 0, tzinfo=UTC)
