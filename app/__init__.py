@@ -66,6 +66,13 @@ class SessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
+    def open_session(self, app: Flask, request: Any) -> Any:
+        # Without a session cookie (a phone's bearer token), the new empty session Flask
+        # would answer, without building the cookie's signer first.
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
 
 def _configuration() -> Any:
     return current_app.config

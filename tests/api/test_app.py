@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from flask import request
 
 from app.extensions import db
 from app.models import Site
@@ -142,3 +143,22 @@ def test_nul_characters_are_refused_not_500(client, org, method, path, kwargs):
 def test_ids_beyond_32_bits_are_404_not_500(client, org, path):
     client.login(org["admin"])
     assert_problem(client.get(path), 404, "NOT_FOUND")
+
+
+def test_the_session_without_a_cookie_is_new_and_with_one_is_the_signed_one(app, client, org):
+    """Without a session cookie (a bearer token's call) the session is opened new and
+    empty, as Flask opens it; a signed cookie still opens what it holds, a forged one
+    nothing."""
+    interface = app.session_interface
+    with app.test_request_context("/api/v1/auth/me"):
+        fresh = interface.open_session(app, request)
+        assert isinstance(fresh, interface.session_class)
+        assert dict(fresh) == {} and not fresh.modified and not fresh.new
+    cookie = interface.get_signing_serializer(app).dumps({"probe": 7})
+    name = interface.get_cookie_name(app)
+    with app.test_request_context("/api/v1/auth/me", headers={"Cookie": f"{name}={cookie}"}):
+        assert dict(interface.open_session(app, request)) == {"probe": 7}
+    with app.test_request_context("/api/v1/auth/me", headers={"Cookie": f"{name}=forged"}):
+        assert dict(interface.open_session(app, request)) == {}
+    assert client.login(org["eng_a1"]).status_code == 200
+    assert client.get("auth/me").status_code == 200
