@@ -218,7 +218,7 @@ def _record_use(statement: sa.Update, params: dict) -> None:
     and is run without the savepoint's two extra statements.
     """
     if in_write_request():
-        db.session.connection().execute(statement, params)
+        prepared(statement).run(db.session.connection(), params)
         return
     try:
         with db.session.begin_nested():
