@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask_sqlalchemy.session import Session
 
 from app import settings
+from app.domain.jobs import visit_after_close_max
 from app.services.kpi import store
 
 def _before_flush(session, flush_context, instances) -> None:
@@ -20,7 +21,8 @@ def _before_commit(session) -> None:
     session.flush()  # before_commit comes before the commit's own flush
     if not session.info.get(store.INFO_KEY):
         return
-    store.apply(session, settings.current().timezone)
+    found = settings.current()
+    store.apply(session, found.timezone, visit_after_close_max(found.thresholds))
 
 
 def _after_transaction_end(session, transaction) -> None:

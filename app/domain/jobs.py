@@ -133,6 +133,28 @@ def check_close_time(client_time: datetime, now: datetime, last_check_out: datet
         raise _refuse("client_time", "A job may not be closed before its last check-out.")
 
 
+# A day more than the bound below proves: for a check-in and a close racing on
+# PostgreSQL (the check-in reads the job open, the close commits first), and whatever
+# else a request's own duration can add.
+VISIT_AFTER_CLOSE_MARGIN = timedelta(days=1)
+
+
+def visit_after_close_max(t: Thresholds) -> timedelta:
+    """How far a visit of a closed job can lie after the job's ``closed_at``, by its
+    check-in's ``client_time``: a bound on every job's records that lets a figure of
+    a month (the arrivals) skip the jobs closed long before it.
+
+    A check-in is refused once its job is closed, so it was received (server time S)
+    before the close was (C ≥ S), with a ``client_time`` at most ``clock_ahead_max_s``
+    after S. The close's ``client_time`` (``closed_at``) is at most ``offline_max_age_s``
+    before C. So a visit's check-in lies at most ``offline_max_age_s`` +
+    ``clock_ahead_max_s`` after ``closed_at`` (a visit still open at the close is the
+    far case: a checked-out one is bounded by the rule above, not before the last
+    check-out), plus VISIT_AFTER_CLOSE_MARGIN."""
+    return (timedelta(seconds=t.offline_max_age_s) + timedelta(seconds=t.clock_ahead_max_s)
+            + VISIT_AFTER_CLOSE_MARGIN)
+
+
 # --- Close requirements -------------------------------------------------------------
 
 

@@ -199,3 +199,6 @@ class KpiStoreState(db.Model):
     # Grows by a random step whenever who is on a board changes (an engineer added,
     # renamed, moved, deactivated; a scheme; a month closed) or the rows are rebuilt.
     version: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    # The largest lookback of the arrivals any process has used, in seconds (only raised;
+    # app.services.kpi.store.arrivals_lookback).
+    arrivals_lookback_s: Mapped[int | None] = mapped_column(sa.BigInteger)

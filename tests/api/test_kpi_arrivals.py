@@ -3,9 +3,13 @@ store's recompute after a check-in, read job by job), more than FEW_ENGINEERS (a
 or everyone (the board's floor and kpi-verify). Expected minutes are worked out by hand."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+import sqlalchemy as sa
 
 from app.extensions import db
+from app.models import Job
 from app.services.kpi import periods
 from app.services.kpi.figures import FAMILY_BY_NAME, FEW_ENGINEERS, family_figures
 from tests.api.test_kpi_figures import at
@@ -78,3 +82,22 @@ def test_a_team_and_everyone_agree(month):
     assert arrivals(team) == expected(a, b)
     assert arrivals(None) == expected(a, b)
     assert arrivals([a.id, b.id]) == expected(a, b)
+
+
+def test_one_engineer_with_a_lookback_reads_the_jobs_still_open_or_closed_within_it(month):
+    """With the store's lookback (5 days: the rules' bound, app.domain.jobs), the jobs
+    closed since the first month's start less it are read with those still open: j1
+    and j4 closed in March, j3 closed 03-01 with its arrival in February; j2 open."""
+    a, b = month
+    jobs = {job.reported_at: job for job in
+            db.session.scalars(sa.select(Job).where(Job.engineer_id == a.id))}
+    for reported, closed in (("2024-03-04 08:00", "2024-03-04 10:00"),
+                             ("2024-02-28 20:00", "2024-03-01 10:00"),
+                             ("2024-03-12 09:00", "2024-03-12 12:00")):
+        job = jobs[at(reported)]
+        job.status, job.closed_at, job.fixed = "closed", at(closed), True
+    db.session.commit()
+    found = {(engineer, key): (records, raw["arrival_minutes"].value, raw["arrival_minutes"].n)
+             for engineer, key, _, records, raw in family_figures(
+                 [FEBRUARY, MARCH], [a.id], [FAMILY_BY_NAME["arrival"]], timedelta(days=5))}
+    assert found == {k: v for k, v in expected(a, b).items() if k[0] == a.id}

@@ -14,10 +14,12 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.domain.jobs import visit_after_close_max
+from app.domain.verification import Thresholds
 from app.extensions import db
 from app.models import Job, KpiFigures, KpiStoreState, User, Visit
 from app.models.types import utcnow
-from app.services.kpi import cards, store
+from app.services.kpi import cards, periods, store
 from tests.support import ApiClient
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
@@ -113,8 +115,15 @@ def apply_write(o: Org, write: tuple[str, int, int, bool]) -> None:
             client.post(f"visits/{visit.id}/dispute", json={"note": "I was there"})
     elif name == "close" and job and job.status not in ("closed", "cancelled"):
         # A field job closed as a service would, through the ORM (the API's close also
-        # needs an after photo).
-        job.status, job.closed_at, job.fixed = "closed", utcnow() - timedelta(hours=hours), flag
+        # needs an after photo), within the close's time bounds once the job has visits:
+        # at most OFFLINE_MAX_AGE_S old and not before its last check-out.
+        at = utcnow() - timedelta(hours=hours)
+        theirs = [v for v in visits if v.job_id == job.id]
+        if theirs:
+            at = max([at, utcnow() - timedelta(seconds=o.app.config["OFFLINE_MAX_AGE_S"]),
+                      *(min(v.out_client_time, v.out_server_time)
+                        for v in theirs if v.out_client_time is not None)])
+        job.status, job.closed_at, job.fixed = "closed", at, flag
         job.checklist_complete, job.resolution = not flag, "Done"
         db.session.commit()
     elif name == "close_remote" and job and job.mode == "remote":
@@ -339,3 +348,76 @@ def test_a_change_of_time_zone_reads_the_records_until_rebuilt(app, org, factory
     assert exact(app) == []
     again = client.get(f"kpi/engineers/{org['eng_a1'].id}").get_json()
     assert again["metrics"] == card["metrics"]
+
+
+# --- The arrivals read the jobs still open or closed within a lookback ----------------
+
+
+def _arrival_after_close(app, factory, engineer, closed_before: timedelta):
+    """A field job of `engineer` whose only visit (counted, still open) opens last month,
+    closed `closed_before` earlier; the month and the arrivals stored for it."""
+    tz = app.config["TIMEZONE"]
+    month = periods.shift(periods.current(tz), -1, tz)
+    arrived = month.start + timedelta(minutes=30)
+    job = factory.job(engineer=engineer, reported_at=arrived - timedelta(days=40),
+                      assigned_at=arrived - timedelta(days=40))
+    factory.visit(job, at=arrived, minutes=None)
+    job.status, job.closed_at, job.fixed = "closed", arrived - closed_before, True
+    job.resolution, job.checklist_complete = "Done", True
+    db.session.commit()
+    row = db.session.scalars(sa.select(KpiFigures).where(
+        KpiFigures.engineer_id == engineer.id, KpiFigures.period == month.key)).one_or_none()
+    return (row.figures.get("arrival", {}).get("r", 0) if row else 0)
+
+
+def test_a_visit_as_far_after_its_jobs_close_as_the_rules_allow_is_its_arrival(app, org,
+                                                                              factory):
+    """A visit checked in with the phone's clock a day ahead, the job closed from a phone
+    offline for three days (app.domain.jobs.visit_after_close_max): the job was closed
+    four days before its arrival, in the month before, and the arrival is still counted."""
+    t = Thresholds.from_settings(app.config)
+    far = timedelta(seconds=t.offline_max_age_s + t.clock_ahead_max_s)
+    assert _arrival_after_close(app, factory, org["eng_a1"], far) == 1
+    assert exact(app) == []
+
+
+@pytest.mark.kpi_store_unchecked("a record the rules refuse, written around them")
+def test_the_arrivals_leave_out_a_job_closed_before_their_lookback(app, org, factory):
+    """The store's arrivals do not read an engineer's jobs closed before the lookback, so
+    that a check-in costs the same whatever the engineer's history. A record beyond the
+    bound, which no write through the rules can make, is left out, and `kpi-verify`
+    (the full recomputation) names the difference."""
+    beyond = visit_after_close_max(Thresholds.from_settings(app.config)) + timedelta(hours=1)
+    assert _arrival_after_close(app, factory, org["eng_a1"], beyond) == 0
+    problems = exact(app)
+    month = periods.shift(periods.current(app.config["TIMEZONE"]), -1, app.config["TIMEZONE"])
+    # The arrival, and the month's scores that follow from it.
+    assert problems[0].startswith(f"engineer {org['eng_a1'].id}, {month.key}, arrival: stored null")
+    assert all(p.startswith(f"engineer {org['eng_a1'].id}, {month.key}") for p in problems)
+
+
+def test_the_arrivals_lookback_in_force_is_the_largest_any_process_has_used(app, org, factory,
+                                                                           monkeypatch):
+    """Lowering OFFLINE_MAX_AGE_S or CLOCK_AHEAD_MAX_S does not shorten the lookback: a
+    job closed under larger settings, 20 days before its arrival, is still counted; and
+    larger settings raise the lookback kept for every process."""
+    tz = app.config["TIMEZONE"]
+    monkeypatch.setattr(store, "_LOOKBACKS", {})  # a process that has not written yet
+    state = db.session.get(KpiStoreState, 1) or KpiStoreState(id=1, timezone=tz, ready=True)
+    state.arrivals_lookback_s = 30 * 86400  # kept by a process with larger settings
+    db.session.add(state)
+    db.session.commit()
+    assert _arrival_after_close(app, factory, org["eng_a1"], timedelta(days=20)) == 1
+    assert exact(app) == []
+    db.session.expire_all()
+    assert db.session.get(KpiStoreState, 1).arrivals_lookback_s == 30 * 86400
+    monkeypatch.setattr(store, "_LOOKBACKS", {})
+    assert store.arrivals_lookback(db.session.connection(), timedelta(days=40), tz) \
+        == timedelta(days=40)
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(KpiStoreState, 1).arrivals_lookback_s == 40 * 86400
+    # Read once per process: the settings' smaller lookback leaves it as it is.
+    assert store.arrivals_lookback(db.session.connection(), timedelta(days=5), tz) \
+        == timedelta(days=40)
+    db.session.rollback()

@@ -25,9 +25,10 @@ from app.domain.jobs import (
     repeat_target_error,
     same_subject,
     missing_close_requirements,
+    visit_after_close_max,
     within_repeat_window,
 )
-from app.domain.verification import Thresholds
+from app.domain.verification import ClientTimeFarAhead, Thresholds, ensure_not_far_ahead
 
 NOW = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
 T = Thresholds()  # the specification's defaults
@@ -182,6 +183,26 @@ def test_an_offline_close_may_be_at_most_offline_max_age_old(age, ok):
 
 def test_a_close_without_visits_has_no_check_out_bound():
     check_close_time(NOW - MAX_AGE, NOW, None, T)
+
+
+def test_a_visit_lies_after_its_jobs_close_by_at_most_the_bound_the_rules_allow():
+    """The far case the rules accept: a check-in received just before the close, its
+    phone's clock as far ahead as accepted, the visit still open; the close replayed
+    from the phone as old as accepted. Each rule refuses a second more."""
+    received = NOW  # the check-in; the close is received at the same moment
+    checked_in = received + timedelta(seconds=T.clock_ahead_max_s)
+    ensure_not_far_ahead(checked_in, received, T)
+    with pytest.raises(ClientTimeFarAhead):
+        ensure_not_far_ahead(checked_in + SECOND, received, T)
+    closed_at = NOW - MAX_AGE
+    check_close_time(closed_at, NOW, None, T)  # no check-out: the open visit has none
+    with pytest.raises(Invalid):
+        check_close_time(closed_at - SECOND, NOW, None, T)
+    gap = checked_in - closed_at
+    assert gap == timedelta(days=4)  # 1 day ahead + 3 days offline (the defaults)
+    assert visit_after_close_max(T) == gap + timedelta(days=1)
+    larger = Thresholds(offline_max_age_s=10 * 86400, clock_ahead_max_s=2 * 86400)
+    assert visit_after_close_max(larger) == timedelta(days=13)
 
 
 def test_the_thresholds_come_from_the_settings():

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -232,24 +232,38 @@ def _arrival_columns(periods) -> list[Any]:
             minutes_between(Job.reported_at, t).label("minutes")]
 
 
+# The jobs a few engineers' arrivals read: those still open and those closed since this
+# time (family_figures' `lookback`).
+ARRIVALS_CLOSED_FROM = sa.bindparam("arrivals_closed_from")
+# No lookback: every job (no job was closed before this).
+EVERY_CLOSE = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _their_arrivals(periods, ids):
     """The arrivals of a few engineers' jobs (a card's, or the store's recompute after a
     check-in): their jobs lead, each one's first counted visit found by its own index
     lookup. Written so that no plan can start from the month's visits of the whole
     organisation instead, whatever the statistics say (to statistics gathered before it,
-    a month just begun looks empty, and such a plan costs more with every visit)."""
+    a month just begun looks empty, and such a plan costs more with every visit).
+
+    Only their jobs still open or closed since ARRIVALS_CLOSED_FROM are read (two ranges
+    of the engineer-and-close index), so that the cost follows the month's work rather
+    than each engineer's whole history."""
     # (The status compared through lower(): only the job's index can serve the lookup.)
     first = (sa.select(Visit.id)
              .where(Visit.job_id == Job.id, sa.func.lower(Visit.status).in_(COUNTED_VISIT))
              .order_by(Visit.in_client_time, Visit.id).limit(1)
              .correlate(Job).scalar_subquery())
-    return (
-        sa.select(*_arrival_columns(periods))
-        .select_from(Job)
-        .join(Visit, Visit.id == first)
-        .where(_of(Job.engineer_id, ids), Job.mode == "field", Job.status != CANCELLED,
-               _within(Visit.in_client_time, periods))
-    )
+    def theirs(closed: sa.ColumnElement[bool]) -> sa.Select:
+        return (
+            sa.select(*_arrival_columns(periods))
+            .select_from(Job)
+            .join(Visit, Visit.id == first)
+            .where(_of(Job.engineer_id, ids), closed, Job.mode == "field",
+                   Job.status != CANCELLED, _within(Visit.in_client_time, periods))
+        )
+    return sa.union_all(theirs(Job.closed_at.is_(None)),
+                        theirs(Job.closed_at >= ARRIVALS_CLOSED_FROM))
 
 
 def _service_source(periods, ids):
@@ -479,10 +493,15 @@ FamilyRow = tuple[int, str, str, int, dict[str, RawFigure]]
 
 
 def family_figures(periods: Sequence[Period], engineer_ids: Iterable[int] | None = None,
-                   families: Sequence[Family] = FAMILIES) -> Iterator[FamilyRow]:
+                   families: Sequence[Family] = FAMILIES,
+                   lookback: timedelta | None = None) -> Iterator[FamilyRow]:
     """(engineer id, period key, family name, records, {metric: RawFigure}) for every
     engineer with a record of the family in a period (or only `engineer_ids`), in one
-    statement per family."""
+    statement per family.
+
+    `lookback`: how long before the first period's start a job can have been closed and
+    still have a visit in a period (app.domain.jobs.visit_after_close_max); a few
+    engineers' arrivals then leave out the jobs closed before that."""
     periods = list(periods)
     ids = None if engineer_ids is None else sorted(set(engineer_ids))
     if not periods or ids == []:
@@ -498,13 +517,18 @@ def family_figures(periods: Sequence[Period], engineer_ids: Iterable[int] | None
     # A few engineers' figures (a check-in's, in the write lock): prepared
     # (app/models/prepared.py).
     few = ids is not None and len(ids) <= FEW_ENGINEERS
+    closed_from = EVERY_CLOSE if lookback is None else min(p.start for p in periods) - lookback
     for family in families:
         statement = _statement(family, len(periods), merged, None if ids is None else len(ids))
         metrics = tuple(family.metrics)
         # By position (_aggregate's columns): engineer_id, bucket, records, then each
         # metric's value and n. A board reads a thousand engineers' rows per family.
-        for row in (prepared(statement).rows(conn, params) if few
-                    else conn.execute(statement, params).all()):
+        if few and family.source is _arrival_source:
+            found = prepared(statement).rows(conn, {**params, "arrivals_closed_from": closed_from})
+        else:
+            found = (prepared(statement).rows(conn, params) if few
+                     else conn.execute(statement, params).all())
+        for row in found:
             raw = {}
             for i, metric in enumerate(metrics, 1):
                 value, n = row[2 * i + 1], int(row[2 * i + 2])

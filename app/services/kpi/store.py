@@ -38,7 +38,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -335,9 +335,12 @@ def _period(key: str, timezone: str) -> Period:
 # --- At commit: lock, recompute, write ---------------------------------------------------
 
 
-def apply(session: Session, timezone: str) -> int:
+def apply(session: Session, timezone: str, lookback: timedelta | None = None) -> int:
     """Bring the rows of everything touched since the last commit up to date, in this
-    transaction; returns how many (engineer, month) rows were written."""
+    transaction; returns how many (engineer, month) rows were written. `lookback`: the
+    settings' bound on how far a job's visit lies after its close
+    (app.domain.jobs.visit_after_close_max); without it the arrivals read every job of
+    their engineers."""
     found = session.info.pop(INFO_KEY, None)
     if not found:
         return 0
@@ -378,7 +381,9 @@ def apply(session: Session, timezone: str) -> int:
     keys = sorted(wanted)
     _share_schemes(conn)
     stored, schemes = _lock(conn, keys)
-    fresh = _recompute(wanted, timezone)
+    if lookback is not None and any("arrival" in names for names in wanted.values()):
+        lookback = arrivals_lookback(conn, lookback, timezone)
+    fresh = _recompute(wanted, timezone, lookback)
     rows = []
     for key in keys:
         figures = {name: payload for name, payload in stored.get(key, {}).items()
@@ -621,7 +626,8 @@ def _payload(records: int, raw: dict[str, RawFigure]) -> Payload:
     return {"r": records, "m": {metric: [f.value, f.n] for metric, f in raw.items()}}
 
 
-def _recompute(wanted: dict[Key, set[str]], timezone: str) -> dict[Key, dict[str, Payload]]:
+def _recompute(wanted: dict[Key, set[str]], timezone: str,
+               lookback: timedelta | None = None) -> dict[Key, dict[str, Payload]]:
     """The families wanted of each key, from the records: per month, one statement per
     family for all the engineers that want it."""
     by_month: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
@@ -638,7 +644,7 @@ def _recompute(wanted: dict[Key, set[str]], timezone: str) -> dict[Key, dict[str
         for engineers, names in groups.items():
             chosen = [FAMILY_BY_NAME[n] for n in sorted(names)]
             for engineer_id, key, name, records, raw in family_figures(
-                    [period], engineers, chosen):
+                    [period], engineers, chosen, lookback):
                 result[(engineer_id, key)][name] = _payload(records, raw)
     return result
 
@@ -917,13 +923,19 @@ def bump_state(conn: sa.Connection, timezone: str) -> None:
     none yet): who is on a board, or what the rows hold, changed in this transaction."""
     step = version_step()
     table = KpiStoreState.__table__
+    conn.execute(_new_state(conn, timezone, version=step)
+                 .on_conflict_do_update(index_elements=[table.c.id],
+                                        set_={"version": table.c.version + step}))
+
+
+def _new_state(conn: sa.Connection, timezone: str, **values: Any) -> Any:
+    """The state's row as `claim_state` records it, to insert on the connection's dialect
+    (ON CONFLICT to follow)."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    conn.execute(insert(table).values(id=1, timezone=timezone, ready=True, version=step)
-                 .on_conflict_do_update(index_elements=[table.c.id],
-                                        set_={"version": table.c.version + step}))
+    return insert(KpiStoreState.__table__).values(id=1, timezone=timezone, ready=True, **values)
 
 
 _STATE = KpiStoreState.__table__
@@ -981,6 +993,31 @@ def versions(months: Sequence[str], month: str) -> tuple | None:
     return None
 
 
+# The arrivals' lookback in force, by database: read (and raised) once per process.
+_LOOKBACKS: dict[str, timedelta] = {}
+
+
+def arrivals_lookback(conn: sa.Connection, configured: timedelta, timezone: str) -> timedelta:
+    """The lookback the arrivals read with: the largest that this process's settings or
+    any process's before it have given (KpiStoreState.arrivals_lookback_s, raised here
+    when the settings' is larger). A job closed under larger settings stays in reach
+    after they are lowered. Once per process and database, as the settings are (a change
+    restarts the process)."""
+    name = conn.engine.url.render_as_string(hide_password=True)
+    known = _LOOKBACKS.get(name)
+    if known is not None and known >= configured:
+        return known
+    seconds = int(configured.total_seconds())
+    table = KpiStoreState.__table__
+    stored = table.c.arrivals_lookback_s
+    raise_it = _new_state(conn, timezone, arrivals_lookback_s=seconds).on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={"arrivals_lookback_s": sa.case((stored >= seconds, stored), else_=seconds)})
+    found = conn.execute(raise_it.returning(stored)).scalar_one()
+    _LOOKBACKS[name] = result = timedelta(seconds=max(found, seconds))
+    return result
+
+
 _CLAIMED: set[tuple[str, str]] = set()  # (database, time zone) this process has recorded
 
 
@@ -992,9 +1029,4 @@ def claim_state(conn: sa.Connection, timezone: str) -> None:
     if claim in _CLAIMED:
         return
     _CLAIMED.add(claim)
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    conn.execute(insert(KpiStoreState.__table__).values(id=1, timezone=timezone, ready=True)
-                 .on_conflict_do_nothing())
+    conn.execute(_new_state(conn, timezone).on_conflict_do_nothing())
