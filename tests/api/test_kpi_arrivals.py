@@ -84,11 +84,17 @@ def test_a_team_and_everyone_agree(month):
     assert arrivals([a.id, b.id]) == expected(a, b)
 
 
-def test_one_engineer_with_a_lookback_reads_the_jobs_still_open_or_closed_within_it(month):
+def test_one_engineer_with_a_lookback_reads_the_jobs_still_open_or_closed_within_it(
+        month, factory):
     """With the store's lookback (5 days: the rules' bound, app.domain.jobs), the jobs
     closed since the first month's start less it are read with those still open: j1
-    and j4 closed in March, j3 closed 03-01 with its arrival in February; j2 open."""
+    and j4 closed in March, j3 closed 03-01 with its arrival in February; j2 open; and
+    j8, closed 02-10, whose arrival is in February (of the months asked, the first one's
+    start sets the bound)."""
     a, b = month
+    j8 = factory.job(engineer=a, reported_at=at("2024-02-10 08:00"), status="closed",
+                     closed_at=at("2024-02-10 12:00"), fixed=True)
+    factory.visit(j8, at=at("2024-02-10 09:00"))  # 60 minutes
     jobs = {job.reported_at: job for job in
             db.session.scalars(sa.select(Job).where(Job.engineer_id == a.id))}
     for reported, closed in (("2024-03-04 08:00", "2024-03-04 10:00"),
@@ -100,4 +106,7 @@ def test_one_engineer_with_a_lookback_reads_the_jobs_still_open_or_closed_within
     found = {(engineer, key): (records, raw["arrival_minutes"].value, raw["arrival_minutes"].n)
              for engineer, key, _, records, raw in family_figures(
                  [FEBRUARY, MARCH], [a.id], [FAMILY_BY_NAME["arrival"]], timedelta(days=5))}
-    assert found == {k: v for k, v in expected(a, b).items() if k[0] == a.id}
+    # February: (1,620 + 60) / 2 = 840 over j3 and j8.
+    want = {(a.id, "2024-03"): (3, 100.0, 3), (a.id, "2024-02"): (2, 840.0, 2)}
+    assert found == want
+    assert {k: v for k, v in arrivals(None).items() if k[0] == a.id} == want

@@ -358,7 +358,7 @@ def _arrival_after_close(app, factory, engineer, closed_before: timedelta):
     closed `closed_before` earlier; the month and the arrivals stored for it."""
     tz = app.config["TIMEZONE"]
     month = periods.shift(periods.current(tz), -1, tz)
-    arrived = month.start + timedelta(minutes=30)
+    arrived = month.start  # the month's first instant: the job closed as early as can be
     job = factory.job(engineer=engineer, reported_at=arrived - timedelta(days=40),
                       assigned_at=arrived - timedelta(days=40))
     factory.visit(job, at=arrived, minutes=None)
@@ -374,7 +374,8 @@ def test_a_visit_as_far_after_its_jobs_close_as_the_rules_allow_is_its_arrival(a
                                                                               factory):
     """A visit checked in with the phone's clock a day ahead, the job closed from a phone
     offline for three days (app.domain.jobs.visit_after_close_max): the job was closed
-    four days before its arrival, in the month before, and the arrival is still counted."""
+    four days before its arrival, at the month's first instant, and the arrival is still
+    counted (a lookback shorter than these four days would leave it out)."""
     t = Thresholds.from_settings(app.config)
     far = timedelta(seconds=t.offline_max_age_s + t.clock_ahead_max_s)
     assert _arrival_after_close(app, factory, org["eng_a1"], far) == 1
@@ -421,3 +422,24 @@ def test_the_arrivals_lookback_in_force_is_the_largest_any_process_has_used(app,
     assert store.arrivals_lookback(db.session.connection(), timedelta(days=5), tz) \
         == timedelta(days=40)
     db.session.rollback()
+
+
+def test_a_raised_lookback_is_kept_for_the_process_only_once_read_committed(app, org,
+                                                                          monkeypatch):
+    tz = app.config["TIMEZONE"]
+    monkeypatch.setattr(store, "_LOOKBACKS", {})
+    state = db.session.get(KpiStoreState, 1) or KpiStoreState(id=1, timezone=tz, ready=True)
+    state.arrivals_lookback_s = None  # none kept yet
+    db.session.add(state)
+    db.session.commit()
+    six = timedelta(days=6)
+    assert store.arrivals_lookback(db.session.connection(), six, tz) == six
+    db.session.rollback()  # the transaction that raised it is undone: so is the raise
+    assert store._LOOKBACKS == {}
+    assert db.session.get(KpiStoreState, 1).arrivals_lookback_s is None
+    assert store.arrivals_lookback(db.session.connection(), six, tz) == six
+    db.session.commit()
+    assert store._LOOKBACKS == {}  # raised, not yet read committed
+    assert store.arrivals_lookback(db.session.connection(), timedelta(days=5), tz) == six
+    db.session.rollback()
+    assert [kept for kept, _ in store._LOOKBACKS.values()] == [six]

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -993,29 +994,41 @@ def versions(months: Sequence[str], month: str) -> tuple | None:
     return None
 
 
-# The arrivals' lookback in force, by database: read (and raised) once per process.
-_LOOKBACKS: dict[str, timedelta] = {}
+# The arrivals' lookback in force, by database, as last read committed: (lookback, when
+# read by time.monotonic()). Read again after LOOKBACK_READ_AGAIN_S, so that a process
+# started before the settings were raised by another one follows within that time.
+_LOOKBACKS: dict[str, tuple[timedelta, float]] = {}
+LOOKBACK_READ_AGAIN_S = 60
+_STORED_LOOKBACK = sa.select(KpiStoreState.__table__.c.arrivals_lookback_s).where(
+    KpiStoreState.__table__.c.id == 1)
 
 
 def arrivals_lookback(conn: sa.Connection, configured: timedelta, timezone: str) -> timedelta:
-    """The lookback the arrivals read with: the largest that this process's settings or
-    any process's before it have given (KpiStoreState.arrivals_lookback_s, raised here
-    when the settings' is larger). A job closed under larger settings stays in reach
-    after they are lowered. Once per process and database, as the settings are (a change
-    restarts the process)."""
+    """The lookback the arrivals read with: the largest of this process's settings' and
+    the one kept (KpiStoreState.arrivals_lookback_s: the largest any process's settings
+    have given, or the records' own when the database was upgraded, migration 0016). A
+    job closed under larger settings thus stays in reach after they are lowered.
+
+    Raised in this transaction when the settings' is larger (a new database, or settings
+    raised): rare, and then, on PostgreSQL, the state's row is locked after the month's
+    rows, the order a rescore takes them in reverse (a deadlock PostgreSQL would end by
+    failing one of them). A value is kept for the process only once read committed."""
     name = conn.engine.url.render_as_string(hide_password=True)
+    now = time.monotonic()
     known = _LOOKBACKS.get(name)
-    if known is not None and known >= configured:
-        return known
+    if known is not None and known[0] >= configured and now - known[1] < LOOKBACK_READ_AGAIN_S:
+        return known[0]
+    stored = conn.execute(_STORED_LOOKBACK).scalar()
     seconds = int(configured.total_seconds())
+    if stored is not None and stored >= seconds:
+        _LOOKBACKS[name] = (timedelta(seconds=stored), now)
+        return timedelta(seconds=stored)
     table = KpiStoreState.__table__
-    stored = table.c.arrivals_lookback_s
-    raise_it = _new_state(conn, timezone, arrivals_lookback_s=seconds).on_conflict_do_update(
+    kept = table.c.arrivals_lookback_s
+    raised = _new_state(conn, timezone, arrivals_lookback_s=seconds).on_conflict_do_update(
         index_elements=[table.c.id],
-        set_={"arrivals_lookback_s": sa.case((stored >= seconds, stored), else_=seconds)})
-    found = conn.execute(raise_it.returning(stored)).scalar_one()
-    _LOOKBACKS[name] = result = timedelta(seconds=max(found, seconds))
-    return result
+        set_={"arrivals_lookback_s": sa.case((kept >= seconds, kept), else_=seconds)})
+    return timedelta(seconds=conn.execute(raised.returning(kept)).scalar_one())
 
 
 _CLAIMED: set[tuple[str, str]] = set()  # (database, time zone) this process has recorded
