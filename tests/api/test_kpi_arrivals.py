@@ -110,3 +110,28 @@ def test_one_engineer_with_a_lookback_reads_the_jobs_still_open_or_closed_within
     want = {(a.id, "2024-03"): (3, 100.0, 3), (a.id, "2024-02"): (2, 840.0, 2)}
     assert found == want
     assert {k: v for k, v in arrivals(None).items() if k[0] == a.id} == want
+
+
+def test_on_postgresql_each_jobs_first_visit_is_a_lateral_lookup(month):
+    """On PostgreSQL one engineer's arrivals look each job's first counted visit up in
+    a LATERAL subquery, which only a loop over the jobs can run: no plan can hash or
+    merge the organisation's month of visits against them, whatever the statistics."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no LATERAL; its plans go job by job as written")
+    from app.services.kpi.figures import _statement
+
+    a, _ = month
+    statement = _statement(FAMILY_BY_NAME["arrival"], 1, ((0, 0),), 1, "postgresql")
+    assert str(statement.compile(dialect=db.engine.dialect)).count("LATERAL") == 2
+    bound = statement.params(period_0_start=MARCH.start, period_0_end=MARCH.end,
+                             engineer_ids=[a.id], arrivals_closed_from=MARCH.start)
+    sql = bound.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})
+    plan = db.session.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {sql}").scalar()
+
+    def joins(node):
+        yield node["Node Type"]
+        for child in node.get("Plans", []):
+            yield from joins(child)
+
+    kinds = set(joins(plan[0]["Plan"]))
+    assert "Nested Loop" in kinds and not kinds & {"Hash Join", "Merge Join"}

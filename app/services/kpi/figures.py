@@ -128,6 +128,9 @@ ENGINEER_IDS = sa.bindparam("engineer_ids", expanding=True)
 # another way (the arrivals: job by job).
 FEW_ENGINEERS = 20
 FEW_ENGINEER_IDS = sa.bindparam("engineer_ids", expanding=True)
+# The same on PostgreSQL, whose arrivals then look each job's first counted visit up in
+# a LATERAL subquery (SQLite has none).
+FEW_ENGINEER_IDS_LATERAL = sa.bindparam("engineer_ids", expanding=True)
 
 
 def _of(column, engineer_ids: Sequence[int] | sa.BindParameter | None) -> sa.ColumnElement[bool]:
@@ -195,8 +198,8 @@ def _dispatch_source(periods, ids):
 def _arrival_source(periods, ids):
     # The first counted visit of each field job (by check-in time, then id), whoever
     # made it; the job belongs to its engineer.
-    if ids is FEW_ENGINEER_IDS:
-        return _their_arrivals(periods, ids)
+    if ids is FEW_ENGINEER_IDS or ids is FEW_ENGINEER_IDS_LATERAL:
+        return _their_arrivals(periods, ids, lateral=ids is FEW_ENGINEER_IDS_LATERAL)
     t = Visit.in_client_time
     earlier = aliased(Visit)
     is_first = ~sa.exists().where(
@@ -224,10 +227,9 @@ def _arrival_source(periods, ids):
     )
 
 
-def _arrival_columns(periods) -> list[Any]:
-    t = Visit.in_client_time
+def _arrival_columns(periods, t=Visit.in_client_time, visit_id=Visit.id) -> list[Any]:
     return [*_frame(Job.engineer_id, t, periods, Job.id, Job.id),
-            Visit.id.label("visit_id"),
+            visit_id.label("visit_id"),
             Job.reported_at.label("reported_at"),
             minutes_between(Job.reported_at, t).label("minutes")]
 
@@ -239,32 +241,39 @@ ARRIVALS_CLOSED_FROM = sa.bindparam("arrivals_closed_from")
 EVERY_CLOSE = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _their_arrivals(periods, ids):
+def _their_arrivals(periods, ids, lateral: bool = False):
     """The arrivals of a few engineers' jobs (a card's, or the store's recompute after a
     check-in): their jobs lead, each one's first counted visit found by its own index
-    lookup, so that a plan need not start from the month's visits of the whole
-    organisation (to statistics gathered before it, a month just begun looks empty, and
-    such a plan costs more with every visit). PostgreSQL may still hash the month's
-    visits against the jobs when it expects many jobs of the engineer (seen with one
-    engineer holding a tenth of all jobs); it expects few now that only the jobs below
-    are read.
+    lookup, so that no plan starts from the month's visits of the whole organisation (to
+    statistics gathered before it, a month just begun looks empty, and such a plan costs
+    more with every visit). On SQLite the lookup is a correlated subquery in the join;
+    PostgreSQL could still hash the month's visits against it when it expects many jobs
+    of the engineer (seen with one engineer holding a tenth of all jobs), so there
+    (`lateral`) it is a LATERAL subquery, which only a loop over the jobs can run.
 
     Only their jobs still open or closed since ARRIVALS_CLOSED_FROM are read (two ranges
     of the engineer-and-close index), so that the cost follows the month's work rather
     than each engineer's whole history."""
     # (The status compared through lower(): only the job's index can serve the lookup.)
-    first = (sa.select(Visit.id)
-             .where(Visit.job_id == Job.id, sa.func.lower(Visit.status).in_(COUNTED_VISIT))
-             .order_by(Visit.in_client_time, Visit.id).limit(1)
-             .correlate(Job).scalar_subquery())
+    counted = sa.func.lower(Visit.status).in_(COUNTED_VISIT)
+    in_order = (Visit.in_client_time, Visit.id)
+
     def theirs(closed: sa.ColumnElement[bool]) -> sa.Select:
-        return (
-            sa.select(*_arrival_columns(periods))
-            .select_from(Job)
-            .join(Visit, Visit.id == first)
-            .where(_of(Job.engineer_id, ids), closed, Job.mode == "field",
-                   Job.status != CANCELLED, _within(Visit.in_client_time, periods))
-        )
+        if lateral:
+            first = (sa.select(Visit.id.label("visit_id"), Visit.in_client_time.label("at"))
+                     .where(Visit.job_id == Job.id, counted).order_by(*in_order).limit(1)
+                     .lateral("first_visit"))
+            query = (sa.select(*_arrival_columns(periods, first.c.at, first.c.visit_id))
+                     .select_from(Job).join(first, sa.true()))
+            at = first.c.at
+        else:
+            first = (sa.select(Visit.id).where(Visit.job_id == Job.id, counted)
+                     .order_by(*in_order).limit(1).correlate(Job).scalar_subquery())
+            query = (sa.select(*_arrival_columns(periods))
+                     .select_from(Job).join(Visit, Visit.id == first))
+            at = Visit.in_client_time
+        return query.where(_of(Job.engineer_id, ids), closed, Job.mode == "field",
+                           Job.status != CANCELLED, _within(at, periods))
     return sa.union_all(theirs(Job.closed_at.is_(None)),
                         theirs(Job.closed_at >= ARRIVALS_CLOSED_FROM))
 
@@ -473,21 +482,24 @@ def _aggregate(family: Family, bounds: Bounds, engineer_ids) -> sa.Select:
     return sa.select(*columns).group_by(sub.c.engineer_id, sub.c.bucket)
 
 
-_STATEMENTS: dict[tuple[str, int, tuple[tuple[int, int], ...], bool | None], sa.Select] = {}
+_STATEMENTS: dict[tuple[str, int, tuple[tuple[int, int], ...], bool | None, bool],
+                  sa.Select] = {}
 
 
 def _statement(family: Family, count: int, merged: tuple[tuple[int, int], ...],
-               engineers: int | None) -> sa.Select:
+               engineers: int | None, dialect: str = "sqlite") -> sa.Select:
     """The family's aggregate for `count` months merged as `merged`, for everyone (None)
     or for the engineers of the ENGINEER_IDS parameter: built once per shape, then only
     its parameters change."""
     few = engineers is not None and engineers <= FEW_ENGINEERS
-    key = (family.name, count, merged, None if engineers is None else few)
+    lateral = few and dialect == "postgresql"
+    key = (family.name, count, merged, None if engineers is None else few, lateral)
     statement = _STATEMENTS.get(key)
     if statement is None:
         if len(_STATEMENTS) >= 1024:  # shapes are few; this only bounds the memory
             _STATEMENTS.clear()
-        ids = None if engineers is None else FEW_ENGINEER_IDS if few else ENGINEER_IDS
+        ids = (None if engineers is None else FEW_ENGINEER_IDS_LATERAL if lateral
+               else FEW_ENGINEER_IDS if few else ENGINEER_IDS)
         statement = _STATEMENTS[key] = _aggregate(family, _parameters(count, merged), ids)
     return statement
 
@@ -522,7 +534,8 @@ def family_figures(periods: Sequence[Period], engineer_ids: Iterable[int] | None
     few = ids is not None and len(ids) <= FEW_ENGINEERS
     closed_from = EVERY_CLOSE if lookback is None else min(p.start for p in periods) - lookback
     for family in families:
-        statement = _statement(family, len(periods), merged, None if ids is None else len(ids))
+        statement = _statement(family, len(periods), merged, None if ids is None else len(ids),
+                               conn.dialect.name)
         metrics = tuple(family.metrics)
         # By position (_aggregate's columns): engineer_id, bucket, records, then each
         # metric's value and n. A board reads a thousand engineers' rows per family.
