@@ -355,7 +355,7 @@ def test_a_change_of_time_zone_reads_the_records_until_rebuilt(app, org, factory
 
 def _arrival_after_close(app, factory, engineer, closed_before: timedelta):
     """A field job of `engineer` whose only visit (counted, still open) opens last month,
-    closed `closed_before` earlier; the month and the arrivals stored for it."""
+    closed `closed_before` earlier; the arrivals stored for that month."""
     tz = app.config["TIMEZONE"]
     month = periods.shift(periods.current(tz), -1, tz)
     arrived = month.start  # the month's first instant: the job closed as early as can be
@@ -418,7 +418,7 @@ def test_the_arrivals_lookback_in_force_is_the_largest_any_process_has_used(app,
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(KpiStoreState, 1).arrivals_lookback_s == 40 * 86400
-    # Read once per process: the settings' smaller lookback leaves it as it is.
+    # Smaller settings leave the kept lookback as it is.
     assert store.arrivals_lookback(db.session.connection(), timedelta(days=5), tz) \
         == timedelta(days=40)
     db.session.rollback()

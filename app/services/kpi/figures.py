@@ -539,12 +539,11 @@ def family_figures(periods: Sequence[Period], engineer_ids: Iterable[int] | None
         metrics = tuple(family.metrics)
         # By position (_aggregate's columns): engineer_id, bucket, records, then each
         # metric's value and n. A board reads a thousand engineers' rows per family.
+        values = params
         if few and family.source is _arrival_source:
-            found = prepared(statement).rows(conn, {**params, "arrivals_closed_from": closed_from})
-        else:
-            found = (prepared(statement).rows(conn, params) if few
-                     else conn.execute(statement, params).all())
-        for row in found:
+            values = {**params, "arrivals_closed_from": closed_from}
+        for row in (prepared(statement).rows(conn, values) if few
+                    else conn.execute(statement, values).all()):
             raw = {}
             for i, metric in enumerate(metrics, 1):
                 value, n = row[2 * i + 1], int(row[2 * i + 2])
