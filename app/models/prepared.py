@@ -1,18 +1,20 @@
-"""Statements of the busiest write run on SQLite's driver directly (`Prepared`).
+"""Statements of the busiest write run on the database driver directly (`Prepared`).
 
 SQLAlchemy's work around each statement (its cache key, an execution context, the
-parameters and rows processed through generic machinery) costs several times what
-SQLite itself spends on the check-in's small indexed statements, and on SQLite those
-statements run while the database's one write lock is held: every writer of every
-process waits for it. A `Prepared` statement is compiled by SQLAlchemy once per
-dialect and set of parameter names, with what it does per execution worked out then:
-the placeholders' order, each value's conversion (the column types' bind processors,
-so a time or a JSON value is stored exactly as SQLAlchemy stores it), the values the
-statement carries itself, the columns' Python-side defaults, and each result column's
-conversion. An execution then only converts, runs the driver's cursor and converts
-the rows back.
+parameters and rows processed through generic machinery) costs several times what the
+database itself spends on the check-in's small indexed statements; on SQLite those
+statements run while the database's one write lock is held (every writer of every
+process waits for it), and on PostgreSQL that work is most of the check-in's CPU. A
+`Prepared` statement is compiled by SQLAlchemy once per dialect and set of parameter
+names, with what it does per execution worked out then: the placeholders (SQLite's ?
+in order, psycopg's %(name)s by name), each value's conversion (the column types' bind
+processors, so a time or a JSON value is stored exactly as SQLAlchemy stores it), the
+values the statement carries itself, the columns' Python-side defaults, and each result
+column's conversion (on psycopg from the type codes of the first execution's cursor,
+as SQLAlchemy chooses it). An execution then only converts, runs the driver's cursor
+and converts the rows back; a driver's error goes through SQLAlchemy's own handler.
 
-The same statement runs through SQLAlchemy as usual on any other database, outside a
+The same statement runs through SQLAlchemy as usual on any other driver, outside a
 transaction, and whenever a listener watches the engine's cursor executions (tests
 that count statements see every one). An IN list gets a plan for each length it comes
 in; a statement with values rendered into its SQL at execution is refused.
@@ -29,11 +31,12 @@ import sqlalchemy as sa
 
 
 MAX_PLANS = 64  # of one statement, for one database
+DRIVERS = ("pysqlite", "psycopg")  # SQLite's ? placeholders; psycopg's %(name)s
 
 
 class _Plan(NamedTuple):
     sql: str
-    names: tuple[str, ...]  # the parameter of each placeholder, in order
+    names: tuple[str, ...]  # the parameter of each placeholder, in order (or by name)
     convert: tuple[Callable[[Any], Any] | None, ...]
     fixed: dict[str, Any]  # values of the statement's own (literals, LIMIT)
     defaults: tuple[tuple[str, Callable[[], Any]], ...]  # Python-side column defaults
@@ -42,6 +45,12 @@ class _Plan(NamedTuple):
     expanding: tuple[str, ...] = ()  # IN lists: see the plans of their lengths (_expanded)
     compiled: Any = None
     expansion: tuple[tuple[str, tuple[str, ...]], ...] = ()  # each list's items' names
+    # A driver with named placeholders (psycopg's %(name)s): the name in the SQL of each
+    # of `names`; None for positional ones (SQLite's ?).
+    placeholders: tuple[str, ...] | None = None
+    # The rows' conversions as the columns' types and the driver's type codes decide
+    # them; worked out at the first execution on a driver that gives the codes (psycopg).
+    coded: list[Any] | None = None
 
 
 class Prepared:
@@ -97,18 +106,20 @@ class Prepared:
         fetched = cursor.fetchall()
         if plan.row is None:
             return fetched
-        if plan.results:
+        results = plan.results if plan.coded is None else _coded(plan, conn.dialect, cursor)
+        if results:
             fetched = [list(row) for row in fetched]
             for row in fetched:
-                for index, convert in plan.results:
+                for index, convert in results:
                     if row[index] is not None:
                         row[index] = convert(row[index])
         return [plan.row._make(row) for row in fetched]
 
     @staticmethod
     def _direct(conn: sa.Connection) -> bool:
-        """Whether to run on the driver: SQLite, in a transaction, nobody listening."""
-        return (conn.dialect.name == "sqlite" and conn.in_transaction()
+        """Whether to run on the driver: SQLite's or psycopg's, in a transaction, nobody
+        listening."""
+        return (conn.dialect.driver in DRIVERS and conn.in_transaction()
                 and not conn.dispatch.before_cursor_execute
                 and not conn.dispatch.after_cursor_execute)
 
@@ -132,7 +143,7 @@ class Prepared:
         return plan
 
 
-def _bound(plan: _Plan, params: Mapping[str, Any]) -> list[Any]:
+def _bound(plan: _Plan, params: Mapping[str, Any]) -> list[Any] | dict[str, Any]:
     """The values of the placeholders, converted as SQLAlchemy converts them."""
     values = dict(plan.fixed)
     for name, default in plan.defaults:
@@ -144,35 +155,53 @@ def _bound(plan: _Plan, params: Mapping[str, Any]) -> list[Any]:
         ordered = [values[name] for name in plan.names]
     except KeyError as missing:
         raise sa.exc.ArgumentError(f"No value for the parameter {missing}.") from None
-    return [value if convert is None or value is None else convert(value)
-            for value, convert in zip(ordered, plan.convert)]
+    converted = [value if convert is None or value is None else convert(value)
+                 for value, convert in zip(ordered, plan.convert)]
+    if plan.placeholders is None:
+        return converted
+    return dict(zip(plan.placeholders, converted))
 
 
-def _on_driver(conn: sa.Connection, plan: _Plan, bound: list[Any], many: bool) -> Any:
-    """The statement run on the connection's driver cursor; a driver's error raised as
-    SQLAlchemy raises it (sqlalchemy.exc.OperationalError, IntegrityError …)."""
+def _coded(plan: _Plan, dialect: Any, cursor: Any) -> tuple[tuple[int, Callable], ...]:
+    """The rows' conversions of a plan whose columns' conversions depend on the driver's
+    type codes (`cursor.description`), as SQLAlchemy works them out; once per plan."""
+    if not plan.coded:
+        columns = plan.compiled._result_columns
+        plan.coded.append(tuple(
+            (index, processor) for index, (column, described)
+            in enumerate(zip(columns, cursor.description))
+            if (processor := column.type._cached_result_processor(dialect, described[1]))
+            is not None))
+    return plan.coded[0]
+
+
+def _on_driver(conn: sa.Connection, plan: _Plan, bound: Any, many: bool) -> Any:
+    """The statement run on the connection's driver cursor; a driver's error is handled
+    by SQLAlchemy's own handler, which raises it as SQLAlchemy raises it
+    (sqlalchemy.exc.OperationalError, IntegrityError …) and invalidates the connection
+    on a disconnect."""
     driver = conn.connection.driver_connection
     try:
-        if many:
-            return driver.executemany(plan.sql, bound)
+        if many:  # (psycopg's connection has no executemany of its own)
+            cursor = driver.cursor()
+            cursor.executemany(plan.sql, bound)
+            return cursor
         return driver.execute(plan.sql, bound)
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise sa.exc.DBAPIError.instance(
-            plan.sql, bound, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect,
-        ) from exc
+        conn._handle_dbapi_exception(exc, plan.sql, bound, None, None)
 
 
 def _compile(statement: sa.Executable, dialect: Any, keys: tuple[str, ...]) -> _Plan:
     # Compiled as SQLAlchemy compiles it for an execution with these parameters (an
     # INSERT's columns and an UPDATE's SET follow the parameters' names).
     compiled = statement.compile(dialect=dialect, column_keys=list(keys))
-    if compiled.positiontup is None:
-        raise TypeError("Prepared statements need a dialect with positional parameters.")
+    if compiled.positiontup is None and dialect.paramstyle != "pyformat":
+        raise TypeError("Prepared statements need ? or %(name)s placeholders.")
     if compiled.literal_execute_params or any(
             not bind.expanding for bind in compiled.post_compile_params):
         raise TypeError("A statement with values rendered at execution cannot be prepared.")
     expanding = tuple(sorted(compiled.bind_names[bind] for bind in compiled.post_compile_params))
-    names = tuple(compiled.positiontup)
+    names, placeholders = _names(compiled, compiled.string, expanding)
     # Only the names the SQL uses (compiled.binds also holds each anonymous one's alias).
     fixed = {name: compiled.binds[name].effective_value for name in {*names, *expanding}
              if name not in keys and not compiled.binds[name].required}
@@ -185,16 +214,34 @@ def _compile(statement: sa.Executable, dialect: Any, keys: tuple[str, ...]) -> _
             defaults.append((column.key, _constant(default.arg)))
         else:
             raise TypeError(f"The default of {column} cannot be prepared.")
-    row, results = None, ()
+    row, results, coded = None, (), None
     if compiled._result_columns:
         columns = compiled._result_columns
         row = namedtuple("Row", [column.keyname for column in columns])
-        results = tuple(
-            (index, processor) for index, column in enumerate(columns)
-            if (processor := column.type._cached_result_processor(dialect, None)) is not None)
+        if placeholders is None:  # SQLite's driver gives no type codes
+            results = tuple(
+                (index, processor) for index, column in enumerate(columns)
+                if (processor := column.type._cached_result_processor(dialect, None))
+                is not None)
+        else:
+            coded = []
     processors = compiled._bind_processors
     return _Plan(compiled.string, names, tuple(processors.get(n) for n in names), fixed,
-                 tuple(defaults), row, results, expanding, compiled)
+                 tuple(defaults), row, results, expanding, compiled,
+                 placeholders=placeholders, coded=coded)
+
+
+def _names(compiled: Any, sql: str, expanding: tuple[str, ...],
+           items: tuple[str, ...] = ()) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """The parameters the SQL takes, in order, and with named placeholders the name of
+    each in the SQL (SQLAlchemy escapes some characters there)."""
+    if compiled.positiontup is not None:
+        return tuple(compiled.positiontup), None
+    escaped = compiled.escaped_bind_names
+    names = tuple(dict.fromkeys(
+        name for name in (*compiled.bind_names.values(), *items)
+        if name not in expanding and f"%({escaped.get(name, name)})s" in sql))
+    return names, tuple(escaped.get(name, name) for name in names)
 
 
 def _expanded(plan: _Plan, params: Mapping[str, Any]) -> _Plan:
@@ -202,7 +249,11 @@ def _expanded(plan: _Plan, params: Mapping[str, Any]) -> _Plan:
     SQLAlchemy expands it, each list's items given as parameters of their own."""
     compiled = plan.compiled
     state = compiled.construct_expanded_state({**plan.fixed, **params})
-    names = tuple(state.positiontup)
+    if state.positiontup is not None:
+        names, placeholders = tuple(state.positiontup), None
+    else:
+        items = tuple(item for name in plan.expanding for item in state.parameter_expansion[name])
+        names, placeholders = _names(compiled, state.statement, plan.expanding, items)
     # The state's processors are its lists' items' only; the others' are the statement's.
     processors = {**compiled._bind_processors, **state.processors}
     return plan._replace(
@@ -210,7 +261,8 @@ def _expanded(plan: _Plan, params: Mapping[str, Any]) -> _Plan:
         convert=tuple(processors.get(n) for n in names),
         expansion=tuple((name, tuple(state.parameter_expansion[name]))
                         for name in plan.expanding),
-        expanding=())
+        expanding=(), placeholders=placeholders,
+        coded=None if plan.coded is None else [])
 
 
 def _called(arg: Callable[[Any], Any]) -> Callable[[], Any]:

@@ -114,8 +114,8 @@ def check_in(engineer: User | Caller, data: dict[str, Any]) -> CheckedIn:
     )
     job_status = job.status
     if job_status == "assigned" and conn.dialect.name == "postgresql":
-        visit["id"] = conn.execute(INSERT_VISIT_STARTING_JOB, {
-            f"visit_{name}": visit[name] for name in CHECK_IN_COLUMNS}).scalar_one()
+        visit["id"] = prepared(INSERT_VISIT_STARTING_JOB).scalar(conn, {
+            f"visit_{name}": visit[name] for name in CHECK_IN_COLUMNS})
         job_status = "in_progress"
     else:
         visit["id"] = prepared(INSERT_VISIT).scalar(conn, visit)

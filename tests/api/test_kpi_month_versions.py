@@ -129,10 +129,13 @@ def test_a_transaction_s_rows_are_written_in_the_order_of_their_shards():
     """On PostgreSQL each shard a write moves stays locked until the commit: taken in one
     order by every writer, two writers never wait for each other's in opposite orders."""
     class Recorder:  # a PostgreSQL connection, as far as the store can tell
-        dialect = SimpleNamespace(name="postgresql")
+        dialect = SimpleNamespace(name="postgresql", driver="psycopg")
 
         def __init__(self):
             self.calls = []
+
+        def in_transaction(self):  # its statements then go through `execute`
+            return False
 
         def execute(self, statement, parameters):
             self.calls.append([(p["b_period"], p["b_engineer"]) for p in parameters])

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import IdempotencyRecord, Job, Visit
-from app.models.prepared import Prepared, prepared
+from app.models.prepared import DRIVERS, Prepared, prepared
 from app.models.sql import CHECK_IN_HISTORY, CHECK_IN_JOB, INSERT_VISIT, JOB_STARTED
 from app.models.types import utcnow
 
@@ -17,7 +17,7 @@ JOBS, VISITS, RECORDS = Job.__table__, Visit.__table__, IdempotencyRecord.__tabl
 
 
 def _direct() -> bool:
-    return db.engine.dialect.name == "sqlite"
+    return db.engine.dialect.driver in DRIVERS
 
 
 def _visit(job, engineer_id, at, **values):
@@ -114,7 +114,6 @@ def test_several_rows_of_parameters_at_once(app, org, factory):
     insert = Prepared(sa.insert(VISITS))
     conn = db.session.connection()
     rows = [_visit(job, org["eng_a1"].id, at + timedelta(minutes=k)) for k in range(3)]
-    # (SQLite counts the rows inserted; PostgreSQL's inserts, through SQLAlchemy, do not.)
     counted = insert.run(conn, rows)
     assert counted == 3 or not _direct()
     # Rows naming different columns are each inserted with their own.
@@ -151,8 +150,8 @@ def test_a_missing_parameter_is_refused_before_the_database(app, org):
 
 
 def test_a_listener_of_the_engine_sees_every_statement(app, org, factory):
-    """With a listener on the cursor's executions (a test counting statements), and on
-    PostgreSQL, the statement runs through SQLAlchemy: nothing is hidden from it."""
+    """With a listener on the cursor's executions (a test counting statements), the
+    statement runs through SQLAlchemy: nothing is hidden from it."""
     job = factory.job(engineer=org["eng_a1"])
     seen = []
 
@@ -171,8 +170,69 @@ def test_a_listener_of_the_engine_sees_every_statement(app, org, factory):
 
 def test_statements_rendered_at_execution_are_refused(app):
     if not _direct():
-        pytest.skip("only SQLite runs prepared statements on the driver")
+        pytest.skip("only SQLite's and psycopg's drivers run prepared statements")
     literal = sa.select(JOBS.c.id).where(JOBS.c.id.in_(sa.bindparam("ids", literal_execute=True,
                                                                      expanding=True)))
     with pytest.raises(TypeError):
         Prepared(literal).rows(db.session.connection(), {"ids": [1]})
+
+
+def test_on_both_drivers_the_statement_skips_sqlalchemy_s_execution(app, org, factory):
+    """What the module is for: on SQLite's and psycopg's drivers, within a transaction,
+    the statement goes to the driver without SQLAlchemy's execution around it."""
+    job = factory.job(engineer=org["eng_a1"])
+    executed = []
+
+    def seen(conn, clauseelement, *args):
+        executed.append(clauseelement)
+
+    conn = db.session.connection()
+    sa.event.listen(db.engine, "before_execute", seen)
+    try:
+        row = prepared(CHECK_IN_JOB).first(conn, {"job_id": job.id,
+                                                  "engineer_id": org["eng_a1"].id})
+    finally:
+        sa.event.remove(db.engine, "before_execute", seen)
+    assert row.id == job.id
+    assert executed == []
+
+
+def test_columns_converted_as_the_driver_s_type_codes_ask(app, org, factory):
+    """On PostgreSQL an average is NUMERIC whatever the statement calls it: a column
+    typed Float is converted from the Decimal the driver gives, as SQLAlchemy converts
+    it (from the type code in the cursor's description); a Numeric stays Decimal."""
+    for _ in range(3):
+        factory.job(engineer=org["eng_a1"])
+    statement = sa.select(
+        sa.type_coerce(sa.func.avg(JOBS.c.id), sa.Float).label("mean"),
+        sa.cast(sa.func.avg(JOBS.c.id), sa.Numeric(12, 2)).label("exact"),
+        sa.func.max(JOBS.c.reported_at).label("latest"),
+    ).where(JOBS.c.engineer_id == sa.bindparam("engineer_id"))
+    conn = db.session.connection()
+    params = {"engineer_id": org["eng_a1"].id}
+    expected = conn.execute(statement, params).one()
+    for _ in range(2):  # the first execution works the conversions out, the second reuses them
+        mine = prepared(statement).first(conn, params)
+        assert tuple(mine) == tuple(expected)
+        assert [type(value) for value in mine] == [type(value) for value in expected]
+    assert type(mine.mean) is float
+
+
+def test_a_lost_connection_is_invalidated_as_sqlalchemy_invalidates_it(app, org, factory):
+    """A connection the server dropped fails the statement with SQLAlchemy's error,
+    marked as a disconnect, and is not given back to the pool: the next transaction
+    works on a fresh one."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a SQLite file cannot be taken away from its connection")
+    job = factory.job(engineer=org["eng_a1"])
+    params = {"job_id": job.id, "engineer_id": org["eng_a1"].id}
+    db.session.commit()
+    conn = db.session.connection()
+    pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    with db.engine.connect() as other:
+        other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    with pytest.raises(sa.exc.OperationalError) as raised:
+        prepared(CHECK_IN_JOB).first(conn, params)
+    assert raised.value.connection_invalidated
+    db.session.rollback()
+    assert prepared(CHECK_IN_JOB).first(db.session.connection(), params).id == job.id

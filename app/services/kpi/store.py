@@ -525,9 +525,11 @@ def _lock(conn: sa.Connection,
     (see `_schemes_of`); on SQLite a single month is read from its engineer, so that the
     scheme comes back even when the row is not there yet."""
     if conn.dialect.name == "postgresql":
-        rows = conn.execute(_LOCK_ROWS, [
-            {"engineer_id": e, "period": p, "figures": {}, "active": False, "meets_target": False}
-            for e, p in sorted(keys, key=lambda key: (key[1], key[0]))])
+        made = [{"engineer_id": e, "period": p, "figures": {}, "active": False,
+                 "meets_target": False} for e, p in sorted(keys, key=lambda key: (key[1], key[0]))]
+        # One month (a check-in's): one row's statement, run as prepared.
+        rows = prepared(_LOCK_ROWS).rows(conn, made[0]) if len(made) == 1 else conn.execute(
+            _LOCK_ROWS, made)
     elif len(keys) == 1:  # a check-in's or a check-out's month: no IN list to expand
         rows = prepared(_MONTH_OF_ONE).rows(
             conn, {"engineer_id": keys[0][0], "period": keys[0][1]})
