@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 import logging
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,14 @@ from app import idempotency, kpi_tracking, settings
 from app.api.common import BODY_TYPES
 from app.config import Config
 from app.errors import DomainError, http_exception_problem, problem
-from app.extensions import UNSAFE_METHODS, db, limiter, login_manager, migrate
+from app.extensions import (
+    UNSAFE_METHODS,
+    db,
+    leave_unlimited_alone,
+    limiter,
+    login_manager,
+    migrate,
+)
 from app.extensions import api as rest_api  # `app.api` is the package of resources
 from app.sqlite_writers import QueuedWriterConnection
 
@@ -74,13 +83,28 @@ class SessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+class FieldProofFlask(Flask):
+    SYNC_CHECKED_MAX = 4096  # functions made per request (none here) would not fill it
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Flask's, with each function's check kept: Flask asks, for every view, hook
+        and handler of every request, whether it is an async function."""
+        checked = self.__dict__.setdefault("_sync_checked", set())
+        if func in checked:
+            return func
+        synced = super().ensure_sync(func)
+        if synced is func and len(checked) < self.SYNC_CHECKED_MAX:
+            checked.add(func)
+        return synced
+
+
 def _configuration() -> Any:
     return current_app.config
 
 
 def create_app(config: Any = None) -> Flask:
     config = config or Config()
-    app = Flask(__name__, instance_path=str(Path(config.INSTANCE_PATH).resolve()), static_folder=None)
+    app = FieldProofFlask(__name__, instance_path=str(Path(config.INSTANCE_PATH).resolve()), static_folder=None)
     app.config.from_object(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.request_class = FieldProofRequest
@@ -113,6 +137,7 @@ def create_app(config: Any = None) -> Flask:
     login_manager.session_protection = None  # sessions are checked against the database
     app.config["RATELIMIT_ENABLED"] = True
     limiter.init_app(app)
+    leave_unlimited_alone(app)
     rest_api.init_app(app)
 
     from app.api import resource_blueprints
@@ -212,5 +237,16 @@ def _register_hooks(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         db.session.rollback()
+        if _database_busy(error):
+            log.warning("no turn to write on %s %s: %s", request.method, request.path, error)
+            return problem(503, "DATABASE_BUSY", "The database is busy; nothing was saved. "
+                           "Try again in a moment.", headers={"Retry-After": "1"})
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(500)
+
+
+def _database_busy(error: Exception) -> bool:
+    """SQLite's write lock not had within the busy timeout (another writer held it
+    throughout), raised by the driver or by SQLAlchemy around it."""
+    found = error.orig if isinstance(error, sa.exc.OperationalError) else error
+    return isinstance(found, sqlite3.OperationalError) and "database is locked" in str(found)

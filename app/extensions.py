@@ -1,11 +1,12 @@
 """The Flask extensions, created unbound and bound in the application factory."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial, wraps
 
 import sqlalchemy as sa
-from flask import g, has_request_context, request
+from flask import Flask, g, has_request_context, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -35,6 +36,9 @@ migrate = Migrate()
 login_manager = LoginManager()
 api = FieldProofApi()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# Endpoints that no rate limit applies to, not even one set for the whole app: the
+# limiter's request hooks do nothing for them (`leave_unlimited_alone`).
+UNLIMITED_ENDPOINTS: set[str] = set()
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -79,6 +83,40 @@ def read_before_writing() -> Iterator[None]:
         commit_keeping_loaded()
 
 
+@contextmanager
+def read_then_write() -> Iterator[None]:
+    """For a write that reads its caller first (the check-in): on SQLite the statements
+    inside read outside any transaction (each its own snapshot, no BEGIN), and on
+    leaving, the request's write transaction begins on that same connection with
+    BEGIN IMMEDIATE, the write lock taken then. Against `read_before_writing`, the read
+    transaction's BEGIN and COMMIT, a session commit and a second connection from the
+    pool are spared; the route keeps for before it what must not hold the lock (the
+    body's parsing). Nothing is begun when the block raises or has ended the session's
+    transaction (a replay). Nothing changes on PostgreSQL, or when a transaction was
+    already open.
+    """
+    if not in_write_request() or "sqlite_read_first" in g:
+        yield
+        return
+    g.sqlite_read_first = "autocommit"
+    try:
+        yield
+        conn = g.get("sqlite_reading_conn")
+        if conn is not None and not conn.closed and conn.in_transaction():
+            _begin_writing(conn)
+    finally:
+        g.pop("sqlite_read_first", None)
+        g.pop("sqlite_reading_conn", None)
+
+
+def _begin_writing(conn: sa.Connection) -> None:
+    dbapi_connection = conn.connection.driver_connection
+    if isinstance(dbapi_connection, QueuedWriterConnection):
+        dbapi_connection.begin_write(dbapi_connection.write_timeout)
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 @sa.event.listens_for(sa.engine.Engine, "begin")
 def _sqlite_begin(conn) -> None:
     """Start write requests with BEGIN IMMEDIATE on SQLite.
@@ -93,12 +131,43 @@ def _sqlite_begin(conn) -> None:
     if not in_write_request():
         conn.exec_driver_sql("BEGIN")
         return
-    if g.get("sqlite_read_first") == "armed":  # read_before_writing
+    reading = g.get("sqlite_read_first")
+    if reading == "armed":  # read_before_writing
         g.sqlite_read_first = "began"
         conn.exec_driver_sql("BEGIN")
         return
-    dbapi_connection = conn.connection.driver_connection
-    if isinstance(dbapi_connection, QueuedWriterConnection):
-        dbapi_connection.begin_write(dbapi_connection.write_timeout)
-    else:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    if reading == "autocommit":  # read_then_write: BEGIN IMMEDIATE on leaving it
+        g.sqlite_read_first = "began"
+        g.sqlite_reading_conn = conn
+        return
+    _begin_writing(conn)
+
+
+def leave_unlimited_alone(app: Flask) -> None:
+    """Let the limiter's three request hooks (before, after and teardown, registered by
+    `limiter.init_app`) do nothing for UNLIMITED_ENDPOINTS. Flask-Limiter asks its
+    request filters only after it has worked out the endpoint's limits, which the
+    busiest write (the check-in) would pay for on every request, for no limit at all."""
+    def is_limiters(hook: Callable) -> bool:
+        if isinstance(hook, partial):
+            return bool(hook.args) and hook.args[0] is limiter
+        return getattr(hook, "__self__", None) is limiter
+
+    def unless_unlimited(hook: Callable, passed: Callable) -> Callable:
+        @wraps(hook)
+        def run(*args):
+            if request.endpoint in UNLIMITED_ENDPOINTS:
+                return passed(*args)
+            return hook(*args)
+        return run
+
+    found = 0
+    for hooks, passed in ((app.before_request_funcs, lambda: None),
+                          (app.after_request_funcs, lambda response: response),
+                          (app.teardown_request_funcs, lambda error: None)):
+        for index, hook in enumerate(hooks.get(None, [])):
+            if is_limiters(hook):
+                hooks[None][index] = unless_unlimited(hook, passed)
+                found += 1
+    if found != 3:  # a Flask-Limiter that registers its hooks otherwise: look again
+        raise RuntimeError(f"Found {found} of the rate limiter's 3 request hooks.")

@@ -1,11 +1,13 @@
 """The conventions every route shares: problem documents, headers, limits, OpenAPI."""
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 import sqlalchemy as sa
-from flask import request
+from flask import Flask, request
 
-from app.extensions import db
+from app.extensions import db, leave_unlimited_alone, limiter
 from app.models import Site
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
@@ -162,3 +164,52 @@ def test_the_session_without_a_cookie_is_new_and_with_one_is_the_signed_one(app,
         assert dict(interface.open_session(app, request)) == {}
     assert client.login(org["eng_a1"]).status_code == 200
     assert client.get("auth/me").status_code == 200
+
+
+@pytest.mark.config()
+def test_a_locked_database_is_503_with_retry_after_and_rolls_back(app, client, org):
+    """SQLite's write lock not had within the busy timeout: the request is refused as a
+    busy service, to be retried, not as an error of the app; nothing is kept."""
+    def locked():
+        db.session.add(Site(name="x", customer_name="x", address="x", lat=0, lon=0, radius_m=150))
+        db.session.flush()
+        raise sa.exc.OperationalError("BEGIN IMMEDIATE", {},
+                                      sqlite3.OperationalError("database is locked"))
+
+    app.add_url_rule("/api/v1/test-locked", "locked", locked, methods=["POST"])
+    response = client.post("/api/v1/test-locked")
+    assert_problem(response, 503, "DATABASE_BUSY")
+    assert response.headers["Retry-After"] == "1"
+    assert db.session.scalar(sa.select(sa.func.count(Site.id))) == 0
+
+
+def test_flask_still_tells_async_functions_apart(app):
+    """The app keeps Flask's check of each view and hook (`FieldProofFlask.ensure_sync`):
+    a plain function is itself, every time; an async one is still never run as one."""
+    def plain():
+        return "plain"
+
+    async def coroutine():
+        return "async"
+
+    assert app.ensure_sync(plain) is plain and app.ensure_sync(plain) is plain
+    for _ in range(2):
+        try:
+            wrapped = app.ensure_sync(coroutine)
+        except RuntimeError:  # Flask without its async extra refuses it outright
+            continue
+        assert wrapped is not coroutine
+
+
+def test_the_rate_limiter_s_hooks_are_found_or_the_app_does_not_start(app):
+    """`leave_unlimited_alone` wraps the limiter's three request hooks; should a version
+    of Flask-Limiter register them otherwise, the app refuses to start rather than let
+    the check-in pay for them again, or lose its limits elsewhere."""
+    wrapped = [hook for hooks in (app.before_request_funcs, app.after_request_funcs,
+                                  app.teardown_request_funcs)
+               for hook in hooks[None] if hasattr(hook, "__wrapped__")
+               and limiter in (getattr(hook.__wrapped__, "__self__", None),
+                               *getattr(hook.__wrapped__, "args", ())[:1])]
+    assert len(wrapped) == 3
+    with pytest.raises(RuntimeError, match="0 of the rate limiter's 3"):
+        leave_unlimited_alone(Flask("bare"))

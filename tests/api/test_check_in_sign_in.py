@@ -4,12 +4,14 @@
 last-used time as they do."""
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from flask_limiter import ApplicationLimit
 
+from app import _database_busy
 from app.extensions import db, limiter
 from app.models import ApiToken, IdempotencyRecord, User, UserSession, Visit
 from app.models.types import utcnow
@@ -171,3 +173,79 @@ def test_no_rate_limit_reaches_the_check_in_not_even_one_for_the_whole_app(
     assert not any("X-RateLimit-Limit" in answer.headers for answer in answers)
     assert visits() == 4
     assert_problem(engineer.get("auth/me"), 429, "RATE_LIMITED")
+
+
+def _sqlite_only() -> None:
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's one write lock")
+
+
+def test_on_sqlite_the_caller_is_read_before_the_write_lock_is_taken(app, org, job, site):
+    """The caller (with the key's record) is read outside any transaction; every later
+    statement runs in the write transaction, its turn held (app/extensions.py
+    `read_then_write`)."""
+    _sqlite_only()
+    client = as_user(app, org["eng_a1"])
+    body = check_in_body(job, site)
+    seen = []
+
+    def state(conn, cursor, statement, *args):
+        driver = conn.connection.driver_connection
+        seen.append((" ".join(statement.split()[:3]), driver.in_transaction,
+                     driver.holds_write_turn))
+
+    sa.event.listen(db.engine, "before_cursor_execute", state)
+    try:
+        response = client.post("visits/check-in", json=body,
+                               headers={"Idempotency-Key": "read-then-write"})
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", state)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert seen[0] == ("SELECT users.id, users.name,", False, False), seen
+    assert len(seen) > 5 and all(began and turn for _, began, turn in seen[1:]), seen
+
+
+@pytest.mark.config(SQLITE_BUSY_TIMEOUT_MS=300)
+def test_on_sqlite_a_replay_or_a_refusal_never_waits_for_the_write_lock(app, org, factory, site):
+    """While another process holds the database's write lock, a replay, a refused body,
+    an unknown job's caller and a missing sign-in are still answered: none of them
+    takes the lock (a check-in that must write waits for it, and fails after the busy
+    timeout, then answers 503)."""
+    _sqlite_only()
+    first, second = (factory.job(site=site, engineer=org["eng_a1"],
+                                 reported_at=utcnow() - timedelta(days=1)) for _ in range(2))
+    db.session.commit()
+    client = as_user(app, org["eng_a1"])
+    again, bad, new = (check_in_body(first, site), check_in_body(second, site, accuracy_m=-1),
+                       check_in_body(second, site))
+    done = client.post("visits/check-in", json=again, headers={"Idempotency-Key": "once"})
+    assert done.status_code == 201
+    db.session.remove()
+    other = sqlite3.connect(db.engine.url.database)
+    other.execute("BEGIN IMMEDIATE")  # as another process would hold it
+    try:
+        replay = client.post("visits/check-in", json=again, headers={"Idempotency-Key": "once"})
+        refused = client.post("visits/check-in", json=bad, headers={"Idempotency-Key": "refused"})
+        anonymous = ApiClient(app.test_client()).post("visits/check-in", json=new)
+        waiting = client.post("visits/check-in", json=new, headers={"Idempotency-Key": "waits"})
+    finally:
+        other.rollback()
+        other.close()
+    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.get_json() == done.get_json()
+    assert_problem(refused, 422, "VALIDATION_ERROR")
+    assert_problem(anonymous, 401, "UNAUTHORIZED")
+    assert_problem(waiting, 503, "DATABASE_BUSY")
+    assert waiting.headers["Retry-After"] == "1"
+    assert visits() == 1 and records() == 1
+
+
+def test_a_locked_database_is_told_apart_from_other_errors_however_it_is_raised():
+    """By the driver (the check-in's BEGIN IMMEDIATE on leaving `read_then_write`) or
+    wrapped by SQLAlchemy (every other route's first statement): 503 either way."""
+    locked = sqlite3.OperationalError("database is locked")
+    assert _database_busy(locked)
+    assert _database_busy(sa.exc.OperationalError("BEGIN IMMEDIATE", {}, locked))
+    assert not _database_busy(sqlite3.OperationalError("no such table: visits"))
+    assert not _database_busy(sa.exc.OperationalError("SELECT 1", {}, RuntimeError("locked")))
+    assert not _database_busy(ValueError("database is locked"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import jsonify, request, url_for
 from flask.views import MethodView
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
 from app import idempotency
 from app.api import security
@@ -22,7 +23,7 @@ from app.api.visits.schemas import (
 )
 from app.api_base import Blueprint, documented_as
 from app.errors import Forbidden, Unauthorized
-from app.extensions import limiter, read_before_writing
+from app.extensions import UNLIMITED_ENDPOINTS, read_then_write
 from app.services import auth
 from app.services import visits as service
 
@@ -55,7 +56,14 @@ class VisitCheckInViews(MethodView):
     @documented_as(blp.arguments(VisitCheckInSchema), blp.response(201, VisitAnswerSchema))
     def post(self):
         """Check in at the site of one of your jobs (engineer)."""
-        with read_before_writing():
+        # The body is loaded first, outside any transaction: on SQLite the write lock is
+        # taken once the caller is read (read_then_write), and nothing but the check-in's
+        # own work should hold it. A refusal of the body still answers in its turn.
+        try:
+            data, refused = blp.ARGUMENTS_PARSER.parse(_CHECK_IN, request, location="json"), None
+        except HTTPException as error:
+            data, refused = None, error
+        with read_then_write():
             engineer = security.caller(idempotency.request_key())
             if engineer is None:
                 raise Unauthorized("Sign in to use this route.")
@@ -65,9 +73,8 @@ class VisitCheckInViews(MethodView):
             security.check_csrf()
             if engineer.role != "engineer":
                 raise Forbidden("Your role may not use this route.")
-        # The body is loaded before the sign-in's last-used time is written: that write
-        # takes SQLite's write lock, which nothing but the check-in's own work should hold.
-        data = blp.ARGUMENTS_PARSER.parse(_CHECK_IN, request, location="json")
+            if refused is not None:  # raised within: no write lock taken for it
+                raise refused
         auth.record_use(engineer)
         new = service.check_in(engineer, data)
         # Written out rather than dumped by the schema, which still documents it.
@@ -83,9 +90,7 @@ _CHECK_IN = VisitCheckInSchema()
 # No rate limit applies to a check-in (api.md limits sign-in failures and the public
 # feedback form), not even one set for the whole app: the limiter does not look at it
 # at all, not even to find its limits.
-@limiter.request_filter
-def _is_check_in() -> bool:
-    return request.endpoint == "visits.VisitCheckInViews"
+UNLIMITED_ENDPOINTS.add("visits.VisitCheckInViews")
 
 
 @blp.route("/<int:visit_id>")
