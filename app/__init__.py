@@ -84,17 +84,22 @@ class SessionInterface(SecureCookieSessionInterface):
 
 
 class FieldProofFlask(Flask):
-    SYNC_CHECKED_MAX = 4096  # functions made per request (none here) would not fill it
+    SYNC_CHECKED_MAX = 4096  # bounds the memory, should functions be made per request
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        """Flask's, with each function's check kept: Flask asks, for every view, hook
-        and handler of every request, whether it is an async function."""
+        """Flask's, with each function's answer kept: Flask asks, for every view, hook
+        and handler of every request, whether it is an async function. A method is
+        asked by its function (a MethodView's instance is made per request)."""
         checked = self.__dict__.setdefault("_sync_checked", set())
-        if func in checked:
-            return func
+        key = getattr(func, "__func__", func)
+        try:
+            if key in checked:
+                return func
+        except TypeError:  # a callable that cannot be hashed: asked every time
+            return super().ensure_sync(func)
         synced = super().ensure_sync(func)
         if synced is func and len(checked) < self.SYNC_CHECKED_MAX:
-            checked.add(func)
+            checked.add(key)
         return synced
 
 

@@ -145,9 +145,11 @@ def _sqlite_begin(conn) -> None:
 
 def leave_unlimited_alone(app: Flask) -> None:
     """Let the limiter's three request hooks (before, after and teardown, registered by
-    `limiter.init_app`) do nothing for UNLIMITED_ENDPOINTS. Flask-Limiter asks its
-    request filters only after it has worked out the endpoint's limits, which the
-    busiest write (the check-in) would pay for on every request, for no limit at all."""
+    `limiter.init_app`) do nothing for UNLIMITED_ENDPOINTS. Even with a request filter
+    that exempts the endpoint, Flask-Limiter identifies the request, looks up the view's
+    name, evaluates its meta limits and, after the response, its conditional deductions
+    and headers, and resets its context: work the busiest write (the check-in) would pay
+    for on every request, for no limit at all."""
     def is_limiters(hook: Callable) -> bool:
         if isinstance(hook, partial):
             return bool(hook.args) and hook.args[0] is limiter

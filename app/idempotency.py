@@ -264,8 +264,9 @@ def _looked_up(user_id: int, key: str, print_: str, row: Any) -> Response | None
             return answer
         if not locked:
             raise _in_progress()
-        # Its time is up (or it is a claim abandoned past its lease): gone.
-        db.session.connection().execute(_DROP_ANY, {"record_id": record.id})
+        # Its time is up (or it is a claim abandoned past its lease): gone, deleted with
+        # the request's writes (on SQLite this read is not in the write transaction).
+        g.idempotency_stale_record = record.id
     elif not locked:
         raise _in_progress()
     g.idempotency_pending = {"user_id": user_id, "key": key, "fingerprint": print_,
@@ -296,6 +297,9 @@ def _record_with_answer(pending: dict[str, Any], values: dict[str, Any]) -> Resp
     """Insert the key's record with its answer, in the request's transaction; None when
     done, or the answer of the record another request stored meanwhile (all undone)."""
     conn = db.session.connection()
+    stale = g.pop("idempotency_stale_record", None)
+    if stale is not None:
+        prepared(_DROP_ANY).run(conn, {"record_id": stale})
     record_id = prepared(_RECORD[conn.dialect.name]).scalar(conn, {**pending, **values})
     if record_id is not None:
         if record_id % PURGE_EVERY == 0:

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 
 MAX_PLANS = 64  # of one statement, for one database
 DRIVERS = ("pysqlite", "psycopg")  # SQLite's ? placeholders; psycopg's %(name)s
+TYPE_CODES = ("psycopg",)  # drivers whose rows' conversions depend on the type codes
 
 
 class _Plan(NamedTuple):
@@ -118,10 +119,11 @@ class Prepared:
     @staticmethod
     def _direct(conn: sa.Connection) -> bool:
         """Whether to run on the driver: SQLite's or psycopg's, in a transaction, nobody
-        listening."""
+        listening or logging."""
         return (conn.dialect.driver in DRIVERS and conn.in_transaction()
                 and not conn.dispatch.before_cursor_execute
-                and not conn.dispatch.after_cursor_execute)
+                and not conn.dispatch.after_cursor_execute
+                and not conn._echo)  # SQLALCHEMY_ECHO logs every statement
 
     def _plan(self, dialect: Any, params: Mapping[str, Any]) -> _Plan:
         keys = tuple(sorted(params))
@@ -155,7 +157,8 @@ def _bound(plan: _Plan, params: Mapping[str, Any]) -> list[Any] | dict[str, Any]
         ordered = [values[name] for name in plan.names]
     except KeyError as missing:
         raise sa.exc.ArgumentError(f"No value for the parameter {missing}.") from None
-    converted = [value if convert is None or value is None else convert(value)
+    # None too, as SQLAlchemy does: a JSON column stores it as JSON's null.
+    converted = [value if convert is None else convert(value)
                  for value, convert in zip(ordered, plan.convert)]
     if plan.placeholders is None:
         return converted
@@ -218,13 +221,13 @@ def _compile(statement: sa.Executable, dialect: Any, keys: tuple[str, ...]) -> _
     if compiled._result_columns:
         columns = compiled._result_columns
         row = namedtuple("Row", [column.keyname for column in columns])
-        if placeholders is None:  # SQLite's driver gives no type codes
+        if dialect.driver in TYPE_CODES:
+            coded = []
+        else:
             results = tuple(
                 (index, processor) for index, column in enumerate(columns)
                 if (processor := column.type._cached_result_processor(dialect, None))
                 is not None)
-        else:
-            coded = []
     processors = compiled._bind_processors
     return _Plan(compiled.string, names, tuple(processors.get(n) for n in names), fixed,
                  tuple(defaults), row, results, expanding, compiled,

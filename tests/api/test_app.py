@@ -213,3 +213,14 @@ def test_the_rate_limiter_s_hooks_are_found_or_the_app_does_not_start(app):
     assert len(wrapped) == 3
     with pytest.raises(RuntimeError, match="0 of the rate limiter's 3"):
         leave_unlimited_alone(Flask("bare"))
+
+
+def test_the_async_check_is_kept_per_function_not_per_request(app, client, org):
+    """A MethodView's instance (and so its bound methods) is made anew for each request:
+    the kept answers are its functions', and do not grow with the requests."""
+    client.login(org["sup_a"])
+    assert client.get("/api/v1/sites").status_code == 200
+    kept = len(app.__dict__.get("_sync_checked", ()))
+    for _ in range(5):
+        assert client.get("/api/v1/sites").status_code == 200
+    assert len(app.__dict__["_sync_checked"]) == kept

@@ -174,3 +174,52 @@ def test_a_failure_midway_leaves_nothing(eng, job, site, monkeypatch, where):
     monkeypatch.undo()
     assert post(eng, job, site, key).status_code == 201
     assert visits() == 1 and records() == 1 and job_status(job.id) == "in_progress"
+
+
+def test_an_expired_key_checks_in_again_and_its_record_is_the_new_one(eng, job, factory, org,
+                                                                       site):
+    """Past IDEMPOTENCY_TTL_S a key counts no more: the check-in acts again (another job
+    here, so another body), and the old record is replaced in the check-in's own
+    transaction."""
+    key = str(uuid.uuid4())
+    assert post(eng, job, site, key).status_code == 201
+    db.session.execute(sa.update(IdempotencyRecord).values(
+        created_at=utcnow() - timedelta(hours=73)))
+    other = factory.job(site=site, engineer=org["eng_a1"], reported_at=utcnow() - timedelta(days=1))
+    db.session.commit()
+    again = post(eng, other, site, key)
+    assert again.status_code == 201, again.get_data(as_text=True)
+    assert "Idempotent-Replayed" not in again.headers
+    assert visits() == 2 and records() == 1
+    record = db.session.scalar(sa.select(IdempotencyRecord))
+    assert record.response_body == again.get_data(as_text=True)
+    assert utcnow() - record.created_at < timedelta(minutes=1)
+
+
+def test_an_abandoned_claim_is_taken_over_and_a_failed_check_in_leaves_it(app, eng, job, site,
+                                                                          org):
+    """A claim of the same request with no answer, older than the lease (a worker of an
+    earlier release died before committing): a check-in that fails leaves it as it was;
+    one that succeeds replaces it with its answer."""
+    key = str(uuid.uuid4())
+    body = {"job_id": job.id, "lat": site.lat, "lon": site.lon, "accuracy_m": 10.0,
+            "client_time": (utcnow() - timedelta(minutes=1)).replace(microsecond=0).isoformat()}
+    with app.test_request_context("/api/v1/visits/check-in", method="POST", json=body):
+        print_ = idempotency.fingerprint()
+    claim = IdempotencyRecord(user_id=org["eng_a1"].id, key=key, fingerprint=print_,
+                              created_at=utcnow() - timedelta(minutes=6))
+    db.session.add(claim)
+    db.session.commit()
+    claim_id = claim.id
+    job.status = "cancelled"
+    db.session.commit()
+    refused = eng.post("visits/check-in", json=body, headers={"Idempotency-Key": key})
+    assert_problem(refused, 409, "JOB_CLOSED")
+    assert db.session.scalars(sa.select(IdempotencyRecord.id)).all() == [claim_id]
+    job.status = "assigned"
+    db.session.commit()
+    done = eng.post("visits/check-in", json=body, headers={"Idempotency-Key": key})
+    assert done.status_code == 201, done.get_data(as_text=True)
+    record = db.session.scalar(sa.select(IdempotencyRecord))
+    assert record.response_status == 201 and utcnow() - record.created_at < timedelta(minutes=1)
+    assert visits() == 1 and records() == 1

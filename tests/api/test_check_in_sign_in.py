@@ -13,6 +13,7 @@ from flask_limiter import ApplicationLimit
 
 from app import _database_busy
 from app.extensions import db, limiter
+from app.models import prepared as prepared_module
 from app.models import ApiToken, IdempotencyRecord, User, UserSession, Visit
 from app.models.types import utcnow
 from tests.api.test_app import assert_problem
@@ -180,26 +181,27 @@ def _sqlite_only() -> None:
         pytest.skip("SQLite's one write lock")
 
 
-def test_on_sqlite_the_caller_is_read_before_the_write_lock_is_taken(app, org, job, site):
+def test_on_sqlite_the_caller_is_read_before_the_write_lock_is_taken(app, org, job, site,
+                                                                    monkeypatch):
     """The caller (with the key's record) is read outside any transaction; every later
     statement runs in the write transaction, its turn held (app/extensions.py
-    `read_then_write`)."""
+    `read_then_write`). Seen where the statements reach the driver, so that they take
+    the path they take in service (a listener of the engine would reroute them)."""
     _sqlite_only()
     client = as_user(app, org["eng_a1"])
     body = check_in_body(job, site)
     seen = []
+    on_driver = prepared_module._on_driver
 
-    def state(conn, cursor, statement, *args):
+    def state(conn, plan, bound, many):
         driver = conn.connection.driver_connection
-        seen.append((" ".join(statement.split()[:3]), driver.in_transaction,
+        seen.append((" ".join(plan.sql.split()[:3]), driver.in_transaction,
                      driver.holds_write_turn))
+        return on_driver(conn, plan, bound, many)
 
-    sa.event.listen(db.engine, "before_cursor_execute", state)
-    try:
-        response = client.post("visits/check-in", json=body,
-                               headers={"Idempotency-Key": "read-then-write"})
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", state)
+    monkeypatch.setattr(prepared_module, "_on_driver", state)
+    response = client.post("visits/check-in", json=body,
+                           headers={"Idempotency-Key": "read-then-write"})
     assert response.status_code == 201, response.get_data(as_text=True)
     assert seen[0] == ("SELECT users.id, users.name,", False, False), seen
     assert len(seen) > 5 and all(began and turn for _, began, turn in seen[1:]), seen
@@ -207,9 +209,8 @@ def test_on_sqlite_the_caller_is_read_before_the_write_lock_is_taken(app, org, j
 
 @pytest.mark.config(SQLITE_BUSY_TIMEOUT_MS=300)
 def test_on_sqlite_a_replay_or_a_refusal_never_waits_for_the_write_lock(app, org, factory, site):
-    """While another process holds the database's write lock, a replay, a refused body,
-    an unknown job's caller and a missing sign-in are still answered: none of them
-    takes the lock (a check-in that must write waits for it, and fails after the busy
+    """While another process holds the database's write lock, a replay, a refused body
+    and a missing sign-in are still answered: none of them takes the lock (a check-in that must write waits for it, and fails after the busy
     timeout, then answers 503)."""
     _sqlite_only()
     first, second = (factory.job(site=site, engineer=org["eng_a1"],

@@ -236,3 +236,28 @@ def test_a_lost_connection_is_invalidated_as_sqlalchemy_invalidates_it(app, org,
     assert raised.value.connection_invalidated
     db.session.rollback()
     assert prepared(CHECK_IN_JOB).first(db.session.connection(), params).id == job.id
+
+
+def test_a_json_none_is_stored_as_sqlalchemy_stores_it(app, org):
+    """JSON's null, not SQL's NULL: the bind conversion runs for None too."""
+    conn = db.session.connection()
+    at = utcnow()
+    row = {"user_id": org["eng_a1"].id, "fingerprint": "f", "created_at": at,
+           "response_status": 201, "response_body": "{}", "response_headers": None}
+    conn.execute(sa.insert(RECORDS), {**row, "key": "theirs"})
+    prepared(sa.insert(RECORDS)).run(conn, {**row, "key": "mine"})
+    stored = dict(conn.execute(sa.select(
+        RECORDS.c.key, sa.cast(RECORDS.c.response_headers, sa.Text)).where(
+        RECORDS.c.key.in_(["mine", "theirs"]))).all())
+    assert stored["mine"] == stored["theirs"] == "null"
+
+
+def test_parameter_names_sqlalchemy_escapes_and_a_percent_sign_in_the_sql(app, org, factory):
+    job = factory.job(engineer=org["eng_a1"])
+    statement = (sa.select(JOBS.c.id, sa.literal_column("'100%'").label("share"))
+                 .where(JOBS.c.id == sa.bindparam("the job.id"),
+                        JOBS.c.engineer_id == sa.bindparam("engineer [id]")))
+    params = {"the job.id": job.id, "engineer [id]": org["eng_a1"].id}
+    conn = db.session.connection()
+    expected = conn.execute(statement, params).one()
+    assert tuple(prepared(statement).first(conn, params)) == tuple(expected) == (job.id, "100%")
