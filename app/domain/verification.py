@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from functools import lru_cache
 from math import asin, cos, radians, sin, sqrt
 from typing import Any
 
@@ -81,14 +82,25 @@ class Thresholds:
     def from_settings(cls, settings: Mapping[str, Any]) -> Thresholds:
         """Build from a mapping keyed by the setting names (e.g. ``app.config``).
 
-        A setting missing from the mapping keeps the specification's default.
+        A setting missing from the mapping keeps the specification's default. The same
+        values give the same (frozen) thresholds, built once.
         """
-        values = {
-            f.name: settings[f.name.upper()]
-            for f in fields(cls)
-            if f.name.upper() in settings
-        }
-        return cls(**values)
+        values = tuple((name, settings[key]) for name, key in _setting_names(cls)
+                       if key in settings)
+        try:
+            return _thresholds_of(cls, values)
+        except TypeError:  # a value that cannot be hashed: built, not kept
+            return cls(**dict(values))
+
+
+@lru_cache(maxsize=16)
+def _setting_names(cls: type) -> tuple[tuple[str, str], ...]:
+    return tuple((f.name, f.name.upper()) for f in fields(cls))
+
+
+@lru_cache(maxsize=64)
+def _thresholds_of(cls: type, values: tuple[tuple[str, Any], ...]) -> Any:
+    return cls(**dict(values))
 
 
 # One calculator for every distance: a new geodesic() builds its ellipsoid's series
@@ -96,8 +108,11 @@ class Thresholds:
 _WGS84 = geodesic()
 
 
+@lru_cache(maxsize=4096)
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Geodesic distance in metres between two WGS-84 points."""
+    """Geodesic distance in metres between two WGS-84 points. Kept for the points last
+    asked (a pure function of them): a caller may work it out ahead, where it holds no
+    lock, and the rules then find it."""
     return _WGS84.measure((lat1, lon1), (lat2, lon2)) * 1000  # as geodesic(...).meters
 
 

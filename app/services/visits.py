@@ -26,6 +26,7 @@ from app.models.sql import (
     CHECK_IN_JOB,
     INSERT_VISIT,
     INSERT_VISIT_STARTING_JOB,
+    JOB_SITE_POINT,
     JOB_STARTED,
     POSITION_HISTORY,
     VISIT_JOB,
@@ -69,6 +70,20 @@ class CheckedIn(NamedTuple):
     site: dict[str, Any]
     job: dict[str, Any]
     engineer: dict[str, Any]
+
+
+def before_checking_in(engineer_id: int, data: dict[str, Any]) -> None:
+    """What a check-in can work out before its write transaction, on SQLite where that
+    transaction holds the database's one write lock: the fix's geodesic distance to the
+    job's site, which the rules then find kept (`rules.distance_m`) unless the site has
+    moved meanwhile. Nothing is decided here: the check-in reads its job again, locked."""
+    conn = db.session.connection()
+    if conn.dialect.name != "sqlite":  # no lock to spare; a statement more to pay
+        return
+    site = prepared(JOB_SITE_POINT).first(
+        conn, {"job_id": data["job_id"], "engineer_id": engineer_id})
+    if site is not None:
+        rules.distance_m(data["lat"], data["lon"], site.lat, site.lon)
 
 
 def check_in(engineer: User | Caller, data: dict[str, Any]) -> CheckedIn:

@@ -27,8 +27,9 @@ from tests.api.test_visits import as_user, check_in_body, eng, job, site  # noqa
 # job started (PostgreSQL: in the visit's statement); the key recorded with the answer;
 # the month's KPI row with the engineer's scheme (PostgreSQL: locked by an upsert), its
 # arrival aggregate, the row written. SQLite reads the caller outside a transaction (no
-# BEGIN counted) and begins the write with BEGIN IMMEDIATE on its driver.
-STATEMENTS = {"sqlite": 9, "postgresql": 8}
+# BEGIN counted), and the job's site there too (its distance worked out before the write
+# lock), then begins the write with BEGIN IMMEDIATE on its driver.
+STATEMENTS = {"sqlite": 10, "postgresql": 8}
 
 
 def records() -> int:

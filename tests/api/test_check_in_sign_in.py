@@ -10,12 +10,14 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from flask_limiter import ApplicationLimit
+from geopy.distance import geodesic
 
 from app import _database_busy
 from app.extensions import db, limiter
 from app.models import prepared as prepared_module
-from app.models import ApiToken, IdempotencyRecord, User, UserSession, Visit
+from app.models import ApiToken, IdempotencyRecord, Site, User, UserSession, Visit
 from app.models.types import utcnow
+from app.services import visits as visit_service
 from tests.api.test_app import assert_problem
 from tests.api.test_visits import as_user, check_in_body, job, site  # noqa: F401  (fixtures)
 from tests.support import ApiClient
@@ -203,8 +205,35 @@ def test_on_sqlite_the_caller_is_read_before_the_write_lock_is_taken(app, org, j
     response = client.post("visits/check-in", json=body,
                            headers={"Idempotency-Key": "read-then-write"})
     assert response.status_code == 201, response.get_data(as_text=True)
-    assert seen[0] == ("SELECT users.id, users.name,", False, False), seen
-    assert len(seen) > 5 and all(began and turn for _, began, turn in seen[1:]), seen
+    # The caller, then the job's site (its distance worked out before the lock).
+    assert seen[:2] == [("SELECT users.id, users.name,", False, False),
+                        ("SELECT sites.lat, sites.lon", False, False)], seen
+    assert len(seen) > 6 and all(began and turn for _, began, turn in seen[2:]), seen
+
+
+def test_a_site_moved_between_the_distance_worked_out_and_the_check_in_counts(
+        app, org, job, site, monkeypatch):
+    """The distance worked out before the write lock is only a kept answer: a site moved
+    meanwhile (an admin's edit committed in between) gives the check-in the distance to
+    where the site is now, and its geofence flag."""
+    client = as_user(app, org["eng_a1"])
+    body = check_in_body(job, site)
+    site_id, moved_to = site.id, (site.lat + 0.01, site.lon)
+    ahead = visit_service.before_checking_in
+
+    def then_moved(engineer_id, data):
+        ahead(engineer_id, data)
+        with db.engine.begin() as other:  # as another request would, committed
+            other.execute(sa.update(Site).where(Site.id == site_id).values(lat=moved_to[0]))
+
+    monkeypatch.setattr(visit_service, "before_checking_in", then_moved)
+    response = client.post("visits/check-in", json=body)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    answer = response.get_json()
+    expected = geodesic((body["lat"], body["lon"]), moved_to).meters
+    assert answer["check_in"]["distance_m"] == pytest.approx(expected, abs=1e-6)
+    assert answer["check_in"]["distance_m"] > 1000
+    assert "OUTSIDE_GEOFENCE" in answer["flags"]
 
 
 @pytest.mark.config(SQLITE_BUSY_TIMEOUT_MS=300)

@@ -97,6 +97,29 @@ def test_thresholds_from_settings_reads_upper_case_names_and_keeps_defaults():
     assert t == replace(Thresholds(), gps_max_accuracy_m=50.0, min_visit_s=60)
 
 
+def test_thresholds_from_the_same_settings_are_built_once_and_follow_a_change():
+    settings_ = {"GPS_MAX_ACCURACY_M": 50.0, "MIN_VISIT_S": 60}
+    first = Thresholds.from_settings(settings_)
+    assert Thresholds.from_settings(dict(settings_)) is first
+    settings_["MIN_VISIT_S"] = 90
+    changed = Thresholds.from_settings(settings_)
+    assert changed.min_visit_s == 90 and first.min_visit_s == 60
+    # A value that cannot be kept as a key is still read, every time.
+    assert Thresholds.from_settings({"MIN_VISIT_S": 60, "MAX_TRAVEL_KMH": [1]}).max_travel_kmh == [1]
+
+
+def test_a_distance_kept_is_the_distance_worked_out():
+    """distance_m keeps its answers (the check-in works its distance out before its
+    write lock): a kept one is exactly the geodesic's, and other points are their own."""
+    lat, lon = at(777.25)
+    v.distance_m.cache_clear()
+    first = v.distance_m(SITE.lat, SITE.lon, lat, lon)
+    assert v.distance_m(SITE.lat, SITE.lon, lat, lon) == first
+    assert v.distance_m.cache_info().hits == 1
+    assert first == geodesic((SITE.lat, SITE.lon), (lat, lon)).meters
+    assert v.distance_m(SITE.lat, SITE.lon, lat, lon + 1e-7) != first
+
+
 def test_distance_is_geodesic_metres():
     lat, lon = at(1234.5)
     assert v.distance_m(SITE.lat, SITE.lon, lat, lon) == pytest.approx(1234.5, abs=1e-6)

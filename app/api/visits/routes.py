@@ -75,6 +75,7 @@ class VisitCheckInViews(MethodView):
                 raise Forbidden("Your role may not use this route.")
             if refused is not None:  # raised within: no write lock taken for it
                 raise refused
+            service.before_checking_in(engineer.id, data)
         auth.record_use(engineer)
         new = service.check_in(engineer, data)
         # Written out rather than dumped by the schema, which still documents it.
