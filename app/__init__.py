@@ -109,7 +109,8 @@ def _configuration() -> Any:
 
 def create_app(config: Any = None) -> Flask:
     config = config or Config()
-    app = FieldProofFlask(__name__, instance_path=str(Path(config.INSTANCE_PATH).resolve()), static_folder=None)
+    app = FieldProofFlask(__name__, instance_path=str(Path(config.INSTANCE_PATH).resolve()),
+                          static_folder=None)
     app.config.from_object(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.request_class = FieldProofRequest

@@ -6,15 +6,11 @@ brings the touched (engineer, month) rows up to date in the same transaction
 """
 from __future__ import annotations
 
-from datetime import timedelta
-from functools import lru_cache
-
 import sqlalchemy as sa
 from flask_sqlalchemy.session import Session
 
 from app import settings
 from app.domain.jobs import visit_after_close_max
-from app.domain.verification import Thresholds
 from app.services.kpi import store
 
 def _before_flush(session, flush_context, instances) -> None:
@@ -26,16 +22,7 @@ def _before_commit(session) -> None:
     if not session.info.get(store.INFO_KEY):
         return
     found = settings.current()
-    store.apply(session, found.timezone,
-                _lookback(found["OFFLINE_MAX_AGE_S"], found["CLOCK_AHEAD_MAX_S"]))
-
-
-@lru_cache(maxsize=8)
-def _lookback(offline_max_age_s: float, clock_ahead_max_s: float) -> timedelta:
-    """The settings' bound on how far a visit lies after its job's close, worked out once
-    rather than in every commit's write."""
-    return visit_after_close_max(Thresholds(offline_max_age_s=offline_max_age_s,
-                                            clock_ahead_max_s=clock_ahead_max_s))
+    store.apply(session, found.timezone, visit_after_close_max(found.thresholds))
 
 
 def _after_transaction_end(session, transaction) -> None:

@@ -204,7 +204,7 @@ def _compile(statement: sa.Executable, dialect: Any, keys: tuple[str, ...]) -> _
             not bind.expanding for bind in compiled.post_compile_params):
         raise TypeError("A statement with values rendered at execution cannot be prepared.")
     expanding = tuple(sorted(compiled.bind_names[bind] for bind in compiled.post_compile_params))
-    names, placeholders = _names(compiled, compiled.string, expanding)
+    names, placeholders = _names(compiled, compiled.positiontup, compiled.string, expanding)
     # Only the names the SQL uses (compiled.binds also holds each anonymous one's alias).
     fixed = {name: compiled.binds[name].effective_value for name in {*names, *expanding}
              if name not in keys and not compiled.binds[name].required}
@@ -234,12 +234,14 @@ def _compile(statement: sa.Executable, dialect: Any, keys: tuple[str, ...]) -> _
                  placeholders=placeholders, coded=coded)
 
 
-def _names(compiled: Any, sql: str, expanding: tuple[str, ...],
-           items: tuple[str, ...] = ()) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
-    """The parameters the SQL takes, in order, and with named placeholders the name of
-    each in the SQL (SQLAlchemy escapes some characters there)."""
-    if compiled.positiontup is not None:
-        return tuple(compiled.positiontup), None
+def _names(compiled: Any, positiontup: Sequence[str] | None, sql: str,
+           expanding: tuple[str, ...], items: tuple[str, ...] = (),
+           ) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """The parameters the SQL takes, in order (`positiontup`, SQLAlchemy's for ?
+    placeholders), and with named placeholders the name of each in the SQL (SQLAlchemy
+    escapes some characters there)."""
+    if positiontup is not None:
+        return tuple(positiontup), None
     escaped = compiled.escaped_bind_names
     names = tuple(dict.fromkeys(
         name for name in (*compiled.bind_names.values(), *items)
@@ -252,11 +254,9 @@ def _expanded(plan: _Plan, params: Mapping[str, Any]) -> _Plan:
     SQLAlchemy expands it, each list's items given as parameters of their own."""
     compiled = plan.compiled
     state = compiled.construct_expanded_state({**plan.fixed, **params})
-    if state.positiontup is not None:
-        names, placeholders = tuple(state.positiontup), None
-    else:
-        items = tuple(item for name in plan.expanding for item in state.parameter_expansion[name])
-        names, placeholders = _names(compiled, state.statement, plan.expanding, items)
+    items = tuple(item for name in plan.expanding for item in state.parameter_expansion[name])
+    names, placeholders = _names(compiled, state.positiontup, state.statement, plan.expanding,
+                                 items)
     # The state's processors are its lists' items' only; the others' are the statement's.
     processors = {**compiled._bind_processors, **state.processors}
     return plan._replace(

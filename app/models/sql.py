@@ -35,11 +35,6 @@ CHECK_IN_JOB = (
     # Locked so that two check-ins on one job (a double tap, a replay) cannot both pass.
     .with_for_update(of=_jobs)
 )
-# The site of one of the engineer's jobs, read before the check-in's write lock (SQLite).
-JOB_SITE_POINT = (
-    sa.select(_sites.c.lat, _sites.c.lon).join(_jobs, _jobs.c.site_id == _sites.c.id)
-    .where(_jobs.c.id == sa.bindparam("job_id"), _jobs.c.engineer_id == sa.bindparam("engineer_id"))
-)
 INSERT_VISIT = sa.insert(_visits).returning(_visits.c.id)
 JOB_STARTED = (
     sa.update(_jobs).where(_jobs.c.id == sa.bindparam("job_id"), _jobs.c.status == "assigned")

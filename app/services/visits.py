@@ -26,7 +26,6 @@ from app.models.sql import (
     CHECK_IN_JOB,
     INSERT_VISIT,
     INSERT_VISIT_STARTING_JOB,
-    JOB_SITE_POINT,
     JOB_STARTED,
     POSITION_HISTORY,
     VISIT_JOB,
@@ -76,14 +75,15 @@ def before_checking_in(engineer_id: int, data: dict[str, Any]) -> None:
     """What a check-in can work out before its write transaction, on SQLite where that
     transaction holds the database's one write lock: the fix's geodesic distance to the
     job's site, which the rules then find kept (`rules.distance_m`) unless the site has
-    moved meanwhile. Nothing is decided here: the check-in reads its job again, locked."""
+    moved meanwhile. Nothing is decided here: the check-in reads its job again, locked
+    (SQLite's FOR UPDATE is the write lock itself: this read takes none)."""
     conn = db.session.connection()
     if conn.dialect.name != "sqlite":  # no lock to spare; a statement more to pay
         return
-    site = prepared(JOB_SITE_POINT).first(
+    job = prepared(CHECK_IN_JOB).first(
         conn, {"job_id": data["job_id"], "engineer_id": engineer_id})
-    if site is not None:
-        rules.distance_m(data["lat"], data["lon"], site.lat, site.lon)
+    if job is not None:
+        rules.distance_m(data["lat"], data["lon"], job.lat, job.lon)
 
 
 def check_in(engineer: User | Caller, data: dict[str, Any]) -> CheckedIn:

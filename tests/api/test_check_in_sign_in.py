@@ -207,7 +207,7 @@ def test_on_sqlite_the_caller_is_read_before_the_write_lock_is_taken(app, org, j
     assert response.status_code == 201, response.get_data(as_text=True)
     # The caller, then the job's site (its distance worked out before the lock).
     assert seen[:2] == [("SELECT users.id, users.name,", False, False),
-                        ("SELECT sites.lat, sites.lon", False, False)], seen
+                        ("SELECT jobs.id, jobs.title,", False, False)], seen
     assert len(seen) > 6 and all(began and turn for _, began, turn in seen[2:]), seen
 
 
@@ -239,8 +239,8 @@ def test_a_site_moved_between_the_distance_worked_out_and_the_check_in_counts(
 @pytest.mark.config(SQLITE_BUSY_TIMEOUT_MS=300)
 def test_on_sqlite_a_replay_or_a_refusal_never_waits_for_the_write_lock(app, org, factory, site):
     """While another process holds the database's write lock, a replay, a refused body
-    and a missing sign-in are still answered: none of them takes the lock (a check-in that must write waits for it, and fails after the busy
-    timeout, then answers 503)."""
+    and a missing sign-in are still answered: none of them takes the lock (a check-in
+    that must write waits for it, and fails after the busy timeout, then answers 503)."""
     _sqlite_only()
     first, second = (factory.job(site=site, engineer=org["eng_a1"],
                                  reported_at=utcnow() - timedelta(days=1)) for _ in range(2))
