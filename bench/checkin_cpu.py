@@ -75,7 +75,7 @@ class LockPhases:
         self.done: list[dict[str, int]] = []
         self.now: dict[str, int] = {}
         queued = sqlite_writers.QueuedWriterConnection
-        begin_write, commit = queued.begin_write, queued.commit
+        begin_write, commit, end_write = queued.begin_write, queued.commit, queued._end_write
         phases = self
 
         def timed_begin(conn, timeout):
@@ -84,13 +84,18 @@ class LockPhases:
 
         def timed_commit(conn):
             phases.mark("commit0")
-            commit(conn)
-            if "begin" in phases.now:
+            commit(conn)  # and a checkpoint, when due, after the turn is given back
+
+        def timed_end(conn):  # the turn given back: the write lock's end
+            held = conn.holds_write_turn
+            end_write(conn)
+            if held and "begin" in phases.now:
                 phases.mark("end")
                 phases.done.append(phases.now)
             phases.now = {}
 
-        queued.begin_write, queued.commit = timed_begin, timed_commit
+        queued.begin_write, queued.commit, queued._end_write = (
+            timed_begin, timed_commit, timed_end)
         for module, name in ((visits, "check_in"), (store, "apply"),
                              (idempotency, "store_response")):
             self._wrap(module, name)
@@ -118,7 +123,8 @@ class LockPhases:
             spans = [(s[end] - s[start]) / 1000 for s in whole]
             print(f"  {start:>15} -> {end:<15} {statistics.median(spans):7.1f} us")
         held = [(s["end"] - s["begin"]) / 1000 for s in whole]
-        print(f"  held in all                     {statistics.median(held):7.1f} us")
+        print(f"  held in all                     {statistics.median(held):7.1f} us"
+              f" (mean {statistics.mean(held):.1f} us)")
 
 
 def main() -> None:

@@ -105,3 +105,71 @@ def test_no_turn_in_time_is_a_locked_database(path):
     assert not waiter.holds_write_turn
     holder.rollback()
     assert not WRITERS.lock.locked()
+
+
+# --- checkpoints --------------------------------------------------------------------------
+
+
+def test_sqlites_own_checkpoint_is_off_on_the_apps_connections(app, path):
+    from app.extensions import db
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's connections")
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        assert isinstance(conn.connection.driver_connection, QueuedWriterConnection)
+    assert queued(path).execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+
+
+def test_every_nth_write_checkpoints_once_its_turn_is_given_back(path, monkeypatch):
+    monkeypatch.setattr("app.sqlite_writers.CHECKPOINT_EVERY", 3)
+    monkeypatch.setattr(WRITERS, "commits", 0)
+    connection = queued(path)
+    seen = []
+    checkpoint = QueuedWriterConnection.checkpoint
+
+    def watched(self):
+        seen.append((WRITERS.lock.locked(), self.holds_write_turn, path.stat().st_size))
+        checkpoint(self)
+
+    monkeypatch.setattr(QueuedWriterConnection, "checkpoint", watched)
+    size = path.stat().st_size
+    for n in range(7):
+        connection.begin_write(1)
+        connection.execute("INSERT INTO t VALUES (?)", (n,))
+        if n == 1:  # a write undone is not counted
+            connection.rollback()
+            connection.begin_write(1)
+            connection.execute("INSERT INTO t VALUES (?)", (n,))
+        connection.commit()
+        connection.execute("SELECT count(*) FROM t").fetchone()  # a read: not counted
+        connection.commit()
+        if n < 2:
+            # Until then the writes stay in the WAL: the database's file has not grown.
+            assert path.stat().st_size == size
+    # The 3rd and the 6th: neither with the turn held; the pages were then copied over.
+    assert [(locked, held) for locked, held, _ in seen] == [(False, False)] * 2
+    assert path.stat().st_size > size
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM t").fetchone()[0] == 7
+    assert WRITERS.commits == 1
+
+
+@pytest.mark.parametrize("error, logged", [("database is locked", False),
+                                           ("disk I/O error", True)])
+def test_a_checkpoint_that_fails_leaves_the_commit_standing(path, monkeypatch, caplog,
+                                                            error, logged):
+    class Failing(QueuedWriterConnection):
+        def execute(self, sql, *args):
+            if sql.startswith("PRAGMA wal_checkpoint"):
+                raise sqlite3.OperationalError(error)
+            return super().execute(sql, *args)
+
+    monkeypatch.setattr("app.sqlite_writers.CHECKPOINT_EVERY", 1)
+    connection = sqlite3.connect(path, factory=Failing, isolation_level=None)
+    connection.begin_write(1)
+    connection.execute("INSERT INTO t VALUES (1)")
+    with caplog.at_level("WARNING", logger="app.sqlite_writers"):
+        connection.commit()
+    assert not WRITERS.lock.locked()
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM t").fetchone()[0] == 1
+    assert ("checkpoint failed" in caplog.text) is logged
