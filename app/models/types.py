@@ -18,6 +18,11 @@ def utc_text(value: datetime | None) -> str | None:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
+# SQLAlchemy's SQLite DATETIME text, which UTCDateTime.bind_processor writes itself.
+SQLITE_DATETIME_FORMAT = ("%(year)04d-%(month)02d-%(day)02d "
+                          "%(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d")
+
+
 class UTCDateTime(TypeDecorator):
     """An aware UTC datetime on every database.
 
@@ -37,6 +42,27 @@ class UTCDateTime(TypeDecorator):
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
+
+    def bind_processor(self, dialect):
+        """On SQLite, process_bind_param and the DATETIME's text (its default storage
+        format) in one step: the busiest writes bind a dozen times each."""
+        processor = super().bind_processor(dialect)
+        if (dialect.name != "sqlite"
+                or getattr(self.impl_instance.dialect_impl(dialect), "_storage_format", None)
+                != SQLITE_DATETIME_FORMAT):
+            return processor
+
+        def process(value: datetime | None, utc=UTC) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is not utc:
+                if value.tzinfo is None:
+                    raise ValueError("naive datetime given to a UTCDateTime column")
+                value = value.astimezone(utc)
+            # "YYYY-MM-DD HH:MM:SS.ffffff", without the "+00:00" isoformat adds
+            return value.isoformat(" ", "microseconds")[:26]
+
+        return process
 
     def process_result_value(self, value: datetime | None, dialect):
         if value is None:

@@ -113,7 +113,7 @@ def test_the_written_check_in_answer_is_the_schemas_dump_of_the_stored_visit(set
         {"id": engineer.id, "name": engineer.name}))
     assert answer == dumped
     assert answer["check_in"]["client_time"] == at.strftime("%Y-%m-%dT%H:%M:%S.123456Z")
-    assert response.headers["Location"].endswith(f"/api/v1/visits/{answer['id']}")
+    assert response.headers["Location"] == f"/api/v1/visits/{answer['id']}"
     assert answer["check_in_note"] == ("Gate is 2 km away, the site is a farm." if "note" in extra else None)
     if "mock_location" in extra:
         assert answer["status"] == "flagged" and set(answer["flags"]) >= {"MOCK_LOCATION"}
@@ -143,3 +143,24 @@ def test_the_written_check_in_answer_is_the_schemas_dump_of_the_stored_visit(set
         ahead = [] if db.engine.dialect.name == "postgresql" else ["SELECT jobs.id, jobs.title,"]
         assert work == [*ahead, "SELECT jobs.id, jobs.title,", "SELECT anon_1.kind, anon_1.lat,",
                         *started, *store], work
+
+
+@pytest.mark.parametrize("mounted_at", ["", "/fieldproof"])
+def test_the_check_ins_location_is_the_address_url_for_builds(app, setting, mounted_at):
+    """The Location is put together directly (the check-in holds SQLite's write lock
+    meanwhile); it is the address url_for gives, served at the root or under a prefix."""
+    from flask import url_for
+
+    eng, site, job = setting
+    body = {"job_id": job.id, "lat": site.lat, "lon": site.lon, "accuracy_m": 8.0,
+            "client_time": utcnow().isoformat()}
+    response = eng.post("visits/check-in", json=body,
+                        base_url=f"http://localhost{mounted_at}")
+    assert response.status_code == 201, response.get_data(as_text=True)
+    visit_id = response.get_json()["id"]
+    with app.test_request_context(base_url=f"http://localhost{mounted_at}"):
+        built = url_for("visits.VisitByIdViews", visit_id=visit_id)
+    assert response.headers["Location"] == built == f"{mounted_at}/api/v1/visits/{visit_id}"
+    seen = eng.get(response.headers["Location"][len(mounted_at):],
+                   base_url=f"http://localhost{mounted_at}")
+    assert seen.status_code == 200 and seen.get_json()["id"] == visit_id

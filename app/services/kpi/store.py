@@ -996,6 +996,18 @@ def versions(months: Sequence[str], month: str) -> tuple | None:
     return None
 
 
+_NAMES: weakref.WeakKeyDictionary[sa.Engine, str] = weakref.WeakKeyDictionary()
+
+
+def database_name(conn: sa.Connection) -> str:
+    """The connection's database, named by its URL (without its password); worked out
+    once per engine: a check-in asks twice."""
+    name = _NAMES.get(conn.engine)
+    if name is None:
+        name = _NAMES[conn.engine] = conn.engine.url.render_as_string(hide_password=True)
+    return name
+
+
 # The arrivals' lookback in force, by database, as last read committed: (lookback, when
 # read by time.monotonic()). Read again after LOOKBACK_READ_AGAIN_S, so that a process
 # started before the settings were raised by another one follows within that time.
@@ -1015,7 +1027,7 @@ def arrivals_lookback(conn: sa.Connection, configured: timedelta, timezone: str)
     raised): rare, and then, on PostgreSQL, the state's row is locked after the month's
     rows, the order a rescore takes them in reverse (a deadlock PostgreSQL would end by
     failing one of them). A value is kept for the process only once read committed."""
-    name = conn.engine.url.render_as_string(hide_password=True)
+    name = database_name(conn)
     now = time.monotonic()
     known = _LOOKBACKS.get(name)
     if known is not None and known[0] >= configured and now - known[1] < LOOKBACK_READ_AGAIN_S:
@@ -1040,7 +1052,7 @@ def claim_state(conn: sa.Connection, timezone: str) -> None:
     """Record the time zone the rows are kept in, unless a state is recorded already: a
     later change of time zone then reads from the records until `rebuild`. Once per
     process and database (the time zone is a setting: a change restarts the process)."""
-    claim = (conn.engine.url.render_as_string(hide_password=True), timezone)
+    claim = (database_name(conn), timezone)
     if claim in _CLAIMED:
         return
     _CLAIMED.add(claim)
