@@ -42,7 +42,7 @@ class WriterQueue:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.commits = 0  # since the process's last checkpoint
+        self.commits = 0  # the writes committed since the process's last checkpoint
         os.register_at_fork(after_in_child=self._after_fork)
 
     def _after_fork(self) -> None:
@@ -50,21 +50,20 @@ class WriterQueue:
         self.commits = 0
 
     def committed(self) -> bool:
-        """Count a write transaction committed (its turn still held); whether the
-        process's checkpoint is due."""
+        """Count a transaction that wrote; whether the process's checkpoint is due. (A
+        count lost to two threads at once only delays the checkpoint by one.)"""
         self.commits += 1
-        if self.commits < CHECKPOINT_EVERY:
-            return False
-        self.commits = 0
-        return True
+        return self.commits >= CHECKPOINT_EVERY
 
 
 WRITERS = WriterQueue()
 
 # A process's write transactions between two of its checkpoints of the WAL (see
-# QueuedWriterConnection.commit); a check-in's commit adds about a dozen pages to it, and
-# SQLite's own automatic checkpoint comes after a thousand pages.
+# QueuedWriterConnection.commit): a check-in's commit adds about a dozen pages to it.
 CHECKPOINT_EVERY = 100
+# SQLite's own checkpoint, inside a COMMIT, only once the WAL holds this many pages (its
+# default is a thousand): a net under the app's, for a single transaction of many pages.
+AUTOCHECKPOINT_PAGES = 10_000
 
 log = logging.getLogger(__name__)
 
@@ -73,20 +72,22 @@ class QueuedWriterConnection(sqlite3.Connection):
     """A SQLite connection whose write transactions hold the process's place in
     WRITERS from BEGIN IMMEDIATE until they end, however they end.
 
-    SQLite's automatic checkpoint is off on it: SQLite runs that checkpoint inside the
-    COMMIT that fills the WAL past a thousand pages, with the WAL and the database synced
-    to disk (milliseconds, about one commit in seventy of a check-in), and the process's
-    turn would be held meanwhile, every writer queued behind it. Instead every
-    CHECKPOINT_EVERY-th write transaction of the process, once committed and its turn
-    given back, checkpoints what it can (PASSIVE: never waiting for a reader or a
-    writer, which go on meanwhile)."""
+    The WAL is checkpointed by the app rather than by SQLite: SQLite runs its automatic
+    checkpoint inside the COMMIT that fills the WAL past a thousand pages, with the WAL
+    and the database synced to disk (milliseconds, about one check-in in seventy), and
+    the process's turn would be held meanwhile, every writer queued behind it. Instead
+    every CHECKPOINT_EVERY-th transaction of the process that wrote (with its turn or
+    not: a command's, a sign-in's last use), once committed and its turn given back,
+    checkpoints what it can (PASSIVE: never waiting for a reader or a writer, which go
+    on meanwhile). SQLite's own is kept for AUTOCHECKPOINT_PAGES."""
 
     holds_write_turn = False
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.write_timeout = float(kwargs.get("timeout", 5.0))  # as the busy timeout
-        self.execute("PRAGMA wal_autocheckpoint = 0")
+        self.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
+        self.changes_counted = self.total_changes
 
     def begin_write(self, timeout: float) -> None:
         if not WRITERS.lock.acquire(timeout=timeout):
@@ -125,24 +126,39 @@ class QueuedWriterConnection(sqlite3.Connection):
         due = False
         try:
             super().commit()
-            due = self.holds_write_turn and WRITERS.committed()
+            due = self._wrote() and WRITERS.committed()
         finally:
             self._end_write()
         if due:
             self.checkpoint()
 
+    def _wrote(self) -> bool:
+        """Whether rows were written since the last transaction counted."""
+        changes = self.total_changes
+        if changes == self.changes_counted:
+            return False
+        self.changes_counted = changes
+        return True
+
     def checkpoint(self) -> None:
         """Copy the WAL's committed pages into the database, as far as no reader still
-        needs them; a checkpoint that finds another one running leaves it to that one."""
+        needs them. A checkpoint that finds another one running, or this connection
+        still reading (SQLite's "database table is locked"), is tried again at the next
+        write; the commit stands whatever happens here."""
         try:
-            self.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
-        except sqlite3.OperationalError as exc:  # the commit stands whatever happens here
-            if "locked" not in str(exc) and "busy" not in str(exc):
+            # (busy, pages in the WAL, pages copied); every row read, the statement ends
+            busy = self.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0][0]
+        except sqlite3.Error as exc:
+            if "locked" not in str(exc):
                 log.warning("SQLite checkpoint failed: %s", exc)
+            return
+        if not busy:
+            WRITERS.commits = 0
 
     def rollback(self) -> None:
         try:
             super().rollback()
+            self.changes_counted = self.total_changes  # rows undone: nothing to copy
         finally:
             self._end_write()
 

@@ -86,7 +86,7 @@ class LockPhases:
             phases.mark("commit0")
             commit(conn)  # and a checkpoint, when due, after the turn is given back
 
-        def timed_end(conn):  # the turn given back: the write lock's end
+        def timed_end(conn):  # The turn given back is the write lock's end.
             held = conn.holds_write_turn
             end_write(conn)
             if held and "begin" in phases.now:

@@ -48,6 +48,7 @@ class UTCDateTime(TypeDecorator):
         format) in one step: the busiest writes bind a dozen times each."""
         processor = super().bind_processor(dialect)
         if (dialect.name != "sqlite"
+                or type(self).process_bind_param is not UTCDateTime.process_bind_param
                 or getattr(self.impl_instance.dialect_impl(dialect), "_storage_format", None)
                 != SQLITE_DATETIME_FORMAT):
             return processor
@@ -59,7 +60,7 @@ class UTCDateTime(TypeDecorator):
                 if value.tzinfo is None:
                     raise ValueError("naive datetime given to a UTCDateTime column")
                 value = value.astimezone(utc)
-            # "YYYY-MM-DD HH:MM:SS.ffffff", without the "+00:00" isoformat adds
+            # The text is "YYYY-MM-DD HH:MM:SS.ffffff": isoformat's "+00:00" is cut off.
             return value.isoformat(" ", "microseconds")[:26]
 
         return process

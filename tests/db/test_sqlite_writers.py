@@ -110,58 +110,101 @@ def test_no_turn_in_time_is_a_locked_database(path):
 # --- checkpoints --------------------------------------------------------------------------
 
 
-def test_sqlites_own_checkpoint_is_off_on_the_apps_connections(app, path):
-    from app.extensions import db
+class Watched(QueuedWriterConnection):
+    """Records its statements, and whether the process's turn was held at each."""
 
+    def __init__(self, *args, **kwargs) -> None:
+        self.seen: list[tuple[str, bool]] = []
+        super().__init__(*args, **kwargs)
+
+    def execute(self, sql, *args):
+        self.seen.append((sql, WRITERS.lock.locked()))
+        return super().execute(sql, *args)
+
+    def checkpoints(self) -> list[tuple[str, bool]]:
+        return [(sql, held) for sql, held in self.seen if "wal_checkpoint" in sql]
+
+
+def watched(path) -> Watched:
+    return sqlite3.connect(path, factory=Watched, isolation_level=None,
+                           check_same_thread=False)
+
+
+def test_sqlites_own_checkpoint_is_only_a_net_on_the_apps_connections(app, path):
+    from app.extensions import db
+    from app.sqlite_writers import AUTOCHECKPOINT_PAGES
+
+    assert AUTOCHECKPOINT_PAGES == 10_000
+    assert queued(path).execute("PRAGMA wal_autocheckpoint").fetchone() == (10_000,)
     if db.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's connections")
+        return
     with db.engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10_000
         assert isinstance(conn.connection.driver_connection, QueuedWriterConnection)
-    assert queued(path).execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
 
 
 def test_every_nth_write_checkpoints_once_its_turn_is_given_back(path, monkeypatch):
     monkeypatch.setattr("app.sqlite_writers.CHECKPOINT_EVERY", 3)
     monkeypatch.setattr(WRITERS, "commits", 0)
-    connection = queued(path)
-    seen = []
-    checkpoint = QueuedWriterConnection.checkpoint
-
-    def watched(self):
-        seen.append((WRITERS.lock.locked(), self.holds_write_turn, path.stat().st_size))
-        checkpoint(self)
-
-    monkeypatch.setattr(QueuedWriterConnection, "checkpoint", watched)
+    connection = watched(path)
     size = path.stat().st_size
     for n in range(7):
-        connection.begin_write(1)
+        if n == 4:  # a write of its own, without the turn (a command's): counted too
+            connection.execute("BEGIN")
+        else:
+            connection.begin_write(1)
         connection.execute("INSERT INTO t VALUES (?)", (n,))
         if n == 1:  # a write undone is not counted
             connection.rollback()
             connection.begin_write(1)
             connection.execute("INSERT INTO t VALUES (?)", (n,))
         connection.commit()
-        connection.execute("SELECT count(*) FROM t").fetchone()  # a read: not counted
-        connection.commit()
+        connection.execute("BEGIN")
+        connection.execute("SELECT count(*) FROM t").fetchall()
+        connection.commit()  # a read: not counted
         if n < 2:
             # Until then the writes stay in the WAL: the database's file has not grown.
             assert path.stat().st_size == size
-    # The 3rd and the 6th: neither with the turn held; the pages were then copied over.
-    assert [(locked, held) for locked, held, _ in seen] == [(False, False)] * 2
+            assert connection.checkpoints() == []
+    # The 3rd and the 6th, PASSIVE (never waiting), neither with the turn held; the
+    # pages were then copied over.
+    assert connection.checkpoints() == [("PRAGMA wal_checkpoint(PASSIVE)", False)] * 2
     assert path.stat().st_size > size
     assert sqlite3.connect(path).execute("SELECT count(*) FROM t").fetchone()[0] == 7
     assert WRITERS.commits == 1
 
 
-@pytest.mark.parametrize("error, logged", [("database is locked", False),
-                                           ("disk I/O error", True)])
-def test_a_checkpoint_that_fails_leaves_the_commit_standing(path, monkeypatch, caplog,
-                                                            error, logged):
+def test_a_checkpoint_the_connections_own_reading_stops_is_tried_at_the_next_write(
+        path, monkeypatch, caplog):
+    monkeypatch.setattr("app.sqlite_writers.CHECKPOINT_EVERY", 1)
+    monkeypatch.setattr(WRITERS, "commits", 0)
+    connection = watched(path)
+    connection.execute("INSERT INTO t VALUES (0)")  # a row to read
+    connection.execute("INSERT INTO t VALUES (0)")
+    reading = connection.execute("SELECT n FROM t")
+    reading.fetchone()  # a statement still under way
+    connection.begin_write(1)
+    connection.execute("INSERT INTO t VALUES (1)")
+    with caplog.at_level("WARNING", logger="app.sqlite_writers"):
+        connection.commit()  # SQLite: "database table is locked"; the commit stands
+    assert len(connection.checkpoints()) == 1 and WRITERS.commits >= 1
+    assert "checkpoint failed" not in caplog.text and not WRITERS.lock.locked()
+    reading.fetchall()
+    connection.begin_write(1)
+    connection.execute("INSERT INTO t VALUES (2)")
+    connection.commit()
+    assert len(connection.checkpoints()) == 2 and WRITERS.commits == 0
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM t").fetchone()[0] == 4
+
+
+@pytest.mark.parametrize("error", [sqlite3.OperationalError("disk I/O error"),
+                                   sqlite3.DatabaseError("database disk image is malformed")])
+def test_a_checkpoint_that_fails_otherwise_is_logged_and_the_commit_stands(
+        path, monkeypatch, caplog, error):
     class Failing(QueuedWriterConnection):
         def execute(self, sql, *args):
             if sql.startswith("PRAGMA wal_checkpoint"):
-                raise sqlite3.OperationalError(error)
+                raise error
             return super().execute(sql, *args)
 
     monkeypatch.setattr("app.sqlite_writers.CHECKPOINT_EVERY", 1)
@@ -172,4 +215,4 @@ def test_a_checkpoint_that_fails_leaves_the_commit_standing(path, monkeypatch, c
         connection.commit()
     assert not WRITERS.lock.locked()
     assert sqlite3.connect(path).execute("SELECT count(*) FROM t").fetchone()[0] == 1
-    assert ("checkpoint failed" in caplog.text) is logged
+    assert f"checkpoint failed: {error}" in caplog.text
