@@ -59,7 +59,7 @@ class WriterQueue:
 WRITERS = WriterQueue()
 
 # A process's write transactions between two of its checkpoints of the WAL (see
-# QueuedWriterConnection.commit): a check-in's commit adds about a dozen pages to it.
+# QueuedWriterConnection.commit): a check-in's commit adds about two dozen pages to it.
 CHECKPOINT_EVERY = 100
 # SQLite's own checkpoint, inside a COMMIT, only once the WAL holds this many pages (its
 # default is a thousand): a net under the app's, for a single transaction of many pages.
@@ -74,7 +74,7 @@ class QueuedWriterConnection(sqlite3.Connection):
 
     The WAL is checkpointed by the app rather than by SQLite: SQLite runs its automatic
     checkpoint inside the COMMIT that fills the WAL past a thousand pages, with the WAL
-    and the database synced to disk (milliseconds, about one check-in in seventy), and
+    and the database synced to disk (milliseconds, about one check-in in forty), and
     the process's turn would be held meanwhile, every writer queued behind it. Instead
     every CHECKPOINT_EVERY-th transaction of the process that wrote (with its turn or
     not: a command's, a sign-in's last use), once committed and its turn given back,
