@@ -79,7 +79,7 @@ class QueuedWriterConnection(sqlite3.Connection):
     every CHECKPOINT_EVERY-th transaction of the process that wrote (with its turn or
     not: a command's, a sign-in's last use), once committed and its turn given back,
     checkpoints what it can (PASSIVE: never waiting for a reader or a writer, which go
-    on meanwhile). SQLite's own is kept for AUTOCHECKPOINT_PAGES."""
+    on meanwhile). SQLite's own stays as a net, at AUTOCHECKPOINT_PAGES."""
 
     holds_write_turn = False
 
@@ -146,7 +146,7 @@ class QueuedWriterConnection(sqlite3.Connection):
         still reading (SQLite's "database table is locked"), is tried again at the next
         write; the commit stands whatever happens here."""
         try:
-            # (busy, pages in the WAL, pages copied); every row read, the statement ends
+            # The row is (busy, pages in the WAL, pages copied); reading all ends the statement.
             busy = self.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0][0]
         except sqlite3.Error as exc:
             if "locked" not in str(exc):
