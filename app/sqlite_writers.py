@@ -55,6 +55,9 @@ class WriterQueue:
         self.commits += 1
         return self.commits >= CHECKPOINT_EVERY
 
+    def checkpointed(self) -> None:
+        self.commits = 0
+
 
 WRITERS = WriterQueue()
 
@@ -153,7 +156,7 @@ class QueuedWriterConnection(sqlite3.Connection):
                 log.warning("SQLite checkpoint failed: %s", exc)
             return
         if not busy:
-            WRITERS.commits = 0
+            WRITERS.checkpointed()
 
     def rollback(self) -> None:
         try:

@@ -8,9 +8,10 @@ under load a figure moves by a third from round to round, this one by a few perc
     .venv/bin/python bench/checkin_cpu.py --database sqlite --phases # SQLite's write lock
 
 With --phases (SQLite), the time each check-in holds the database's write lock, from
-BEGIN IMMEDIATE to the end of its COMMIT, split where it goes: before the service's
-check-in, the check-in, the answer built, the key recorded, the session's commit, the
-KPI month, the commit itself (medians, wall clock). The last line is the ratio of the
+BEGIN IMMEDIATE to its write turn given back after the COMMIT (a checkpoint, when due,
+comes after), split where it goes: before the service's check-in, the check-in, the
+answer built, the key recorded, the session's commit, the KPI month, the commit itself
+(medians, wall clock; and the whole's mean). The last line is the ratio of the
 floor's CPU per check-in to the app's.
 """
 from __future__ import annotations

@@ -18,6 +18,7 @@ def utc_text(value: datetime | None) -> str | None:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
+NAIVE = "naive datetime given to a UTCDateTime column"
 # SQLAlchemy's SQLite DATETIME text, which UTCDateTime.bind_processor writes itself.
 SQLITE_DATETIME_FORMAT = ("%(year)04d-%(month)02d-%(day)02d "
                           "%(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d")
@@ -37,7 +38,7 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTCDateTime column")
+            raise ValueError(NAIVE)
         value = value.astimezone(UTC)
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
@@ -46,19 +47,18 @@ class UTCDateTime(TypeDecorator):
     def bind_processor(self, dialect):
         """On SQLite, process_bind_param and the DATETIME's text (its default storage
         format) in one step: the busiest writes bind a dozen times each."""
-        processor = super().bind_processor(dialect)
         if (dialect.name != "sqlite"
                 or type(self).process_bind_param is not UTCDateTime.process_bind_param
                 or getattr(self.impl_instance.dialect_impl(dialect), "_storage_format", None)
                 != SQLITE_DATETIME_FORMAT):
-            return processor
+            return super().bind_processor(dialect)
 
         def process(value: datetime | None, utc=UTC) -> str | None:
             if value is None:
                 return None
             if value.tzinfo is not utc:
                 if value.tzinfo is None:
-                    raise ValueError("naive datetime given to a UTCDateTime column")
+                    raise ValueError(NAIVE)
                 value = value.astimezone(utc)
             # The text is "YYYY-MM-DD HH:MM:SS.ffffff": isoformat's "+00:00" is cut off.
             return value.isoformat(" ", "microseconds")[:26]
