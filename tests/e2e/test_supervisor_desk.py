@@ -252,3 +252,61 @@ def test_a_phone_set_on_me_offline_reaches_the_server_once(pages, small_org, lan
     page.get_by_text(w["saved"]).wait_for()
     assert fresh(User, id=me.id)[0].phone is None
     assert patches[-1] == {"phone": None} and len(patches) == 2
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_a_change_kept_before_the_worker_is_active_waits_and_is_shown_after_a_reload(
+        pages, small_org, lang):
+    """No active service worker (blocked here; on a phone, one still installing when the
+    network went): an action kept on the phone does not wait for one. A change waiting
+    in the outbox is drawn on Me, in another tab too and however late the outbox is
+    read, and goes once sent."""
+    org, w = small_org, WORDS[lang]
+    me = org["engineer"]
+    page = pages.open(me, locale=LOCALES[lang], path="/#/me", service_workers="block")
+    mine = f"/api/v1/users/{me.id}"
+    sent: list[dict] = []
+    page.on("requestfinished", lambda r: sent.append(json.loads(r.post_data or "{}"))
+            if r.method == "PATCH" and r.url.endswith(mine) else None)
+    phone = page.get_by_label(w["phone"], exact=True)
+    phone.wait_for()
+    assert page.evaluate("async () => (await navigator.serviceWorker.getRegistration()) === undefined")
+    other_tab = page.context.new_page()
+    other_tab.goto("/#/me")
+    other_phone = other_tab.get_by_label(w["phone"], exact=True)
+    other_phone.wait_for()
+
+    page.context.set_offline(True)
+    phone.fill("+8613900000021")
+    page.get_by_role("button", name=w["save"]).click()
+    page.locator("form.me-phone").get_by_text(w["waiting"]).wait_for(timeout=5_000)
+    assert page.get_by_test_id("waiting-banner").is_visible()
+    assert fresh(User, id=me.id)[0].phone is None
+    # The app open in another tab draws the change waiting, with its number.
+    other_tab.locator("form.me-phone").get_by_text(w["waiting"]).wait_for(timeout=5_000)
+    assert other_phone.input_value() == "+8613900000021"
+    other_tab.close()
+
+    # Online, but the server cannot be reached for this change: it still waits, and a new
+    # page (the app opened again) shows it waiting, with the number that waits.
+    def unreachable(route):
+        if route.request.method == "PATCH":
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+    page.route(f"**{mine}", unreachable)
+    page.context.set_offline(False)
+    page.reload()
+    phone = page.get_by_label(w["phone"], exact=True)
+    phone.wait_for()
+    page.locator("form.me-phone").get_by_text(w["waiting"]).wait_for(timeout=5_000)
+    assert phone.input_value() == "+8613900000021"
+    assert fresh(User, id=me.id)[0].phone is None and sent == []
+
+    page.unroute(f"**{mine}")
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    page.get_by_test_id("waiting-banner").wait_for(state="detached", timeout=15_000)
+    page.locator("form.me-phone").get_by_text(w["waiting"]).wait_for(state="detached")
+    assert phone.input_value() == "+8613900000021"
+    assert fresh(User, id=me.id)[0].phone == "+8613900000021"
+    assert sent == [{"phone": "+8613900000021"}], sent  # sent once

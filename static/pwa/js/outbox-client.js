@@ -73,10 +73,13 @@ export function flush() {
   return next;
 }
 
+// The registration as it is now, not `ready`: `ready` waits for an active worker, which
+// never comes when the network went while the worker was installing, and the flush (and
+// the action submitted with it) would wait with it.
 async function registerSync() {
   try {
-    const reg = await navigator.serviceWorker?.ready;
-    if (reg && reg.sync) await reg.sync.register('outbox');
+    const reg = await navigator.serviceWorker?.getRegistration();
+    if (reg && reg.active && reg.sync) await reg.sync.register('outbox');
   } catch (e) { /* Background Sync unavailable: the online event and app start cover it */ }
 }
 

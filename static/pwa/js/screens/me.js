@@ -60,7 +60,8 @@ function phoneError(text) {
 // outbox: offline it waits on the phone, shown as waiting, and is sent once when online.
 function phoneForm(ctx) {
   const slot = h('div', { class: 'me-phone-slot' });
-  let shownKey; // the waiting change drawn, to redraw when it is sent or refused
+  let shownKey = null; // the waiting change drawn, to redraw when it is sent or refused
+  let saving = false; // this form's own save under way: it draws when done
   const waitingChange = () => queue.pending((e) => e.kind === 'phone' && e.state !== 'refused').pop() || null;
   function draw() {
     const u = ctx.currentUser();
@@ -80,6 +81,7 @@ function phoneForm(ctx) {
         showFieldErrors(form, error ? { phone: [error] } : {});
         if (error) return;
         save.disabled = true;
+        saving = true;
         try {
           const r = await queue.submit({ kind: 'phone', method: 'PATCH', path: `users/${u.id}`,
             json: { phone: text || null }, label: t('me.phone_action') });
@@ -93,19 +95,28 @@ function phoneForm(ctx) {
           // The server's words are English: its refusal of the number is said in ours.
           if (failure.errors && failure.errors.phone) showFieldErrors(form, { phone: [t('me.phone_invalid')] });
           else toast(problemText(failure), 'bad', 6000);
+        } finally {
+          saving = false;
         }
       },
     }, field(t('me.phone'), input, { hint: t('me.phone_hint') }),
     h('div', { class: 'btn-row' }, save, waiting ? chip(t('outbox.waiting'), 'warn') : null));
     clear(slot, form);
   }
-  // Sent (or refused) later: the answer becomes the user's number, the waiting mark goes.
+  // On every change of the outbox. A change waits that is not drawn (the outbox was read
+  // after the form was, or the change was made in another tab): drawn with its mark. The
+  // drawn one was sent (or refused) later: the answer becomes the user's number, the mark goes.
   async function sync() {
+    if (saving) return;
+    const waiting = waitingChange();
+    if (waiting) {
+      if (waiting.key !== shownKey) draw();
+      return;
+    }
     if (!shownKey) return;
     const key = shownKey;
-    if (waitingChange()) return;
     const body = await queue.result(key);
-    if (key !== shownKey) return;
+    if (key !== shownKey || saving) return;
     if (body) ctx.updateUser({ phone: body.phone });
     draw();
   }
