@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Request, current_app, request
+from flask import Flask, Request, Response, current_app, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -219,10 +219,15 @@ def _register_hooks(app: Flask) -> None:
                 log.warning("commit refused on %s %s", request.method, request.path, exc_info=True)
                 response = problem(409, "CONFLICT", "The change conflicts with one made meanwhile; nothing was saved.")
                 idempotency.release_failed_claim()
-            except Exception:
+            except Exception as error:
                 db.session.rollback()
-                log.exception("commit failed on %s %s", request.method, request.path)
-                response = problem(500)
+                if _database_busy(error):
+                    log.warning("commit lost its turn on %s %s: %s", request.method,
+                                request.path, error)
+                    response = _busy()
+                else:
+                    log.exception("commit failed on %s %s", request.method, request.path)
+                    response = problem(500)
                 idempotency.release_failed_claim()
         else:
             db.session.rollback()
@@ -245,14 +250,27 @@ def _register_hooks(app: Flask) -> None:
         db.session.rollback()
         if _database_busy(error):
             log.warning("no turn to write on %s %s: %s", request.method, request.path, error)
-            return problem(503, "DATABASE_BUSY", "The database is busy; nothing was saved. "
-                           "Try again in a moment.", headers={"Retry-After": "1"})
+            return _busy()
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(500)
 
 
+# PostgreSQL's ends of a transaction that lost a race with another, which the other's
+# client would not see: a deadlock (40P01), a serialization failure (40001), a lock not
+# available (55P03). Nothing of it was saved, and the same request can succeed again.
+_RACE_LOST = frozenset({"40P01", "40001", "55P03"})
+
+
 def _database_busy(error: Exception) -> bool:
     """SQLite's write lock not had within the busy timeout (another writer held it
-    throughout), raised by the driver or by SQLAlchemy around it."""
-    found = error.orig if isinstance(error, sa.exc.OperationalError) else error
-    return isinstance(found, sqlite3.OperationalError) and "database is locked" in str(found)
+    throughout), or a PostgreSQL transaction ended for another's sake (_RACE_LOST); raised
+    by the driver or by SQLAlchemy around it."""
+    found = error.orig if isinstance(error, sa.exc.DBAPIError) else error
+    if isinstance(found, sqlite3.OperationalError):
+        return "database is locked" in str(found)
+    return getattr(found, "sqlstate", None) in _RACE_LOST
+
+
+def _busy() -> Response:
+    return problem(503, "DATABASE_BUSY", "The database is busy; nothing was saved. "
+                   "Try again in a moment.", headers={"Retry-After": "1"})

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import sqlite3
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from flask import Flask, request
+from flask_sqlalchemy.session import Session as AppSession
 
 from app.extensions import db, leave_unlimited_alone, limiter
 from app.models import Site
@@ -182,6 +184,75 @@ def test_a_locked_database_is_503_with_retry_after_and_rolls_back(app, client, o
     assert response.headers["Retry-After"] == "1"
     assert db.session.scalar(sa.select(sa.func.count(Site.id))) == 0
 
+
+RACES_LOST = [psycopg.errors.DeadlockDetected("deadlock detected"),
+              psycopg.errors.SerializationFailure("could not serialize access"),
+              psycopg.errors.LockNotAvailable("could not obtain lock on row")]
+
+
+@pytest.mark.parametrize("lost", RACES_LOST, ids=lambda e: e.sqlstate)
+@pytest.mark.config()
+def test_a_transaction_postgresql_ended_for_anothers_sake_is_503_and_rolls_back(
+        app, client, org, lost):
+    """A deadlock, a serialization failure or a lock not available (PostgreSQL ends one of
+    two transactions that raced): busy, to be retried, and nothing kept, whether it
+    ends a statement of the route or the request's commit."""
+    def in_the_route():
+        db.session.add(Site(name="x", customer_name="x", address="x", lat=0, lon=0, radius_m=150))
+        db.session.flush()
+        raise sa.exc.OperationalError("UPDATE kpi_figures", {}, lost)
+
+    made: list[Site] = []  # held: the session's identity map holds its objects weakly
+
+    def at_commit():
+        made.append(Site(name="y", customer_name="y", address="y", lat=0, lon=0, radius_m=150))
+        db.session.add(made[-1])
+        return {"ok": True}, 201
+
+    app.add_url_rule("/api/v1/test-raced", "raced", in_the_route, methods=["POST"])
+    app.add_url_rule("/api/v1/test-raced-at-commit", "raced_at_commit", at_commit,
+                     methods=["POST"])
+    response = client.post("/api/v1/test-raced")
+    assert_problem(response, 503, "DATABASE_BUSY")
+    assert response.headers["Retry-After"] == "1"
+    assert db.session.scalar(sa.select(sa.func.count(Site.id))) == 0
+
+    failed: list[bool] = []
+
+    def before_commit(session):  # the first commit of a new site "y" only
+        if not failed and made and made[-1] in session:
+            failed.append(True)
+            raise sa.exc.OperationalError("COMMIT", {}, lost)
+
+    sa.event.listen(AppSession, "before_commit", before_commit)
+    try:
+        response = client.post("/api/v1/test-raced-at-commit")
+        assert failed == [True], response.get_data(as_text=True)
+        assert_problem(response, 503, "DATABASE_BUSY")
+        assert response.headers["Retry-After"] == "1"
+        assert db.session.scalar(sa.select(sa.func.count(Site.id))) == 0
+        # Sent again, it is saved.
+        assert client.post("/api/v1/test-raced-at-commit").status_code == 201
+    finally:
+        sa.event.remove(AppSession, "before_commit", before_commit)
+    assert db.session.scalars(sa.select(Site.name)).all() == ["y"]
+
+
+@pytest.mark.parametrize("error", [
+    psycopg.errors.InternalError("could not read block"),
+    psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
+    sqlite3.OperationalError("disk I/O error"),
+], ids=["XX000", "57014", "sqlite-io"])
+@pytest.mark.config()
+def test_any_other_database_error_is_still_500_and_rolls_back(app, client, org, error):
+    def broken():
+        db.session.add(Site(name="x", customer_name="x", address="x", lat=0, lon=0, radius_m=150))
+        db.session.flush()
+        raise sa.exc.OperationalError("SELECT 1", {}, error)
+
+    app.add_url_rule("/api/v1/test-broken", "broken", broken, methods=["POST"])
+    assert_problem(client.post("/api/v1/test-broken"), 500, "INTERNAL_ERROR")
+    assert db.session.scalar(sa.select(sa.func.count(Site.id))) == 0
 
 def test_flask_still_tells_async_functions_apart(app):
     """The app keeps Flask's check of each view and hook (`FieldProofFlask.ensure_sync`):
