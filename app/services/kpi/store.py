@@ -1026,7 +1026,8 @@ def arrivals_lookback(conn: sa.Connection, configured: timedelta, timezone: str)
     Raised in this transaction when the settings' is larger (a new database, or settings
     raised): rare, and then, on PostgreSQL, the state's row is locked after the month's
     rows, the order a rescore takes them in reverse (a deadlock PostgreSQL would end by
-    failing one of them). A value is kept for the process only once read committed."""
+    failing one of them, answered 503 DATABASE_BUSY and sent again). A value is kept for
+    the process only once read committed."""
     name = database_name(conn)
     now = time.monotonic()
     known = _LOOKBACKS.get(name)
