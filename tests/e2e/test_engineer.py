@@ -123,6 +123,36 @@ def test_a_day_on_site_with_the_network_lost_on_the_way(pages, small_org):
     screenshot(page, "engineer-job-closed")
 
 
+
+def test_a_photo_whose_upload_stalls_is_kept_and_uploaded_once_later(pages, small_org):
+    """An upload that stops moving (no bytes sent, no answer) for `stallMs` is given up:
+    the photo is kept on the phone as waiting, and uploaded once when sent again."""
+    org = small_org
+    near = org["near_job"]
+    page = pages.open(org["engineer"])
+    open_job(page, "Air conditioner leaking")
+    page.get_by_role("button", name="Check in").click()
+    page.get_by_text("No issues: the visit is verified.").wait_for()
+    page.evaluate("() => { self.FieldProofOutbox.stallMs = 1500; }")
+    held: list[str] = []
+
+    def stalls(route):  # accepted by nobody: no answer ever comes
+        if route.request.method == "POST":
+            held.append(route.request.url)
+        else:
+            route.continue_()
+    page.route("**/api/v1/jobs/*/photos", stalls)
+    page.get_by_label("Before").check()
+    page.get_by_label("Choose a photo").set_input_files(str(FIXTURES / "before.jpg"))
+    page.get_by_text("Photo saved on the phone: waiting to send.").wait_for(timeout=10_000)
+    assert len(held) == 1 and rows(Photo, job_id=near.id) == []
+
+    page.unroute("**/api/v1/jobs/*/photos")
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    page.get_by_test_id("waiting-banner").wait_for(state="detached", timeout=15_000)
+    page.get_by_role("img", name="Before photo 1").wait_for()
+    assert [p.kind for p in rows(Photo, job_id=near.id)] == ["before"]
+
 def test_kpis_knowledge_and_me(pages, small_org):
     page = pages.open(small_org["engineer"])
     page.get_by_role("link", name="KPIs").click()

@@ -310,3 +310,40 @@ def test_a_change_kept_before_the_worker_is_active_waits_and_is_shown_after_a_re
     assert phone.input_value() == "+8613900000021"
     assert fresh(User, id=me.id)[0].phone == "+8613900000021"
     assert sent == [{"phone": "+8613900000021"}], sent  # sent once
+
+
+def test_a_request_that_hangs_is_given_up_and_done_once_when_sent_again(pages, small_org):
+    """On a weak network a request can reach the server and its answer never come back:
+    after `stallMs` with no sign of life the phone gives it up as a network failure,
+    keeps the change waiting (the screen is not held), and sends it again later under the
+    same Idempotency-Key, which the server answers once."""
+    w = WORDS["en"]
+    me = small_org["engineer"]
+    page = pages.open(me, path="/#/me")
+    mine = f"/api/v1/users/{me.id}"
+    phone = page.get_by_label(w["phone"], exact=True)
+    phone.wait_for()
+    page.evaluate("() => { self.FieldProofOutbox.stallMs = 1500; }")
+    reached: list[int] = []
+
+    def answer_lost(route):  # the server does it; its answer never arrives
+        if route.request.method != "PATCH":
+            route.continue_()
+            return
+        reached.append(route.fetch().status)
+    page.route(f"**{mine}", answer_lost)
+    phone.fill("+8613900000021")
+    page.get_by_role("button", name=w["save"]).click()
+    page.locator("form.me-phone").get_by_text(w["waiting"]).wait_for(timeout=10_000)
+    assert reached == [200]
+    assert fresh(User, id=me.id)[0].phone == "+8613900000021"
+
+    page.unroute(f"**{mine}")
+    with page.expect_request_finished(lambda r: r.method == "PATCH" and r.url.endswith(mine)) as sent:
+        page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    assert sent.value.response().status == 200
+    assert sent.value.response().header_value("Idempotent-Replayed") == "true"
+    page.locator("form.me-phone").get_by_text(w["waiting"]).wait_for(state="detached")
+    assert phone.input_value() == "+8613900000021"
+    assert [e.detail for e in fresh(AuditEntry, action="user.phone_change", target_id=me.id)] == [
+        {"phone": {"from": None, "to": "+8613900000021"}}]  # done once

@@ -129,7 +129,11 @@
     return { status, code: (body && body.code) || `HTTP_${status}`, detail: (body && body.detail) || '', errors: (body && body.errors) || null };
   }
 
-  // One request; resolves {status, text} or rejects on a network failure.
+  // One request; resolves {status, text} or rejects on a network failure. A request that
+  // shows no sign of life for `stallMs` (no answer; for an upload, no bytes sent either)
+  // is given up as one: on a weak network a request can hang for minutes, and every
+  // action behind it, and the screen that sent it, would wait with it. Sent again later
+  // under the same Idempotency-Key, it is done once (replayed if it had arrived).
   function send(entry, path, json, fields, csrf, onProgress) {
     const headers = { 'Idempotency-Key': entry.key, Accept: 'application/json' };
     if (csrf) headers['X-CSRF-Token'] = csrf;
@@ -146,18 +150,26 @@
     if (entry.form && onProgress && typeof XMLHttpRequest !== 'undefined') {
       return new Promise((resolve, reject) => {
         const x = new XMLHttpRequest();
+        let stalled = null;
+        const alive = () => { clearTimeout(stalled); stalled = setTimeout(() => x.abort(), box.stallMs); };
         x.open(entry.method, url);
         for (const [k, v] of Object.entries(headers)) x.setRequestHeader(k, v);
-        x.upload.onprogress = (ev) => onProgress(entry, ev.loaded, ev.lengthComputable ? ev.total : 0);
+        x.upload.onprogress = (ev) => { alive(); onProgress(entry, ev.loaded, ev.lengthComputable ? ev.total : 0); };
+        x.onprogress = alive;
+        x.onloadend = () => clearTimeout(stalled);
         x.onload = () => resolve({ status: x.status, text: x.responseText });
         x.onerror = () => reject(new TypeError('network'));
         x.ontimeout = () => reject(new TypeError('network'));
         x.onabort = () => reject(new TypeError('network'));
         x.send(body);
+        alive();
       });
     }
-    return fetch(url, { method: entry.method, headers, body, credentials: 'same-origin', cache: 'no-store' })
-      .then(async (r) => ({ status: r.status, text: await r.text() }));
+    const stall = new AbortController();
+    const stalled = setTimeout(() => stall.abort(), box.stallMs);
+    return fetch(url, { method: entry.method, headers, body, credentials: 'same-origin', cache: 'no-store', signal: stall.signal })
+      .then(async (r) => ({ status: r.status, text: await r.text() }))
+      .finally(() => clearTimeout(stalled));
   }
 
   async function refreshCsrf() {
@@ -260,9 +272,10 @@
     return flushNow(options);
   }
 
-  scope.FieldProofOutbox = {
+  const box = scope.FieldProofOutbox = {
     CHANNEL, open, add, entries, dismiss, retry, result, flush, getMeta, setMeta, uuid,
     cacheGet: (url) => get('cache', url), cachePut: (row) => put('cache', row), cacheClear: () => clear('cache'),
     onlocal: null,
+    stallMs: 20000, // see send()
   };
 })(self);
