@@ -239,7 +239,7 @@ def test_a_transaction_postgresql_ended_for_anothers_sake_is_503_and_rolls_back(
 
 
 @pytest.mark.parametrize("error", [
-    psycopg.errors.InternalError("could not read block"),
+    psycopg.errors.InternalError_("could not read block"),
     psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
     sqlite3.OperationalError("disk I/O error"),
 ], ids=["XX000", "57014", "sqlite-io"])
@@ -253,6 +253,7 @@ def test_any_other_database_error_is_still_500_and_rolls_back(app, client, org, 
     app.add_url_rule("/api/v1/test-broken", "broken", broken, methods=["POST"])
     assert_problem(client.post("/api/v1/test-broken"), 500, "INTERNAL_ERROR")
     assert db.session.scalar(sa.select(sa.func.count(Site.id))) == 0
+
 
 def test_flask_still_tells_async_functions_apart(app):
     """The app keeps Flask's check of each view and hook (`FieldProofFlask.ensure_sync`):

@@ -16,6 +16,7 @@
   const CHANNEL = 'fieldproof-outbox';
   const API = '/api/v1/';
   const RESULT_DAYS = 7;
+  const SLOWEST_LINK = 16; // bytes per millisecond (16 kB/s) an upload is given time for
   let dbPromise = null;
 
   function req(r) {
@@ -130,10 +131,13 @@
   }
 
   // One request; resolves {status, text} or rejects on a network failure. A request that
-  // shows no sign of life for `stallMs` (no answer; for an upload, no bytes sent either)
-  // is given up as one: on a weak network a request can hang for minutes, and every
-  // action behind it, and the screen that sent it, would wait with it. Sent again later
-  // under the same Idempotency-Key, it is done once (replayed if it had arrived).
+  // shows no sign of life for `stallMs` is given up as one: on a weak network a request
+  // can hang for minutes, and every action behind it, and the screen that sent it, would
+  // wait with it. Sent again later under the same Idempotency-Key, it is done once
+  // (replayed if it had arrived). An upload is also given the time its bytes take on the
+  // slowest link (SLOWEST_LINK): all of it when sent by fetch, which tells nothing of its
+  // progress (the service worker's), and once handed over when sent with its progress
+  // (the page's), whose bytes may still be on their way.
   function send(entry, path, json, fields, csrf, onProgress) {
     const headers = { 'Idempotency-Key': entry.key, Accept: 'application/json' };
     if (csrf) headers['X-CSRF-Token'] = csrf;
@@ -147,14 +151,17 @@
       body = JSON.stringify(json);
     }
     const url = API + path;
+    const patience = box.stallMs + (entry.form ? entry.form.file.size / SLOWEST_LINK : 0);
     if (entry.form && onProgress && typeof XMLHttpRequest !== 'undefined') {
       return new Promise((resolve, reject) => {
         const x = new XMLHttpRequest();
         let stalled = null;
-        const alive = () => { clearTimeout(stalled); stalled = setTimeout(() => x.abort(), box.stallMs); };
+        let wait = box.stallMs;
+        const alive = () => { clearTimeout(stalled); stalled = setTimeout(() => x.abort(), wait); };
         x.open(entry.method, url);
         for (const [k, v] of Object.entries(headers)) x.setRequestHeader(k, v);
         x.upload.onprogress = (ev) => { alive(); onProgress(entry, ev.loaded, ev.lengthComputable ? ev.total : 0); };
+        x.upload.onload = () => { wait = patience; alive(); };
         x.onprogress = alive;
         x.onloadend = () => clearTimeout(stalled);
         x.onload = () => resolve({ status: x.status, text: x.responseText });
@@ -166,7 +173,7 @@
       });
     }
     const stall = new AbortController();
-    const stalled = setTimeout(() => stall.abort(), box.stallMs);
+    const stalled = setTimeout(() => stall.abort(), patience);
     return fetch(url, { method: entry.method, headers, body, credentials: 'same-origin', cache: 'no-store', signal: stall.signal })
       .then(async (r) => ({ status: r.status, text: await r.text() }))
       .finally(() => clearTimeout(stalled));
