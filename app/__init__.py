@@ -221,13 +221,7 @@ def _register_hooks(app: Flask) -> None:
                 idempotency.release_failed_claim()
             except Exception as error:
                 db.session.rollback()
-                if _database_busy(error):
-                    log.warning("commit lost its turn on %s %s: %s", request.method,
-                                request.path, error)
-                    response = _busy()
-                else:
-                    log.exception("commit failed on %s %s", request.method, request.path)
-                    response = problem(500)
+                response = _failure(error, "commit failed")
                 idempotency.release_failed_claim()
         else:
             db.session.rollback()
@@ -248,11 +242,7 @@ def _register_hooks(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         db.session.rollback()
-        if _database_busy(error):
-            log.warning("no turn to write on %s %s: %s", request.method, request.path, error)
-            return _busy()
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return problem(500)
+        return _failure(error, "unhandled error")
 
 
 # PostgreSQL's ends of a transaction that lost a race with another, which the other's
@@ -271,6 +261,13 @@ def _database_busy(error: Exception) -> bool:
     return getattr(found, "sqlstate", None) in _RACE_LOST
 
 
-def _busy() -> Response:
-    return problem(503, "DATABASE_BUSY", "The database is busy; nothing was saved. "
-                   "Try again in a moment.", headers={"Retry-After": "1"})
+def _failure(error: Exception, what: str) -> Response:
+    """The answer to an error no handler knows, its transaction rolled back: a busy
+    database (503, to be sent again), or 500, logged with its trace."""
+    if _database_busy(error):
+        log.warning("no turn to write on %s %s (%s): %s", request.method, request.path,
+                    what, error)
+        return problem(503, "DATABASE_BUSY", "The database is busy; nothing was saved. "
+                       "Try again in a moment.", headers={"Retry-After": "1"})
+    log.exception("%s on %s %s", what, request.method, request.path)
+    return problem(500)
